@@ -1,0 +1,115 @@
+//! Message assembly (RFC 6455 §5.4): data frames joined into messages,
+//! with text validated as it arrives.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+use crate::error::ProtocolError;
+use crate::message::{Message, MessageKind};
+use crate::utf8::Utf8Validator;
+
+/// The message being received, if one is open.
+#[derive(Debug, Default)]
+pub(crate) struct Assembler {
+    /// The kind of the open message; `None` between messages.
+    kind: Option<MessageKind>,
+    /// Payload of the frames completed so far, for fragmented messages.
+    parts: Vec<u8>,
+    /// Payload bytes of the message seen so far, including the current frame.
+    len: u64,
+    utf8: Utf8Validator,
+}
+
+impl Assembler {
+    /// Whether a fragmented message is open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.kind.is_some()
+    }
+
+    /// Starts or continues a message for a data frame header; checks
+    /// fragment order (§5.4) and the message size limit.
+    pub(crate) fn begin_frame(
+        &mut self,
+        kind: Option<MessageKind>,
+        payload_len: u64,
+        max_message: usize,
+    ) -> Result<(), ProtocolError> {
+        match (self.kind, kind) {
+            // §5.4: a continuation needs an open message ...
+            (None, None) => return Err(ProtocolError::UnexpectedContinuation),
+            // ... and a new message must wait until the open one is finished.
+            (Some(_), Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (None, Some(kind)) => {
+                self.kind = Some(kind);
+                self.len = 0;
+                self.utf8.reset();
+            }
+            (Some(_), None) => {}
+        }
+        let len = self.len.saturating_add(payload_len);
+        if len > max_message as u64 {
+            return Err(ProtocolError::MessageTooLarge {
+                len,
+                max: max_message,
+            });
+        }
+        self.len = len;
+        Ok(())
+    }
+
+    /// Whether payload bytes must be validated as they arrive.
+    pub(crate) fn is_text(&self) -> bool {
+        self.kind == Some(MessageKind::Text)
+    }
+
+    /// Validates newly unmasked text bytes, failing at the first bad byte (§8.1).
+    pub(crate) fn check_text(&mut self, chunk: &[u8]) -> Result<(), ProtocolError> {
+        self.utf8
+            .feed(chunk)
+            .map_err(|_| ProtocolError::InvalidUtf8)
+    }
+
+    /// Adds a complete frame payload; returns the message when `fin` ends it.
+    ///
+    /// `streamed` says whether the payload already went through
+    /// [`check_text`](Self::check_text).
+    pub(crate) fn finish_frame(
+        &mut self,
+        payload: Bytes,
+        fin: bool,
+        streamed: bool,
+    ) -> Result<Option<Message>, ProtocolError> {
+        if !fin {
+            self.parts.reserve(payload.len());
+            self.parts.extend_from_slice(&payload);
+            return Ok(None);
+        }
+        let kind = self.kind.take().unwrap_or(MessageKind::Binary);
+        let message = match kind {
+            MessageKind::Binary if self.parts.is_empty() => Message::Binary(payload),
+            MessageKind::Binary => {
+                let mut all = core::mem::take(&mut self.parts);
+                all.extend_from_slice(&payload);
+                Message::Binary(all.into())
+            }
+            MessageKind::Text => {
+                if streamed {
+                    // §8.1: a message may not end inside a code point.
+                    self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+                let mut all = core::mem::take(&mut self.parts);
+                all.extend_from_slice(&payload);
+                let text = String::from_utf8(all).map_err(|_| ProtocolError::InvalidUtf8)?;
+                Message::Text(text)
+            }
+        };
+        self.len = 0;
+        Ok(Some(message))
+    }
+
+    /// Drops any open message (after a close or a failure).
+    pub(crate) fn clear(&mut self) {
+        *self = Self::default();
+    }
+}

@@ -1,0 +1,432 @@
+//! The client's side: parse a `ws://` / `wss://` URI (§3), build the request
+//! (§4.1), validate the server's response (§4.1, "the client MUST validate").
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::headers::{self, Header};
+use super::{Limits, Parsed, accept_key};
+use crate::error::HandshakeError;
+
+/// A parsed WebSocket URI (§3): `ws://host[:port]/path?query` or
+/// `wss://...`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Uri {
+    secure: bool,
+    host: String,
+    port: u16,
+    resource: String,
+}
+
+impl Uri {
+    /// Parses a `ws` or `wss` URI (scheme in any case).
+    ///
+    /// Refused with [`HandshakeError::InvalidUri`]: another scheme, a
+    /// fragment (§3: `#` must be escaped as `%23`), user information, an
+    /// empty or non-ASCII host (use its punycode form), a port that is not
+    /// 1–65535, spaces or control characters. Bytes outside ASCII in the path
+    /// and query are percent-encoded, as browsers do.
+    pub fn parse(uri: &str) -> Result<Uri, HandshakeError> {
+        let invalid = HandshakeError::InvalidUri;
+        let (scheme, rest) = uri.split_once("://").ok_or(invalid)?;
+        // §3: the scheme is "ws" or "wss" (case-insensitive, RFC 3986 §3.1).
+        let secure = match scheme {
+            s if s.eq_ignore_ascii_case("ws") => false,
+            s if s.eq_ignore_ascii_case("wss") => true,
+            _ => return Err(invalid),
+        };
+        // §3: fragment identifiers are meaningless here and must not be used;
+        // whitespace and controls would break the request line.
+        if rest.bytes().any(|b| b == b'#' || b <= b' ' || b == 0x7f) {
+            return Err(invalid);
+        }
+        let (authority, resource) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        let (host, port) = if authority.starts_with('[') {
+            // An IPv6 literal, kept in its brackets (RFC 3986 §3.2.2).
+            let close = authority.find(']').ok_or(invalid)?;
+            let literal = &authority[1..close];
+            let valid = literal.contains(':')
+                && literal
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            if !valid {
+                return Err(invalid);
+            }
+            let port = match &authority[close + 1..] {
+                "" => None,
+                after => Some(after.strip_prefix(':').ok_or(invalid)?),
+            };
+            (&authority[..=close], port)
+        } else {
+            // §3: `host [ ":" port ]`, no user information.
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            let valid = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+            if !valid {
+                return Err(invalid);
+            }
+            (host, port)
+        };
+        // §3: the port defaults to 80 for ws and 443 for wss.
+        let port = match port {
+            None | Some("") => {
+                if secure {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => digits
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or(invalid)?,
+            Some(_) => return Err(invalid),
+        };
+        // §3: the resource name is the path ("/" if empty) plus the query.
+        let mut encoded = String::with_capacity(resource.len() + 1);
+        if !resource.starts_with('/') {
+            encoded.push('/');
+        }
+        for c in resource.chars() {
+            if c.is_ascii() {
+                encoded.push(c);
+            } else {
+                let mut utf8 = [0; 4];
+                for b in c.encode_utf8(&mut utf8).bytes() {
+                    encoded.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+        Ok(Uri {
+            secure,
+            host: host.to_owned(),
+            port,
+            resource: encoded,
+        })
+    }
+
+    /// Whether the scheme is `wss` (TLS).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The host; an IPv6 literal keeps its brackets, e.g. `[::1]`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port: the explicit one, or 80 for `ws`, 443 for `wss`.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The resource name (§3): path and query, `/` if the path is empty.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The `Host` header value (§4.1 item 4): the host, plus `:port` when the
+    /// port is not the scheme's default.
+    pub fn host_header(&self) -> String {
+        let default = if self.secure { 443 } else { 80 };
+        if self.port == default {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.secure { "wss" } else { "ws" };
+        write!(f, "{scheme}://{}{}", self.host_header(), self.resource)
+    }
+}
+
+/// What a client offers and sends beyond the mandatory fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Subprotocols to offer, most preferred first (§4.1 item 10). Each must
+    /// be a token, and unique.
+    pub protocols: Vec<String>,
+    /// Extension offers, raw, e.g.
+    /// `permessage-deflate; client_max_window_bits` (§4.1 item 11, §9.1).
+    pub extensions: Vec<String>,
+    /// Extra header fields, e.g. `Origin`, `Cookie`, `Authorization`
+    /// (§4.1 item 12). Fields the handshake writes itself are refused.
+    pub headers: Vec<(String, String)>,
+    /// Bounds on the server's response head.
+    pub limits: Limits,
+}
+
+/// Header fields the request writes itself (plus the two that would announce
+/// a body the server would then read out of the WebSocket stream).
+const REQUEST_FIELDS: [&str; 9] = [
+    "Host",
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Content-Length",
+    "Transfer-Encoding",
+];
+
+/// A client's opening handshake: the request to send and what the response
+/// must satisfy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientHandshake {
+    uri: Uri,
+    key: String,
+    request: Vec<u8>,
+    protocols: Vec<String>,
+    extension_names: Vec<String>,
+    limits: Limits,
+}
+
+impl ClientHandshake {
+    /// Prepares the handshake for `uri` with the 16 nonce bytes `key`.
+    ///
+    /// §4.1 item 7 requires the nonce to be randomly selected for each
+    /// connection: pass bytes from a cryptographically secure generator (or
+    /// use `with_random_key` with the `std` feature).
+    ///
+    /// Errors: [`HandshakeError::InvalidUri`], [`HandshakeError::InvalidHeader`]
+    /// (see [`ClientOptions`]).
+    pub fn new(uri: &str, key: [u8; 16], options: ClientOptions) -> Result<Self, HandshakeError> {
+        let uri = Uri::parse(uri)?;
+        let key = STANDARD.encode(key);
+        let ClientOptions {
+            protocols,
+            extensions,
+            headers: extra,
+            limits,
+        } = options;
+        // §4.1 item 10: subprotocols are unique tokens.
+        for (i, protocol) in protocols.iter().enumerate() {
+            if !headers::is_token(protocol) || protocols[..i].contains(protocol) {
+                return Err(HandshakeError::InvalidHeader);
+            }
+        }
+        // §9.1: each extension entry starts with the extension's token name.
+        let mut extension_names = Vec::new();
+        for offer in &extensions {
+            if !headers::is_value(offer) || headers::split_list(offer).next().is_none() {
+                return Err(HandshakeError::InvalidHeader);
+            }
+            for entry in headers::split_list(offer) {
+                let name = headers::extension_name(entry);
+                if !headers::is_token(name) {
+                    return Err(HandshakeError::InvalidHeader);
+                }
+                extension_names.push(name.to_owned());
+            }
+        }
+        for (name, value) in &extra {
+            let reserved = REQUEST_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name));
+            if reserved || !headers::is_token(name) || !headers::is_value(value) {
+                return Err(HandshakeError::InvalidHeader);
+            }
+        }
+
+        // §4.1 items 1-9: GET resource HTTP/1.1, Host, Upgrade, Connection,
+        // the key, the version.
+        let mut request = Vec::with_capacity(256);
+        request.extend_from_slice(format!("GET {} HTTP/1.1\r\n", uri.resource).as_bytes());
+        headers::write_header(&mut request, "Host", &uri.host_header());
+        headers::write_header(&mut request, "Upgrade", "websocket");
+        headers::write_header(&mut request, "Connection", "Upgrade");
+        headers::write_header(&mut request, "Sec-WebSocket-Key", &key);
+        headers::write_header(&mut request, "Sec-WebSocket-Version", "13");
+        if !protocols.is_empty() {
+            headers::write_header(&mut request, "Sec-WebSocket-Protocol", &protocols.join(", "));
+        }
+        if !extensions.is_empty() {
+            let offers = extensions.join(", ");
+            headers::write_header(&mut request, "Sec-WebSocket-Extensions", &offers);
+        }
+        for (name, value) in &extra {
+            headers::write_header(&mut request, name, value);
+        }
+        request.extend_from_slice(b"\r\n");
+        Ok(ClientHandshake {
+            uri,
+            key,
+            request,
+            protocols,
+            extension_names,
+            limits,
+        })
+    }
+
+    /// Like [`new`](Self::new), with a nonce from the operating system's
+    /// cryptographically secure generator (§4.1 item 7).
+    ///
+    /// Errors as `new`, plus [`HandshakeError::RandomnessUnavailable`].
+    #[cfg(feature = "std")]
+    pub fn with_random_key(uri: &str, options: ClientOptions) -> Result<Self, HandshakeError> {
+        let mut key = [0; 16];
+        getrandom::fill(&mut key).map_err(|_| HandshakeError::RandomnessUnavailable)?;
+        Self::new(uri, key, options)
+    }
+
+    /// The complete request head to write to the server.
+    pub fn request(&self) -> &[u8] {
+        &self.request
+    }
+
+    /// The `Sec-WebSocket-Key` sent (base64 of the 16 nonce bytes).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The URI connected to.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// Parses the server's response from the start of `buf` and validates it
+    /// ([`validate_response`](Self::validate_response)).
+    ///
+    /// Returns [`Parsed::Partial`] until the head is complete; bytes after the
+    /// consumed count are already WebSocket frames. On
+    /// [`HandshakeError::UnexpectedStatus`] a caller that wants the refusal's
+    /// headers (e.g. `Location`) can parse `buf` with [`Response::parse`].
+    pub fn parse_response(&self, buf: &[u8]) -> Result<Parsed<Response>, HandshakeError> {
+        match Response::parse(buf, &self.limits)? {
+            Parsed::Partial => Ok(Parsed::Partial),
+            Parsed::Complete(response, consumed) => {
+                self.validate_response(&response)?;
+                Ok(Parsed::Complete(response, consumed))
+            }
+        }
+    }
+
+    /// Checks a response against this handshake (§4.1, the client's checks
+    /// of the server's handshake, items 1-6, in that order).
+    pub fn validate_response(&self, response: &Response) -> Result<(), HandshakeError> {
+        let fields = &response.headers;
+        // Item 1: anything but 101 is handled as plain HTTP by the caller.
+        if response.status != 101 {
+            return Err(HandshakeError::UnexpectedStatus(response.status));
+        }
+        // Item 2: Upgrade is "websocket", case-insensitively.
+        if !headers::has_token(fields, "Upgrade", "websocket") {
+            return Err(HandshakeError::MissingUpgrade);
+        }
+        // Item 3: Connection holds the "Upgrade" token, case-insensitively.
+        if !headers::has_token(fields, "Connection", "upgrade") {
+            return Err(HandshakeError::MissingConnectionUpgrade);
+        }
+        // Item 4: Sec-WebSocket-Accept is base64(SHA-1(key ++ GUID)).
+        let expected = accept_key(self.key.as_bytes());
+        if headers::single(fields, "Sec-WebSocket-Accept") != Some(expected.as_bytes()) {
+            return Err(HandshakeError::InvalidAccept);
+        }
+        // Item 5: only extensions the client offered.
+        for entry in headers::list(fields, "Sec-WebSocket-Extensions")? {
+            let name = headers::extension_name(&entry);
+            if !self.extension_names.iter().any(|offer| offer.eq_ignore_ascii_case(name)) {
+                return Err(HandshakeError::UnexpectedExtension);
+            }
+        }
+        // Item 6: at most one subprotocol, and one the client offered (so
+        // none at all if it offered none).
+        let mut selected = headers::all(fields, "Sec-WebSocket-Protocol");
+        match (selected.next(), selected.next()) {
+            (None, _) => Ok(()),
+            (Some(p), None) if self.protocols.iter().any(|o| o.as_bytes() == p.value) => Ok(()),
+            _ => Err(HandshakeError::UnexpectedProtocol),
+        }
+    }
+}
+
+/// An HTTP response head, owned. Returned by
+/// [`ClientHandshake::parse_response`] once validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    status: u16,
+    reason: String,
+    headers: Vec<Header>,
+    protocol: Option<String>,
+    extensions: Vec<String>,
+}
+
+impl Response {
+    /// Parses a response head from the start of `buf`, without validating it
+    /// as a handshake; limits and errors as [`Request::parse`](super::Request::parse).
+    pub fn parse(buf: &[u8], limits: &Limits) -> Result<Parsed<Response>, HandshakeError> {
+        headers::parse_head(buf, limits, |window, slots| {
+            let mut res = httparse::Response::new(slots);
+            Ok(match res.parse(window)? {
+                httparse::Status::Partial => httparse::Status::Partial,
+                httparse::Status::Complete(consumed) => {
+                    let fields = headers::to_owned(res.headers);
+                    let response = Response {
+                        status: res.code.unwrap_or_default(),
+                        reason: res.reason.unwrap_or_default().to_owned(),
+                        protocol: headers::first(&fields, "Sec-WebSocket-Protocol")
+                            .and_then(|p| core::str::from_utf8(p).ok())
+                            .map(str::to_owned),
+                        // Lenient here; validation re-reads the field strictly.
+                        extensions: headers::list(&fields, "Sec-WebSocket-Extensions")
+                            .unwrap_or_default(),
+                        headers: fields,
+                    };
+                    httparse::Status::Complete((response, consumed))
+                }
+            })
+        })
+    }
+
+    /// The status code, e.g. 101.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason phrase, e.g. `Switching Protocols` (may be empty).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The value of the first header field called `name`, compared
+    /// case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        headers::first(&self.headers, name)
+    }
+
+    /// Like [`header`](Self::header), if the value is valid UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        core::str::from_utf8(self.header(name)?).ok()
+    }
+
+    /// All header fields, in the order received.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The subprotocol the server selected (`Sec-WebSocket-Protocol`), if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The extensions the server accepted (`Sec-WebSocket-Extensions`), one
+    /// entry each with its parameters, in the server's order.
+    pub fn extensions(&self) -> &[String] {
+        &self.extensions
+    }
+}

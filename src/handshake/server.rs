@@ -1,0 +1,448 @@
+//! The server's side: parse a request, validate it as a WebSocket upgrade
+//! (§4.2.1), answer with `101` (§4.2.2) or with a ready-made rejection.
+
+use alloc::borrow::ToOwned;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::headers::{self, Header};
+use super::{Limits, Parsed, accept_key};
+use crate::error::HandshakeError;
+
+/// An HTTP request head, owned: any request, not necessarily an upgrade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    method: String,
+    target: String,
+    version: u8,
+    headers: Vec<Header>,
+}
+
+impl Request {
+    /// Parses a request head from the start of `buf`.
+    ///
+    /// Returns [`Parsed::Partial`] until the empty line ending the head has
+    /// arrived. Errors: [`HandshakeError::HeadersTooLarge`] once `buf` holds
+    /// `limits.max_header_bytes` bytes without a complete head,
+    /// [`HandshakeError::TooManyHeaders`], [`HandshakeError::MalformedHttp`].
+    pub fn parse(buf: &[u8], limits: &Limits) -> Result<Parsed<Request>, HandshakeError> {
+        headers::parse_head(buf, limits, |window, slots| {
+            let mut req = httparse::Request::new(slots);
+            Ok(match req.parse(window)? {
+                httparse::Status::Partial => httparse::Status::Partial,
+                httparse::Status::Complete(consumed) => {
+                    let request = Request {
+                        method: req.method.unwrap_or_default().to_owned(),
+                        target: req.path.unwrap_or_default().to_owned(),
+                        version: req.version.unwrap_or_default(),
+                        headers: headers::to_owned(req.headers),
+                    };
+                    httparse::Status::Complete((request, consumed))
+                }
+            })
+        })
+    }
+
+    /// The method, e.g. `GET`.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request target as sent, e.g. `/chat?room=1`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// The target's path, without the query. For an absolute-form target
+    /// (`http://host/chat`, allowed by §4.2.1 item 1) the scheme and
+    /// authority are skipped; an empty path reads as `/`.
+    pub fn path(&self) -> &str {
+        let resource = self.resource();
+        match resource.split('?').next() {
+            Some("") | None => "/",
+            Some(path) => path,
+        }
+    }
+
+    /// The target's query, without the `?`, if it has one.
+    pub fn query(&self) -> Option<&str> {
+        self.resource().split_once('?').map(|(_, query)| query)
+    }
+
+    /// The value of the first query parameter called `name`, decoded the way
+    /// browsers encode forms and `URLSearchParams` decodes them: `%XX`
+    /// escapes, `+` as a space, invalid UTF-8 replaced by U+FFFD. A parameter
+    /// without `=` has the value `""`. Names are compared after decoding.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query()?.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key) == name).then(|| percent_decode(value))
+        })
+    }
+
+    /// The value of the first header field called `name`, compared
+    /// case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        headers::first(&self.headers, name)
+    }
+
+    /// Like [`header`](Self::header), if the value is valid UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        core::str::from_utf8(self.header(name)?).ok()
+    }
+
+    /// All header fields, in the order received.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The `Host` header.
+    pub fn host(&self) -> Option<&str> {
+        self.header_str("Host")
+    }
+
+    /// The `Origin` header, which browsers always send (§4.1 item 8, §10.2):
+    /// a server may refuse origins it does not trust, e.g. with a 403
+    /// [`http_response`](super::http_response).
+    pub fn origin(&self) -> Option<&str> {
+        self.header_str("Origin")
+    }
+
+    /// Whether the request asks for a WebSocket upgrade: an `Upgrade` header
+    /// with the `websocket` token. Lets a server route plain HTTP requests
+    /// (e.g. `GET /` for an HTML page) elsewhere before validating.
+    pub fn is_websocket_upgrade(&self) -> bool {
+        headers::has_token(&self.headers, "Upgrade", "websocket")
+    }
+
+    /// The target from the path on: absolute-form targets lose their scheme
+    /// and authority.
+    fn resource(&self) -> &str {
+        if self.target.starts_with('/') {
+            return &self.target;
+        }
+        match self.target.split_once("://") {
+            Some((_, rest)) => rest.find(['/', '?']).map_or("", |i| &rest[i..]),
+            None => &self.target,
+        }
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (as a space); malformed escapes stay as they
+/// are.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(hi), Some(lo)) => {
+                        out.push((hi * 16 + lo) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A request validated as a WebSocket opening handshake (§4.2.1), ready to
+/// be accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeRequest {
+    request: Request,
+    key: String,
+    protocols: Vec<String>,
+    extensions: Vec<String>,
+}
+
+/// What to put in the `101` response beyond the mandatory fields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AcceptOptions<'a> {
+    /// The chosen subprotocol; it must be one the client offered (§4.2.2
+    /// item 5.5). See [`UpgradeRequest::select_protocol`].
+    pub protocol: Option<&'a str>,
+    /// The accepted extensions, each an entry with its parameters (e.g.
+    /// `permessage-deflate; server_no_context_takeover`); each must name an
+    /// extension the client offered (§9.1). Sent in this order.
+    pub extensions: &'a [&'a str],
+    /// Extra header fields, e.g. `Set-Cookie`. The fields the handshake writes
+    /// itself may not appear here.
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+/// Header fields the `101` response writes itself.
+const RESPONSE_FIELDS: [&str; 6] = [
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Content-Length",
+];
+
+impl UpgradeRequest {
+    /// Parses and validates in one step: [`Request::parse`], then
+    /// [`validate`](Self::validate). Parse errors become rejections too.
+    pub fn parse(buf: &[u8], limits: &Limits) -> Result<Parsed<UpgradeRequest>, Rejection> {
+        match Request::parse(buf, limits)? {
+            Parsed::Partial => Ok(Parsed::Partial),
+            Parsed::Complete(request, consumed) => {
+                Ok(Parsed::Complete(Self::validate(request)?, consumed))
+            }
+        }
+    }
+
+    /// Checks that `request` is a valid opening handshake (§4.2.1), in the
+    /// order the RFC lists the requirements.
+    pub fn validate(request: Request) -> Result<UpgradeRequest, Rejection> {
+        let fields = &request.headers;
+        // §4.2.1 item 1: a GET request ...
+        if request.method != "GET" {
+            return Err(HandshakeError::MethodNotAllowed.into());
+        }
+        // ... of HTTP/1.1 or higher (httparse only parses 1.x).
+        if request.version < 1 {
+            return Err(HandshakeError::UnsupportedHttpVersion.into());
+        }
+        // §4.2.1 item 2: a Host header field. RFC 7230 §5.4: more than one is
+        // a bad request.
+        if headers::all(fields, "Host").count() > 1 {
+            return Err(HandshakeError::MalformedHttp.into());
+        }
+        if headers::first(fields, "Host").is_none_or(<[u8]>::is_empty) {
+            return Err(HandshakeError::MissingHost.into());
+        }
+        // §4.2.1 item 3: Upgrade with the "websocket" token, any case.
+        if !headers::has_token(fields, "Upgrade", "websocket") {
+            return Err(HandshakeError::MissingUpgrade.into());
+        }
+        // §4.2.1 item 4: Connection with the "Upgrade" token, any case,
+        // possibly among others (`keep-alive, Upgrade`).
+        if !headers::has_token(fields, "Connection", "upgrade") {
+            return Err(HandshakeError::MissingConnectionUpgrade.into());
+        }
+        // §4.2.1 item 6: Sec-WebSocket-Version 13, else 426 (§4.2.2). Checked
+        // before the key so that a client of another version learns ours.
+        if headers::single(fields, "Sec-WebSocket-Version") != Some(b"13") {
+            return Err(HandshakeError::UnsupportedVersion.into());
+        }
+        // §4.2.1 item 5: exactly one Sec-WebSocket-Key, base64 of 16 bytes.
+        let key = headers::single(fields, "Sec-WebSocket-Key")
+            .and_then(|key| core::str::from_utf8(key).ok())
+            .filter(|key| STANDARD.decode(key).is_ok_and(|nonce| nonce.len() == 16))
+            .ok_or(HandshakeError::InvalidKey)?
+            .to_string();
+        // §4.2.1 items 8 and 9: the offered subprotocols and extensions.
+        let protocols = headers::list(fields, "Sec-WebSocket-Protocol")?;
+        let extensions = headers::list(fields, "Sec-WebSocket-Extensions")?;
+        Ok(UpgradeRequest {
+            request,
+            key,
+            protocols,
+            extensions,
+        })
+    }
+
+    /// The request.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The request, giving up the validated view.
+    pub fn into_request(self) -> Request {
+        self.request
+    }
+
+    /// The `Sec-WebSocket-Key`, as sent.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The subprotocols the client offered (`Sec-WebSocket-Protocol`), in its
+    /// order of preference (§4.1 item 10), across all lines of the field.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The extensions the client offered (`Sec-WebSocket-Extensions`), one
+    /// raw entry each with its parameters, e.g.
+    /// `permessage-deflate; client_max_window_bits` (§9.1).
+    pub fn extensions(&self) -> &[String] {
+        &self.extensions
+    }
+
+    /// The first subprotocol in the client's offer that is in `supported`,
+    /// compared exactly.
+    ///
+    /// The client's order wins because the client lists its offers "ordered
+    /// by preference" (§4.1 item 10); a server that prefers its own order can
+    /// search [`protocols`](Self::protocols) itself.
+    pub fn select_protocol(&self, supported: &[&str]) -> Option<&str> {
+        self.protocols
+            .iter()
+            .map(String::as_str)
+            .find(|offer| supported.contains(offer))
+    }
+
+    /// The `101 Switching Protocols` response (§4.2.2 item 5), selecting
+    /// `protocol`, which must be one the client offered
+    /// ([`HandshakeError::UnexpectedProtocol`] otherwise).
+    pub fn accept(&self, protocol: Option<&str>) -> Result<Vec<u8>, HandshakeError> {
+        self.accept_with(&AcceptOptions {
+            protocol,
+            ..AcceptOptions::default()
+        })
+    }
+
+    /// The `101 Switching Protocols` response with a subprotocol, extensions
+    /// and extra header fields.
+    ///
+    /// Errors: [`HandshakeError::UnexpectedProtocol`] and
+    /// [`HandshakeError::UnexpectedExtension`] for something the client did
+    /// not offer, [`HandshakeError::InvalidHeader`] for a field that is not a
+    /// token name with a clean value, or that the handshake writes itself.
+    pub fn accept_with(&self, options: &AcceptOptions<'_>) -> Result<Vec<u8>, HandshakeError> {
+        // §4.2.2 item 5.5: the subprotocol must be one of the client's.
+        if let Some(protocol) = options.protocol {
+            if !self.protocols.iter().any(|offer| offer == protocol) {
+                return Err(HandshakeError::UnexpectedProtocol);
+            }
+        }
+        // §9.1: the server may only accept extensions the client offered.
+        for &entry in options.extensions {
+            if !headers::is_value(entry) {
+                return Err(HandshakeError::InvalidHeader);
+            }
+            let name = headers::extension_name(entry);
+            let offered = self
+                .extensions
+                .iter()
+                .any(|offer| headers::extension_name(offer).eq_ignore_ascii_case(name));
+            if !offered {
+                return Err(HandshakeError::UnexpectedExtension);
+            }
+        }
+        for &(name, value) in options.headers {
+            let reserved = RESPONSE_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name));
+            if reserved || !headers::is_token(name) || !headers::is_value(value) {
+                return Err(HandshakeError::InvalidHeader);
+            }
+        }
+
+        // §4.2.2 item 5: status line, Upgrade, Connection, the accept hash.
+        let mut out = Vec::with_capacity(160);
+        out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+        headers::write_header(&mut out, "Upgrade", "websocket");
+        headers::write_header(&mut out, "Connection", "Upgrade");
+        let accept = accept_key(self.key.as_bytes());
+        headers::write_header(&mut out, "Sec-WebSocket-Accept", &accept);
+        if let Some(protocol) = options.protocol {
+            headers::write_header(&mut out, "Sec-WebSocket-Protocol", protocol);
+        }
+        if !options.extensions.is_empty() {
+            let extensions = options.extensions.join(", ");
+            headers::write_header(&mut out, "Sec-WebSocket-Extensions", &extensions);
+        }
+        for &(name, value) in options.headers {
+            headers::write_header(&mut out, name, value);
+        }
+        out.extend_from_slice(b"\r\n");
+        Ok(out)
+    }
+}
+
+impl TryFrom<Request> for UpgradeRequest {
+    type Error = Rejection;
+
+    fn try_from(request: Request) -> Result<Self, Rejection> {
+        UpgradeRequest::validate(request)
+    }
+}
+
+/// A refused opening handshake, with the HTTP response that says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    error: HandshakeError,
+}
+
+impl Rejection {
+    /// Why the handshake was refused.
+    pub fn error(&self) -> HandshakeError {
+        self.error
+    }
+
+    /// The HTTP status of the response ([`HandshakeError::status`]).
+    pub fn status(&self) -> u16 {
+        self.error.status()
+    }
+
+    /// A complete HTTP/1.1 response to send before closing the connection:
+    /// the status, a plain-text body naming the error, `Connection: close`;
+    /// for 426 also `Sec-WebSocket-Version: 13` (§4.2.2) and `Upgrade`; for
+    /// 405 also `Allow: GET`.
+    pub fn response(&self) -> Vec<u8> {
+        let status = self.status();
+        let mut fields = Vec::with_capacity(5);
+        fields.push(("Content-Type", "text/plain; charset=utf-8"));
+        match status {
+            426 => {
+                // §4.2.2: tell the client which version we speak. RFC 7230
+                // §6.7: a sender of Upgrade also lists it in Connection.
+                fields.push(("Sec-WebSocket-Version", "13"));
+                fields.push(("Upgrade", "websocket"));
+                fields.push(("Connection", "Upgrade, close"));
+            }
+            405 => {
+                // RFC 7231 §6.5.5: a 405 lists the allowed methods.
+                fields.push(("Allow", "GET"));
+                fields.push(("Connection", "close"));
+            }
+            _ => fields.push(("Connection", "close")),
+        }
+        let body = alloc::format!("{}\n", self.error);
+        super::http_response(status, &fields, body.as_bytes())
+    }
+}
+
+impl From<HandshakeError> for Rejection {
+    fn from(error: HandshakeError) -> Self {
+        Rejection { error }
+    }
+}
+
+impl From<Rejection> for HandshakeError {
+    fn from(rejection: Rejection) -> Self {
+        rejection.error
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "handshake refused with HTTP {}: {}", self.status(), self.error)
+    }
+}
+
+impl core::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}

@@ -1,0 +1,216 @@
+//! Shared helpers for the integration tests: frame builders, a driver that
+//! feeds bytes and collects events, a parser for what a connection sent,
+//! and an in-memory client↔server [`Pair`].
+#![allow(dead_code)]
+
+use rfc6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask_scalar};
+use rfc6455::{CloseCode, Config, Connection, Event, ProtocolError, Role};
+
+/// The masking key the test frames use.
+pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A deterministic "random" source for client masking keys.
+pub fn fixed_keys(buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(31).wrapping_add(7);
+    }
+}
+
+/// A raw frame with every header field under the test's control. `opcode`
+/// is the 4-bit wire value so reserved opcodes can be built too.
+pub fn raw_frame(fin: bool, rsv: u8, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + MAX_HEADER_LEN);
+    out.push((u8::from(fin) << 7) | (rsv << 4) | (opcode & 0xF));
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(mask_bit | n as u8),
+        n @ 126..=0xFFFF => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let start = out.len() + mask.map_or(0, |_| 4);
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+    }
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask_scalar(&mut out[start..], key, 0);
+    }
+    out
+}
+
+/// A frame as a client sends it (masked).
+pub fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    raw_frame(fin, 0, opcode, Some(KEY), payload)
+}
+
+/// A frame as a server sends it (unmasked).
+pub fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    raw_frame(fin, 0, opcode, None, payload)
+}
+
+/// A close payload: code then reason.
+pub fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason);
+    p
+}
+
+/// A server connection with the default config.
+pub fn server() -> Connection {
+    Connection::new(Role::Server, Config::default())
+}
+
+/// A server connection with the given config.
+pub fn server_with(config: Config) -> Connection {
+    Connection::new(Role::Server, config)
+}
+
+/// A client connection with deterministic masking keys.
+pub fn client() -> Connection {
+    Connection::with_mask_source(Role::Client, Config::default(), fixed_keys)
+}
+
+/// What a connection made of some input.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The events, in order.
+    pub events: Vec<Event>,
+    /// The protocol error, if the connection failed.
+    pub error: Option<ProtocolError>,
+    /// The frames the connection queued in response (pongs, close replies).
+    pub sent: Vec<Frame>,
+}
+
+impl Outcome {
+    /// The code of the close frame the connection sent, if any.
+    pub fn sent_close_code(&self) -> Option<u16> {
+        self.sent
+            .iter()
+            .find(|f| f.opcode == OpCode::Close)
+            .and_then(|f| (f.payload.len() >= 2).then(|| u16::from_be_bytes([f.payload[0], f.payload[1]])))
+    }
+
+    /// Asserts the connection failed with `code` and sent a close frame with it.
+    #[track_caller]
+    pub fn assert_failed_with(&self, code: CloseCode) {
+        let err = self.error.unwrap_or_else(|| panic!("expected failure with {code}, got {self:?}"));
+        assert_eq!(err.close_code(), code, "error {err:?}");
+        assert_eq!(self.sent_close_code(), Some(code.0), "close frame sent: {:?}", self.sent);
+    }
+}
+
+/// Feeds `input` to `conn` in chunks of `chunk` bytes, draining events after
+/// each chunk, then takes what the connection queued.
+pub fn feed(conn: &mut Connection, input: &[u8], chunk: usize) -> Outcome {
+    let mut out = Outcome::default();
+    for piece in input.chunks(chunk.max(1)) {
+        conn.receive(piece);
+        loop {
+            match conn.poll_event() {
+                Ok(Some(event)) => out.events.push(event),
+                Ok(None) => break,
+                Err(e) => {
+                    assert!(out.error.is_none(), "a second error after {:?}: {e:?}", out.error);
+                    out.error = Some(e);
+                }
+            }
+        }
+    }
+    out.sent = take_frames(conn);
+    out
+}
+
+/// Feeds all of `input` at once to a fresh server.
+pub fn server_gets(input: &[u8]) -> Outcome {
+    feed(&mut server(), input, input.len().max(1))
+}
+
+/// A frame parsed back from bytes a connection sent (unmasked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub fin: bool,
+    pub opcode: OpCode,
+    pub masked: bool,
+    pub payload: Vec<u8>,
+}
+
+/// Parses the frames in `bytes`, unmasking them; panics on trailing garbage.
+pub fn parse_frames(mut bytes: &[u8]) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    while !bytes.is_empty() {
+        let (h, n) = FrameHeader::decode(bytes).expect("valid frame").expect("whole header");
+        let len = h.payload_len as usize;
+        let mut payload = bytes[n..n + len].to_vec();
+        if let Some(key) = h.mask {
+            apply_mask_scalar(&mut payload, key, 0);
+        }
+        frames.push(Frame { fin: h.fin, opcode: h.opcode, masked: h.mask.is_some(), payload });
+        bytes = &bytes[n + len..];
+    }
+    frames
+}
+
+/// Takes and parses everything `conn` has queued.
+pub fn take_frames(conn: &mut Connection) -> Vec<Frame> {
+    let frames = parse_frames(conn.pending());
+    let n = conn.pending().len();
+    conn.advance(n);
+    frames
+}
+
+/// A client and a server connected in memory.
+pub struct Pair {
+    pub client: Connection,
+    pub server: Connection,
+}
+
+impl Pair {
+    pub fn new() -> Self {
+        Pair { client: client(), server: server() }
+    }
+
+    pub fn with_configs(client: Config, server: Config) -> Self {
+        Pair {
+            client: Connection::with_mask_source(Role::Client, client, fixed_keys),
+            server: Connection::new(Role::Server, server),
+        }
+    }
+
+    /// Moves bytes both ways, `chunk` bytes per receive, until neither side
+    /// has anything to send. Returns (events at the client, events at the server).
+    pub fn drive(&mut self, chunk: usize) -> (Vec<Event>, Vec<Event>) {
+        let mut at_client = Vec::new();
+        let mut at_server = Vec::new();
+        loop {
+            let moved = transfer(&mut self.client, &mut self.server, chunk, &mut at_server)
+                | transfer(&mut self.server, &mut self.client, chunk, &mut at_client);
+            if !moved {
+                return (at_client, at_server);
+            }
+        }
+    }
+}
+
+impl Default for Pair {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn transfer(from: &mut Connection, to: &mut Connection, chunk: usize, events: &mut Vec<Event>) -> bool {
+    let bytes = from.pending().to_vec();
+    from.advance(bytes.len());
+    for piece in bytes.chunks(chunk.max(1)) {
+        to.receive(piece);
+        while let Some(event) = to.poll_event().expect("no protocol error between our own ends") {
+            events.push(event);
+        }
+    }
+    !bytes.is_empty()
+}
