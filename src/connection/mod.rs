@@ -185,7 +185,7 @@ pub struct Connection {
 }
 
 /// Drop the read buffer's allocation when it drains empty and is larger than this.
-const KEEP_READ_CAPACITY: usize = 64 * 1024;
+const KEEP_READ_CAPACITY: usize = 16 * 1024;
 
 #[cfg(feature = "std")]
 fn os_random(buf: &mut [u8]) {

@@ -9,7 +9,7 @@ use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 
 /// Drop the buffer's allocation when it drains empty and is larger than
 /// this, so a burst of large sends does not pin memory on an idle connection.
-const KEEP_CAPACITY: usize = 64 * 1024;
+const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// Where client masking keys come from (§5.3: unpredictable, from a strong
 /// source of entropy). Keys are fetched 8 at a time to amortise the call.

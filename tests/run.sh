@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh checkout on a fresh machine.
+# README.md gives this command; .ci/run calls exactly it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --all-targets --all-features -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
+
+step "no_std core builds without the std feature"
+cargo build --no-default-features --lib
+
+step "unit, integration, example and doc tests"
+cargo test --all-features
