@@ -22,7 +22,7 @@ fn head(lines: &[&str]) -> Vec<u8> {
 /// A minimal valid upgrade request, with `replace` applied: each entry
 /// replaces the line starting with the same `Name:` (or the request line, for
 /// an entry without a colon before any space); an entry `"-Name"` removes
-/// that line; others are appended.
+/// that line; an entry `"+Name: value"` is appended even if `Name` is there.
 fn request(replace: &[&str]) -> Vec<u8> {
     let mut lines = vec![
         "GET /chat HTTP/1.1".to_string(),
@@ -36,6 +36,8 @@ fn request(replace: &[&str]) -> Vec<u8> {
     for entry in replace {
         if let Some(removed) = entry.strip_prefix('-') {
             lines.retain(|l| name(l) != removed.to_ascii_lowercase());
+        } else if let Some(added) = entry.strip_prefix('+') {
+            lines.push(added.to_string());
         } else if entry.starts_with("GET ") || !entry.contains(':') {
             lines[0] = entry.to_string();
         } else if let Some(l) = lines.iter_mut().skip(1).find(|l| name(l) == name(entry)) {
@@ -55,7 +57,9 @@ fn parse_upgrade(buf: &[u8]) -> Result<(UpgradeRequest, usize), Rejection> {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[test]
@@ -109,7 +113,10 @@ fn browser_request_accepted() {
     ]);
     let (upgrade, _) = parse_upgrade(&buf).unwrap();
     assert_eq!(upgrade.request().path(), "/ws");
-    assert_eq!(upgrade.request().query_param("room").as_deref(), Some("lobby"));
+    assert_eq!(
+        upgrade.request().query_param("room").as_deref(),
+        Some("lobby")
+    );
     assert_eq!(upgrade.request().headers().len(), 12);
     assert_eq!(
         upgrade.extensions(),
@@ -154,12 +161,13 @@ fn invalid_requests_refused() {
     let mut too_many = vec!["GET /chat HTTP/1.1"];
     too_many.extend(many_headers.iter().map(String::as_str));
     let big = format!("Cookie: {}", "a".repeat(8200));
+    #[rustfmt::skip]
     let cases: Vec<(&str, Vec<u8>, HandshakeError)> = vec![
         ("§4.2.1/1 method must be GET", request(&["POST /chat HTTP/1.1"]), MethodNotAllowed),
         ("§4.2.1/1 HTTP/1.1 or later", request(&["GET /chat HTTP/1.0"]), UnsupportedHttpVersion),
         ("§4.2.1/2 Host required", request(&["-Host"]), MissingHost),
         ("§4.2.1/2 Host not empty", request(&["Host:"]), MissingHost),
-        ("RFC 7230 §5.4 one Host only", request(&["Host: a", "host: b"]), MalformedHttp),
+        ("RFC 7230 §5.4 one Host only", request(&["+host: b"]), MalformedHttp),
         ("§4.2.1/3 Upgrade required", request(&["-Upgrade"]), MissingUpgrade),
         ("§4.2.1/3 Upgrade websocket", request(&["Upgrade: h2c"]), MissingUpgrade),
         ("§4.2.1/4 Connection required", request(&["-Connection"]), MissingConnectionUpgrade),
@@ -167,11 +175,12 @@ fn invalid_requests_refused() {
         ("§4.2.1/4 token, not substring", request(&["Connection: upgraded"]), MissingConnectionUpgrade),
         ("§4.2.1/6 version required", request(&["-Sec-WebSocket-Version"]), UnsupportedVersion),
         ("§4.2.1/6 version 13", request(&["Sec-WebSocket-Version: 8"]), UnsupportedVersion),
+        ("§4.2.1/6 version only once", request(&["+Sec-WebSocket-Version: 13"]), UnsupportedVersion),
         ("§4.2.1/5 key required", request(&["-Sec-WebSocket-Key"]), InvalidKey),
         ("§4.2.1/5 key of 15 bytes", request(&["Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4P"]), InvalidKey),
         ("§4.2.1/5 key of 17 bytes", request(&["Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEBE="]), InvalidKey),
         ("§4.2.1/5 key is base64", request(&["Sec-WebSocket-Key: !QIDBAUGBwgJCgsMDQ4PEA=="]), InvalidKey),
-        ("§4.2.1/5 key only once", request(&["sec-websocket-key: AQIDBAUGBwgJCgsMDQ4PEA=="]), InvalidKey),
+        ("§4.2.1/5 key only once", request(&["+sec-websocket-key: AQIDBAUGBwgJCgsMDQ4PEA=="]), InvalidKey),
         ("malformed request line", b"GET\r\n\r\n".to_vec(), MalformedHttp),
         ("malformed header name", request(&["Bad Name: x"]), MalformedHttp),
         ("too many header fields", head(&too_many), TooManyHeaders),
@@ -230,7 +239,10 @@ fn oversized_partial_head_refused_before_it_ends() {
     // 431 as soon as the limit is reached, without waiting for the blank line.
     let mut buf = b"GET /chat HTTP/1.1\r\nCookie: ".to_vec();
     buf.resize(8191, b'a');
-    assert_eq!(Request::parse(&buf, &Limits::default()), Ok(Parsed::Partial));
+    assert_eq!(
+        Request::parse(&buf, &Limits::default()),
+        Ok(Parsed::Partial)
+    );
     buf.push(b'a');
     assert_eq!(
         Request::parse(&buf, &Limits::default()),
@@ -240,17 +252,21 @@ fn oversized_partial_head_refused_before_it_ends() {
         max_header_bytes: 64,
         max_headers: 64,
     };
-    assert_eq!(Request::parse(&buf, &limits), Err(HandshakeError::HeadersTooLarge));
+    assert_eq!(
+        Request::parse(&buf, &limits),
+        Err(HandshakeError::HeadersTooLarge)
+    );
 }
 
 #[test]
 fn lenient_but_valid_requests_accepted() {
+    #[rustfmt::skip]
     let cases: [(&str, &[&str]); 6] = [
         ("§4.2.1/4 Connection among other tokens", &["Connection: keep-alive, Upgrade"]),
         ("§4.2.1/3 Upgrade value case-insensitive", &["Upgrade: WebSocket"]),
         ("header names case-insensitive", &["-Upgrade", "upgrade: websocket"]),
         ("§4.2.1/4 Connection token case-insensitive", &["Connection: UPGRADE"]),
-        ("Connection over two lines", &["Connection: keep-alive", "connection: upgrade"]),
+        ("Connection over two lines", &["Connection: keep-alive", "+connection: upgrade"]),
         ("§4.2.1/1 absolute-form target", &["GET ws://server.example.com/chat HTTP/1.1"]),
     ];
     for (rule, replace) in cases {
@@ -285,7 +301,9 @@ fn request_of(buf: &[u8]) -> Request {
 
 #[test]
 fn query_params_are_percent_decoded() {
-    let parsed = request_of(&request(&["GET /chat?name=J%C3%B6rg+M&flag&x=%zz HTTP/1.1"]));
+    let parsed = request_of(&request(&[
+        "GET /chat?name=J%C3%B6rg+M&flag&x=%zz HTTP/1.1",
+    ]));
     assert_eq!(parsed.path(), "/chat");
     assert_eq!(parsed.query_param("name").as_deref(), Some("Jörg M"));
     assert_eq!(parsed.query_param("flag").as_deref(), Some(""));
@@ -298,19 +316,26 @@ fn subprotocol_selection_follows_client_preference() {
     // §4.1 item 10: the client lists its subprotocols by preference.
     let buf = request(&[
         "Sec-WebSocket-Protocol: v2.chat, v1.chat",
-        "Sec-WebSocket-Protocol: legacy",
+        "+Sec-WebSocket-Protocol: legacy",
     ]);
     let (upgrade, _) = parse_upgrade(&buf).unwrap();
     assert_eq!(upgrade.protocols(), ["v2.chat", "v1.chat", "legacy"]);
-    assert_eq!(upgrade.select_protocol(&["legacy", "v1.chat"]), Some("v1.chat"));
+    assert_eq!(
+        upgrade.select_protocol(&["legacy", "v1.chat"]),
+        Some("v1.chat")
+    );
     assert_eq!(upgrade.select_protocol(&["mqtt"]), None);
     // §4.2.2 item 5.5: only an offered subprotocol may be selected.
-    assert_eq!(upgrade.accept(Some("mqtt")), Err(HandshakeError::UnexpectedProtocol));
+    assert_eq!(
+        upgrade.accept(Some("mqtt")),
+        Err(HandshakeError::UnexpectedProtocol)
+    );
 }
 
 #[test]
 fn accept_refuses_unoffered_extension_and_bad_headers() {
-    let (upgrade, _) = parse_upgrade(&request(&["Sec-WebSocket-Extensions: permessage-deflate"])).unwrap();
+    let (upgrade, _) =
+        parse_upgrade(&request(&["Sec-WebSocket-Extensions: permessage-deflate"])).unwrap();
     let accepted = upgrade
         .accept_with(&AcceptOptions {
             extensions: &["permessage-deflate; server_no_context_takeover"],
@@ -322,6 +347,7 @@ fn accept_refuses_unoffered_extension_and_bad_headers() {
         &accepted,
         "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\nSet-Cookie: id=1\r\n\r\n"
     ));
+    #[rustfmt::skip]
     let refused = [
         (AcceptOptions { extensions: &["x-webkit-deflate-frame"], ..Default::default() }, HandshakeError::UnexpectedExtension),
         (AcceptOptions { headers: &[("X-A", "1\r\nX-B: 2")], ..Default::default() }, HandshakeError::InvalidHeader),
@@ -339,10 +365,18 @@ fn client(protocols: &[&str], extensions: &[&str]) -> ClientHandshake {
         headers: vec![("Origin".into(), "http://example.com".into())],
         ..ClientOptions::default()
     };
-    ClientHandshake::new("ws://example.com:8080/chat?room=1", *b"0123456789abcdef", options).unwrap()
+    ClientHandshake::new(
+        "ws://example.com:8080/chat?room=1",
+        *b"0123456789abcdef",
+        options,
+    )
+    .unwrap()
 }
 
-fn complete_response(client: &ClientHandshake, buf: &[u8]) -> Result<(Response, usize), HandshakeError> {
+fn complete_response(
+    client: &ClientHandshake,
+    buf: &[u8],
+) -> Result<(Response, usize), HandshakeError> {
     match client.parse_response(buf)? {
         Parsed::Complete(response, consumed) => Ok((response, consumed)),
         Parsed::Partial => panic!("complete response parsed as partial"),
@@ -369,7 +403,11 @@ fn client_request_has_the_mandatory_fields() {
 fn client_and_server_agree() {
     for (offered, supported, chosen) in [
         (&[][..], &["chat"][..], None),
-        (&["chat", "superchat"][..], &["superchat", "chat"][..], Some("chat")),
+        (
+            &["chat", "superchat"][..],
+            &["superchat", "chat"][..],
+            Some("chat"),
+        ),
         (&["chat"][..], &["mqtt"][..], None),
     ] {
         let client = client(offered, &["permessage-deflate; client_max_window_bits"]);
@@ -404,8 +442,16 @@ fn client_and_server_agree() {
 fn client_refuses_bad_responses() {
     use HandshakeError::*;
     let client = client(&["chat"], &["permessage-deflate"]);
-    let accept = format!("Sec-WebSocket-Accept: {}", accept_key(client.key().as_bytes()));
-    let ok = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade", &accept];
+    let accept = format!(
+        "Sec-WebSocket-Accept: {}",
+        accept_key(client.key().as_bytes())
+    );
+    let ok = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        &accept,
+    ];
     let with = |replace: &[&str]| {
         let mut lines: Vec<&str> = ok.to_vec();
         for entry in replace {
@@ -420,6 +466,7 @@ fn client_refuses_bad_responses() {
         head(&lines)
     };
     let wrong_accept = format!("Sec-WebSocket-Accept: {SAMPLE_ACCEPT}");
+    #[rustfmt::skip]
     let cases: Vec<(&str, Vec<u8>, HandshakeError)> = vec![
         ("item 1: status 101", with(&["HTTP/1.1 403 Forbidden"]), UnexpectedStatus(403)),
         ("item 1: status 200", with(&["HTTP/1.1 200 OK"]), UnexpectedStatus(200)),
@@ -434,15 +481,31 @@ fn client_refuses_bad_responses() {
         ("malformed status line", b"HTTP/1.1 abc\r\n\r\n".to_vec(), MalformedHttp),
     ];
     for (rule, buf, error) in cases {
-        assert_eq!(complete_response(&client, &buf).map(|_| ()), Err(error), "{rule}");
+        assert_eq!(
+            complete_response(&client, &buf).map(|_| ()),
+            Err(error),
+            "{rule}"
+        );
     }
     assert!(complete_response(&client, &with(&["Sec-WebSocket-Protocol: chat"])).is_ok());
     assert!(complete_response(&client, &with(&["upgrade: WebSocket", "-Upgrade"])).is_ok());
     // No subprotocol offered: none may come back.
     let plain = self::client(&[], &[]);
-    let accept = format!("Sec-WebSocket-Accept: {}", accept_key(plain.key().as_bytes()));
-    let buf = head(&["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade", &accept, "Sec-WebSocket-Protocol: chat"]);
-    assert_eq!(complete_response(&plain, &buf).map(|_| ()), Err(UnexpectedProtocol));
+    let accept = format!(
+        "Sec-WebSocket-Accept: {}",
+        accept_key(plain.key().as_bytes())
+    );
+    let buf = head(&[
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        &accept,
+        "Sec-WebSocket-Protocol: chat",
+    ]);
+    assert_eq!(
+        complete_response(&plain, &buf).map(|_| ()),
+        Err(UnexpectedProtocol)
+    );
 }
 
 #[test]
@@ -454,13 +517,28 @@ fn client_refuses_bad_options() {
         ClientHandshake::new("ws://h/", key, options).err()
     };
     let invalid = Some(HandshakeError::InvalidHeader);
-    assert_eq!(with(|o| o.headers.push(("X-A".into(), "1\r\nX-B: 2".into()))), invalid);
-    assert_eq!(with(|o| o.headers.push(("X A".into(), "1".into()))), invalid);
-    assert_eq!(with(|o| o.headers.push(("host".into(), "evil".into()))), invalid);
-    assert_eq!(with(|o| o.protocols = vec!["chat".into(), "chat".into()]), invalid);
+    assert_eq!(
+        with(|o| o.headers.push(("X-A".into(), "1\r\nX-B: 2".into()))),
+        invalid
+    );
+    assert_eq!(
+        with(|o| o.headers.push(("X A".into(), "1".into()))),
+        invalid
+    );
+    assert_eq!(
+        with(|o| o.headers.push(("host".into(), "evil".into()))),
+        invalid
+    );
+    assert_eq!(
+        with(|o| o.protocols = vec!["chat".into(), "chat".into()]),
+        invalid
+    );
     assert_eq!(with(|o| o.protocols = vec!["a b".into()]), invalid);
     assert_eq!(with(|o| o.extensions = vec!["".into()]), invalid);
-    assert_eq!(with(|o| o.headers.push(("Cookie".into(), "a=b".into()))), None);
+    assert_eq!(
+        with(|o| o.headers.push(("Cookie".into(), "a=b".into()))),
+        None
+    );
 }
 
 #[cfg(feature = "std")]
@@ -475,6 +553,7 @@ fn random_keys_differ() {
 #[test]
 fn uri_parsing() {
     // (uri, secure, host, port, resource, Host header)
+    #[rustfmt::skip]
     let ok = [
         ("ws://example.com", false, "example.com", 80, "/", "example.com"),
         ("wss://example.com/", true, "example.com", 443, "/", "example.com"),
@@ -490,7 +569,13 @@ fn uri_parsing() {
     for (text, secure, host, port, resource, host_header) in ok {
         let uri = Uri::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(
-            (uri.secure(), uri.host(), uri.port(), uri.resource(), uri.host_header().as_str()),
+            (
+                uri.secure(),
+                uri.host(),
+                uri.port(),
+                uri.resource(),
+                uri.host_header().as_str()
+            ),
             (secure, host, port, resource, host_header),
             "{text}"
         );
@@ -511,7 +596,10 @@ fn uri_parsing() {
     for (rule, text) in refused {
         assert_eq!(Uri::parse(text), Err(HandshakeError::InvalidUri), "{rule}");
     }
-    assert_eq!(Uri::parse("ws://[::1]:8080/x?y").unwrap().to_string(), "ws://[::1]:8080/x?y");
+    assert_eq!(
+        Uri::parse("ws://[::1]:8080/x?y").unwrap().to_string(),
+        "ws://[::1]:8080/x?y"
+    );
 }
 
 fn token() -> impl Strategy<Value = String> {

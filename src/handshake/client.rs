@@ -5,7 +5,7 @@ use alloc::borrow::ToOwned;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
+use core::fmt::{self, Write as _};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -105,7 +105,8 @@ impl Uri {
             } else {
                 let mut utf8 = [0; 4];
                 for b in c.encode_utf8(&mut utf8).bytes() {
-                    encoded.push_str(&format!("%{b:02X}"));
+                    // Writing to a String cannot fail.
+                    let _ = write!(encoded, "%{b:02X}");
                 }
             }
         }
@@ -253,7 +254,11 @@ impl ClientHandshake {
         headers::write_header(&mut request, "Sec-WebSocket-Key", &key);
         headers::write_header(&mut request, "Sec-WebSocket-Version", "13");
         if !protocols.is_empty() {
-            headers::write_header(&mut request, "Sec-WebSocket-Protocol", &protocols.join(", "));
+            headers::write_header(
+                &mut request,
+                "Sec-WebSocket-Protocol",
+                &protocols.join(", "),
+            );
         }
         if !extensions.is_empty() {
             let offers = extensions.join(", ");
@@ -340,7 +345,11 @@ impl ClientHandshake {
         // Item 5: only extensions the client offered.
         for entry in headers::list(fields, "Sec-WebSocket-Extensions")? {
             let name = headers::extension_name(&entry);
-            if !self.extension_names.iter().any(|offer| offer.eq_ignore_ascii_case(name)) {
+            if !self
+                .extension_names
+                .iter()
+                .any(|offer| offer.eq_ignore_ascii_case(name))
+            {
                 return Err(HandshakeError::UnexpectedExtension);
             }
         }

@@ -144,16 +144,19 @@ pub(crate) fn split_list(value: &str) -> impl Iterator<Item = &str> {
 /// The extension name of a `Sec-WebSocket-Extensions` entry: the token
 /// before its parameters (§9.1).
 pub(crate) fn extension_name(entry: &str) -> &str {
-    entry.split(';').next().unwrap_or("").trim_matches([' ', '\t'])
+    entry
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim_matches([' ', '\t'])
 }
 
 /// Whether `s` is an HTTP token (RFC 7230 §3.2.6): one or more visible ASCII
 /// characters other than separators.
 pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether `s` can be sent as a header value: no control characters other
@@ -256,8 +259,7 @@ mod tests {
 
     #[test]
     fn split_list_respects_quotes() {
-        let entries: Vec<&str> =
-            split_list(r#" a; x="1,2" ,, b ;y="\"," , c"#).collect();
+        let entries: Vec<&str> = split_list(r#" a; x="1,2" ,, b ;y="\"," , c"#).collect();
         assert_eq!(entries, [r#"a; x="1,2""#, r#"b ;y="\",""#, "c"]);
     }
 
