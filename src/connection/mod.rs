@@ -5,7 +5,7 @@
 mod assembler;
 mod outbox;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::{self, CloseCode, CloseFrame};
 use crate::error::{ProtocolError, UsageError};
@@ -184,6 +184,12 @@ pub struct Connection {
     peer_close: Option<CloseFrame>,
 }
 
+/// Payloads up to this size are copied out of the read buffer; larger ones
+/// are split off it without a copy. A split-off `Bytes` keeps the whole read
+/// allocation alive, so an application that stores many small messages would
+/// otherwise pin a read buffer for each.
+const COPY_BELOW: usize = 4096;
+
 /// Drop the read buffer's allocation when it drains empty and is larger than this.
 const KEEP_READ_CAPACITY: usize = 16 * 1024;
 
@@ -351,7 +357,13 @@ impl Connection {
                 return Ok(None);
             }
             let frame = self.frame.take().expect("frame is set above");
-            let payload = self.read_buf.split_to(frame.len).freeze();
+            let payload = if frame.len <= COPY_BELOW {
+                let payload = Bytes::copy_from_slice(&self.read_buf[..frame.len]);
+                self.read_buf.advance(frame.len);
+                payload
+            } else {
+                self.read_buf.split_to(frame.len).freeze()
+            };
             let event = match frame.header.opcode {
                 OpCode::Ping => {
                     if self.config.auto_pong && self.state == State::Open {
