@@ -134,7 +134,11 @@ mod tests {
         ];
         for bytes in cases {
             for i in 0..=bytes.len() {
-                assert_eq!(feed_split(bytes, &[i]), Err(Utf8Error), "{bytes:x?} split at {i}");
+                assert_eq!(
+                    feed_split(bytes, &[i]),
+                    Err(Utf8Error),
+                    "{bytes:x?} split at {i}"
+                );
             }
         }
     }

@@ -198,9 +198,14 @@ mod tests {
     fn rfc_examples_decode() {
         // §5.7: a single-frame unmasked text message "Hello".
         let (h, n) = FrameHeader::decode(&[0x81, 0x05, 0x48]).unwrap().unwrap();
-        assert_eq!((h.fin, h.opcode, h.payload_len, h.mask, n), (true, OpCode::Text, 5, None, 2));
+        assert_eq!(
+            (h.fin, h.opcode, h.payload_len, h.mask, n),
+            (true, OpCode::Text, 5, None, 2)
+        );
         // §5.7: 256 bytes binary in a single unmasked frame.
-        let (h, n) = FrameHeader::decode(&[0x82, 0x7E, 0x01, 0x00]).unwrap().unwrap();
+        let (h, n) = FrameHeader::decode(&[0x82, 0x7E, 0x01, 0x00])
+            .unwrap()
+            .unwrap();
         assert_eq!((h.payload_len, n), (256, 4));
         // §5.7: 64 KiB binary.
         let buf = [0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0];
