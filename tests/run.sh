@@ -18,5 +18,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 step "no_std core builds without the std feature"
 cargo build --no-default-features --lib
 
+step "third-party peers for the interop tests (Python websockets, Node ws)"
+bash tests/peers/setup.sh
+
 step "unit, integration, example and doc tests"
 cargo test --all-features
