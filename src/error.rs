@@ -77,10 +77,6 @@ pub enum ProtocolError {
         /// The configured limit.
         max: usize,
     },
-    /// A data frame arrived after the peer's close frame (§5.5.1: after a
-    /// close frame the endpoint must not send any more data frames).
-    #[error("data after the close frame")]
-    DataAfterClose,
     /// The transport reached end-of-file in the middle of a frame or before
     /// the close handshake finished (§7.1.5: closed abnormally, code 1006).
     #[error("connection closed without a close frame")]
@@ -123,11 +119,6 @@ pub enum UsageError {
     /// message was started while a fragmented one was open (§5.4).
     #[error("fragment sent out of order")]
     FragmentOrder,
-    /// A fragment of a text message was not valid UTF-8 on its own (a text
-    /// fragment must end on a character boundary, so that it can be validated
-    /// without buffering).
-    #[error("text fragment is not valid UTF-8")]
-    InvalidUtf8,
 }
 
 /// Why an opening handshake (RFC 6455 §4) failed.

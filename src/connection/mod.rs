@@ -91,7 +91,7 @@ pub enum State {
     /// Messages flow both ways.
     Open,
     /// We sent a close frame and wait for the peer's. Messages still arrive;
-    /// nothing but that close may be sent (§5.5.1).
+    /// no data frames may be sent (§5.5.1), but pings are still answered (§5.5.2).
     LocalClosing,
     /// Terminal. A peer's close is answered in the same step it is received
     /// (the reply is queued), so "the peer closed and we have not answered"
@@ -337,8 +337,8 @@ impl Connection {
                     let Some((header, n)) = FrameHeader::decode(&self.read_buf)? else {
                         return Ok(None);
                     };
-                    let frame = self.begin_frame(header)?;
                     self.read_buf.advance(n);
+                    let frame = self.begin_frame(header)?;
                     self.frame.insert(frame)
                 }
             };
@@ -366,8 +366,9 @@ impl Connection {
             };
             let event = match frame.header.opcode {
                 OpCode::Ping => {
-                    if self.config.auto_pong && self.state == State::Open {
-                        // §5.5.2: a pong with the ping's payload.
+                    // §5.5.2: a pong with the ping's payload, "unless it already
+                    // received a Close frame" (our own close does not stop it).
+                    if self.config.auto_pong {
                         self.outbox
                             .push_frame(OpCode::Pong, true, &payload, self.masks.as_mut());
                     }
@@ -452,12 +453,20 @@ impl Connection {
 
     /// Queues a text message as one frame.
     pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
-        self.send_data(MessageKind::Text, text.as_bytes(), true)
+        self.send_whole(MessageKind::Text, text.as_bytes())
     }
 
     /// Queues a binary message as one frame.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), UsageError> {
-        self.send_data(MessageKind::Binary, data, true)
+        self.send_whole(MessageKind::Binary, data)
+    }
+
+    fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), UsageError> {
+        // §5.4: a new message may not start inside a fragmented one.
+        if self.sending.is_some() {
+            return Err(UsageError::FragmentOrder);
+        }
+        self.send_data(kind, data, true)
     }
 
     /// Queues one fragment of a text message (§5.4): the first call starts
@@ -504,7 +513,13 @@ impl Connection {
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
-        if self.state != State::Open {
+        // A pong may still answer a ping while our close is out (§5.5.2).
+        let open = match self.state {
+            State::Open => true,
+            State::LocalClosing => opcode == OpCode::Pong,
+            State::Closed { .. } => false,
+        };
+        if !open {
             return Err(UsageError::Closed);
         }
         // §5.5: control frame payloads are at most 125 bytes.

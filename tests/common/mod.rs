@@ -93,15 +93,24 @@ impl Outcome {
         self.sent
             .iter()
             .find(|f| f.opcode == OpCode::Close)
-            .and_then(|f| (f.payload.len() >= 2).then(|| u16::from_be_bytes([f.payload[0], f.payload[1]])))
+            .and_then(|f| {
+                (f.payload.len() >= 2).then(|| u16::from_be_bytes([f.payload[0], f.payload[1]]))
+            })
     }
 
     /// Asserts the connection failed with `code` and sent a close frame with it.
     #[track_caller]
     pub fn assert_failed_with(&self, code: CloseCode) {
-        let err = self.error.unwrap_or_else(|| panic!("expected failure with {code}, got {self:?}"));
+        let err = self
+            .error
+            .unwrap_or_else(|| panic!("expected failure with {code}, got {self:?}"));
         assert_eq!(err.close_code(), code, "error {err:?}");
-        assert_eq!(self.sent_close_code(), Some(code.0), "close frame sent: {:?}", self.sent);
+        assert_eq!(
+            self.sent_close_code(),
+            Some(code.0),
+            "close frame sent: {:?}",
+            self.sent
+        );
     }
 }
 
@@ -116,7 +125,11 @@ pub fn feed(conn: &mut Connection, input: &[u8], chunk: usize) -> Outcome {
                 Ok(Some(event)) => out.events.push(event),
                 Ok(None) => break,
                 Err(e) => {
-                    assert!(out.error.is_none(), "a second error after {:?}: {e:?}", out.error);
+                    assert!(
+                        out.error.is_none(),
+                        "a second error after {:?}: {e:?}",
+                        out.error
+                    );
                     out.error = Some(e);
                 }
             }
@@ -144,13 +157,20 @@ pub struct Frame {
 pub fn parse_frames(mut bytes: &[u8]) -> Vec<Frame> {
     let mut frames = Vec::new();
     while !bytes.is_empty() {
-        let (h, n) = FrameHeader::decode(bytes).expect("valid frame").expect("whole header");
+        let (h, n) = FrameHeader::decode(bytes)
+            .expect("valid frame")
+            .expect("whole header");
         let len = h.payload_len as usize;
         let mut payload = bytes[n..n + len].to_vec();
         if let Some(key) = h.mask {
             apply_mask_scalar(&mut payload, key, 0);
         }
-        frames.push(Frame { fin: h.fin, opcode: h.opcode, masked: h.mask.is_some(), payload });
+        frames.push(Frame {
+            fin: h.fin,
+            opcode: h.opcode,
+            masked: h.mask.is_some(),
+            payload,
+        });
         bytes = &bytes[n + len..];
     }
     frames
@@ -172,7 +192,10 @@ pub struct Pair {
 
 impl Pair {
     pub fn new() -> Self {
-        Pair { client: client(), server: server() }
+        Pair {
+            client: client(),
+            server: server(),
+        }
     }
 
     pub fn with_configs(client: Config, server: Config) -> Self {
@@ -203,14 +226,187 @@ impl Default for Pair {
     }
 }
 
-fn transfer(from: &mut Connection, to: &mut Connection, chunk: usize, events: &mut Vec<Event>) -> bool {
+fn transfer(
+    from: &mut Connection,
+    to: &mut Connection,
+    chunk: usize,
+    events: &mut Vec<Event>,
+) -> bool {
     let bytes = from.pending().to_vec();
     from.advance(bytes.len());
     for piece in bytes.chunks(chunk.max(1)) {
         to.receive(piece);
-        while let Some(event) = to.poll_event().expect("no protocol error between our own ends") {
+        while let Some(event) = to
+            .poll_event()
+            .expect("no protocol error between our own ends")
+        {
             events.push(event);
         }
     }
     !bytes.is_empty()
+}
+
+// ---- helpers added for framing / fragmentation / control / properties ----
+
+/// A connection in `role` with the default config (deterministic masking
+/// keys for a client).
+pub fn connection(role: Role) -> Connection {
+    connection_with(role, Config::default())
+}
+
+/// A connection in `role` with `config` (deterministic masking keys for a client).
+pub fn connection_with(role: Role, config: Config) -> Connection {
+    match role {
+        Role::Client => Connection::with_mask_source(Role::Client, config, fixed_keys),
+        Role::Server => Connection::new(Role::Server, config),
+    }
+}
+
+/// A frame as the peer of a `receiver` sends it: masked towards a server,
+/// unmasked towards a client.
+pub fn frame_to(receiver: Role, fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    match receiver {
+        Role::Server => client_frame(fin, opcode, payload),
+        Role::Client => server_frame(fin, opcode, payload),
+    }
+}
+
+/// A frame masked the wrong way for a `receiver` (unmasked towards a server,
+/// masked towards a client).
+pub fn misfit_frame_to(receiver: Role, fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    match receiver {
+        Role::Server => server_frame(fin, opcode, payload),
+        Role::Client => client_frame(fin, opcode, payload),
+    }
+}
+
+/// Concatenates frames (or any byte strings).
+pub fn concat<B: AsRef<[u8]>>(parts: &[B]) -> Vec<u8> {
+    parts
+        .iter()
+        .flat_map(|p| p.as_ref().iter().copied())
+        .collect()
+}
+
+/// Like [`feed`], with receive sizes taken from `chunks` in turn (cycled).
+pub fn feed_chunks(conn: &mut Connection, mut input: &[u8], chunks: &[usize]) -> Outcome {
+    let mut out = Outcome::default();
+    let mut sizes = chunks.iter().copied().map(|c| c.max(1)).cycle();
+    while !input.is_empty() {
+        let n = sizes.next().unwrap_or(usize::MAX).min(input.len());
+        let (piece, rest) = input.split_at(n);
+        input = rest;
+        conn.receive(piece);
+        loop {
+            match conn.poll_event() {
+                Ok(Some(event)) => out.events.push(event),
+                Ok(None) => break,
+                Err(e) => {
+                    assert!(
+                        out.error.is_none(),
+                        "a second error after {:?}: {e:?}",
+                        out.error
+                    );
+                    out.error = Some(e);
+                }
+            }
+        }
+    }
+    out.sent = take_frames(conn);
+    out
+}
+
+/// A text message event.
+pub fn text_event(text: &str) -> Event {
+    Event::Message(rfc6455::Message::Text(text.into()))
+}
+
+/// A binary message event.
+pub fn binary_event(data: &[u8]) -> Event {
+    Event::Message(rfc6455::Message::Binary(bytes_of(data)))
+}
+
+/// `data` as the `Bytes` that events carry.
+pub fn bytes_of(data: &[u8]) -> bytes::Bytes {
+    bytes::Bytes::copy_from_slice(data)
+}
+
+/// A ping event.
+pub fn ping_event(payload: &[u8]) -> Event {
+    Event::Ping(bytes_of(payload))
+}
+
+/// A pong event.
+pub fn pong_event(payload: &[u8]) -> Event {
+    Event::Pong(bytes_of(payload))
+}
+
+/// Feeds `pieces` one `receive` each, draining events after each, and
+/// returns what came out together with the index of the piece after which
+/// the protocol error appeared (for fail-fast checks: "the error is there as
+/// soon as piece `i` arrived, before the rest was sent").
+pub fn feed_pieces(conn: &mut Connection, pieces: &[&[u8]]) -> (Outcome, Option<usize>) {
+    let mut out = Outcome::default();
+    let mut failed_at = None;
+    for (i, piece) in pieces.iter().enumerate() {
+        conn.receive(piece);
+        loop {
+            match conn.poll_event() {
+                Ok(Some(event)) => out.events.push(event),
+                Ok(None) => break,
+                Err(e) => {
+                    assert!(
+                        out.error.is_none(),
+                        "a second error after {:?}: {e:?}",
+                        out.error
+                    );
+                    out.error = Some(e);
+                    failed_at = Some(i);
+                }
+            }
+        }
+    }
+    out.sent = take_frames(conn);
+    (out, failed_at)
+}
+
+/// The length of the frame header at the start of `frame` (2 to 14 bytes).
+pub fn header_len(frame: &[u8]) -> usize {
+    FrameHeader::decode(frame)
+        .expect("valid header")
+        .expect("whole header")
+        .1
+}
+
+/// How a test delivers its frames (Autobahn's chop sizes and "sync" mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// All bytes in one read.
+    AtOnce,
+    /// One frame per read.
+    FrameByFrame,
+    /// One byte per read.
+    ByteByByte,
+}
+
+impl Delivery {
+    /// Every way, for tables.
+    pub const ALL: [Delivery; 3] = [
+        Delivery::AtOnce,
+        Delivery::FrameByFrame,
+        Delivery::ByteByByte,
+    ];
+}
+
+/// Feeds `frames` to `conn` the way `how` says and collects the outcome.
+pub fn deliver(conn: &mut Connection, frames: &[Vec<u8>], how: Delivery) -> Outcome {
+    let input = concat(frames);
+    match how {
+        Delivery::AtOnce => feed(conn, &input, input.len()),
+        Delivery::FrameByFrame => {
+            let sizes: Vec<usize> = frames.iter().map(Vec::len).collect();
+            feed_chunks(conn, &input, &sizes)
+        }
+        Delivery::ByteByByte => feed(conn, &input, 1),
+    }
 }
