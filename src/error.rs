@@ -158,6 +158,10 @@ pub enum HandshakeError {
     /// `Sec-WebSocket-Key` is missing, repeated, or does not decode to 16 bytes (§4.2.1).
     #[error("missing or invalid Sec-WebSocket-Key")]
     InvalidKey,
+    /// The application refused the request (e.g. an `Origin` it does not
+    /// trust, §10.2, or missing credentials): answered with 403.
+    #[error("forbidden")]
+    Forbidden,
     /// The URI given to the client is not a `ws://` or `wss://` URI (§3).
     #[error("invalid WebSocket URI")]
     InvalidUri,
@@ -193,6 +197,7 @@ impl HandshakeError {
         match self {
             HandshakeError::HeadersTooLarge | HandshakeError::TooManyHeaders => 431,
             HandshakeError::MethodNotAllowed => 405,
+            HandshakeError::Forbidden => 403,
             // §4.2.2: "426 Upgrade Required" with the versions we speak.
             HandshakeError::UnsupportedVersion => 426,
             HandshakeError::UnsupportedHttpVersion => 505,

@@ -655,3 +655,15 @@ proptest! {
         prop_assert!(upgrade.accept(upgrade.protocols().first().map(String::as_str)).is_ok());
     }
 }
+
+#[test]
+fn forbidden_rejection_is_a_403_response() {
+    // §10.2: a server may refuse an Origin it does not trust.
+    let rejection = Rejection::from(HandshakeError::Forbidden);
+    assert_eq!(rejection.status(), 403);
+    assert!(
+        rejection
+            .response()
+            .starts_with(b"HTTP/1.1 403 Forbidden\r\n")
+    );
+}

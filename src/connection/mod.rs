@@ -405,13 +405,14 @@ impl Connection {
             (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
             _ => {}
         }
-        if header.payload_len > self.config.max_frame_size as u64 {
+        // Control frames are at most 125 bytes (checked on decode), whatever the limit.
+        if !header.opcode.is_control() && header.payload_len > self.config.max_frame_size as u64 {
             return Err(ProtocolError::FrameTooLarge {
                 len: header.payload_len,
                 max: self.config.max_frame_size,
             });
         }
-        // Fits in usize: it is at most max_frame_size.
+        // Fits in usize: at most max_frame_size, or 125 for a control frame.
         let len = header.payload_len as usize;
         let kind = match header.opcode {
             OpCode::Text => Some(MessageKind::Text),
