@@ -68,6 +68,16 @@ pub enum Error {
     Closed(Option<CloseFrame>),
 }
 
+impl Error {
+    /// Whether this is a read or write timeout set on the stream
+    /// (`WouldBlock` on Unix, `TimedOut` on Windows). The connection is
+    /// intact: the call can be retried, or a ping sent.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Io(e)
+            if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+    }
+}
+
 /// A WebSocket over a blocking stream.
 #[derive(Debug)]
 pub struct WebSocket<S> {
