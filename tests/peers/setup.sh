@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the third-party WebSocket peers that tests/interop.rs runs against:
 # Python `websockets` (pip, pinned in requirements.txt) and Node `ws` (npm ci
-# from the committed package-lock.json into tests/peers/node_modules).
+# from the committed package-lock.json into tests/peers/node_modules); and
+# Python `wsproto` (pinned in requirements.txt), the reference that
+# tests/differential.rs compares our Connection with.
 #
 # Idempotent and quick: each install is skipped when the pinned version is
 # already there. Any failure stops the script with a non-zero status.
@@ -33,6 +35,23 @@ else
         || die "websockets installed but cannot be imported"
     [ "$have_py" = "$want_py" ] || die "expected websockets $want_py, python3 imports $have_py"
     say "python websockets $have_py installed"
+fi
+
+# --- Python: wsproto (tests/differential.rs) ---------------------------------
+want_wsp=$(sed -n 's/^wsproto==\([^[:space:]]*\).*/\1/p' requirements.txt)
+[ -n "$want_wsp" ] || die "requirements.txt pins no wsproto version"
+have_wsp=$(python3 -c 'import wsproto; print(wsproto.__version__)' 2>/dev/null || true)
+if [ "$have_wsp" = "$want_wsp" ]; then
+    say "python wsproto $have_wsp already installed"
+else
+    say "installing python wsproto $want_wsp (had: ${have_wsp:-none})"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+        python3 -m pip install --quiet -r requirements.txt \
+        || die "pip install -r tests/peers/requirements.txt failed"
+    have_wsp=$(python3 -c 'import wsproto; print(wsproto.__version__)') \
+        || die "wsproto installed but cannot be imported"
+    [ "$have_wsp" = "$want_wsp" ] || die "expected wsproto $want_wsp, python3 imports $have_wsp"
+    say "python wsproto $have_wsp installed"
 fi
 
 # --- Node: ws ----------------------------------------------------------------
