@@ -26,6 +26,10 @@
 //! Timeouts belong to the stream: set `TcpStream::set_read_timeout` and a
 //! read that times out returns [`Error::Io`] with the connection left
 //! intact, so it can be retried or followed by a ping.
+//!
+//! For one thread that reads while another sends over a `TcpStream` (a chat
+//! server's broadcast, a client that prints while the user types),
+//! [`WebSocket::split`] gives a [`Reader`] and a [`Writer`].
 
 use std::io::{self, Read, Write};
 use std::string::String;
@@ -358,6 +362,359 @@ fn read_head<S: Read, T>(
         // The parser enforces the header size limit, so `buf` stays bounded.
         if let Parsed::Complete(head, used) = parse(&buf)? {
             return Ok((head, buf.split_off(used)));
+        }
+    }
+}
+
+pub use split::{Reader, Writer};
+
+/// [`WebSocket::split`]: a reader half and a writer half of one WebSocket
+/// over a `TcpStream`, for a reading thread and a writing thread.
+mod split {
+    use std::io::{self, Read, Write};
+    use std::net::{Shutdown, TcpStream};
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+    use std::vec::Vec;
+
+    use super::{Error, READ_CHUNK, WebSocket};
+    use crate::close::{CloseCode, CloseFrame};
+    use crate::connection::{Connection, State};
+    use crate::message::{Event, Message};
+
+    /// The most bytes copied out of the connection for one `write` call.
+    const WRITE_CHUNK: usize = 64 * 1024;
+
+    impl WebSocket<TcpStream> {
+        /// Splits the socket into a [`Reader`] and a [`Writer`], so that one
+        /// thread can block reading while another sends (a chat server's
+        /// broadcast, a client that types while messages arrive).
+        ///
+        /// Both halves drive the same [`Connection`] through a mutex that is
+        /// held only for short steps that never block on the socket: handing
+        /// in bytes, polling an event, queueing a frame, copying out bytes to
+        /// write. So a reader blocked in `read` never delays a send, and a
+        /// writer blocked in `write` (the peer stopped reading) never stops
+        /// the reader: two peers that both send a lot while both reading
+        /// cannot deadlock.
+        ///
+        /// Writing is done by one half at a time, the *flusher*: it writes
+        /// until nothing is pending, including bytes the other half queued
+        /// meanwhile, so frames go out whole and in order. The writer waits
+        /// for an active flusher to finish, so its `send` returns once its
+        /// message is on the wire. The reader writes only when reading
+        /// queued something (a pong, a close reply) and nobody is writing;
+        /// if the writer is writing, it sends those bytes too. Only then can
+        /// a reader block on a peer that does not read.
+        ///
+        /// The halves hold two handles of one socket (`TcpStream::try_clone`):
+        /// timeouts set through either apply to both, and the TCP connection
+        /// ends when both halves are dropped, or at once with `shutdown`.
+        pub fn split(self) -> io::Result<(Reader, Writer)> {
+            let (stream, conn) = self.into_parts();
+            let writer_stream = stream.try_clone()?;
+            let shared = Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    conn,
+                    flushing: false,
+                    waiting: 0,
+                }),
+                flushed: Condvar::new(),
+            });
+            let reader = Reader {
+                stream,
+                shared: Arc::clone(&shared),
+                buf: Vec::new(),
+            };
+            Ok((
+                reader,
+                Writer {
+                    stream: writer_stream,
+                    shared,
+                },
+            ))
+        }
+    }
+
+    /// What the two halves share.
+    #[derive(Debug)]
+    struct Shared {
+        inner: Mutex<Inner>,
+        /// Signalled when a flusher stops.
+        flushed: Condvar,
+    }
+
+    #[derive(Debug)]
+    struct Inner {
+        conn: Connection,
+        /// A half is writing `conn.pending()` outside the lock; it stops
+        /// only after seeing nothing pending, under the lock.
+        flushing: bool,
+        /// Threads waiting on `flushed` (so that stopping wakes nobody,
+        /// without a system call, when nobody waits: the common case).
+        waiting: usize,
+    }
+
+    impl Shared {
+        fn lock(&self) -> MutexGuard<'_, Inner> {
+            // The connection stays consistent even if a thread panicked
+            // while holding the lock: every step on it is a single call.
+            self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        /// Writes everything pending to `stream`. If the other half is
+        /// writing already, waits for it to finish when `wait` is set (it
+        /// writes our bytes too), or returns at once otherwise.
+        fn flush(&self, mut stream: &TcpStream, wait: bool) -> io::Result<()> {
+            let mut inner = self.lock();
+            while inner.flushing {
+                if !wait {
+                    return Ok(());
+                }
+                inner.waiting += 1;
+                inner = self
+                    .flushed
+                    .wait(inner)
+                    .unwrap_or_else(PoisonError::into_inner);
+                inner.waiting -= 1;
+            }
+            let result = loop {
+                let pending = inner.conn.pending();
+                if pending.is_empty() {
+                    break Ok(());
+                }
+                let chunk = pending[..pending.len().min(WRITE_CHUNK)].to_vec();
+                inner.flushing = true;
+                drop(inner);
+                let written = stream.write(&chunk);
+                inner = self.lock();
+                match written {
+                    Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                    // Only the flusher advances, so the front of `pending`
+                    // is still what it wrote.
+                    Ok(n) => inner.conn.advance(n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // What was not written stays pending: after a write
+                    // timeout the connection is intact and may be flushed again.
+                    Err(e) => break Err(e),
+                }
+            };
+            inner.flushing = false;
+            let waiting = inner.waiting > 0;
+            drop(inner);
+            if waiting {
+                self.flushed.notify_all();
+            }
+            result
+        }
+    }
+
+    /// The reading half of a split [`WebSocket`]; see [`WebSocket::split`].
+    #[derive(Debug)]
+    pub struct Reader {
+        stream: TcpStream,
+        shared: Arc<Shared>,
+        /// Where `read` puts bytes before they go into the connection.
+        /// Allocated at the first read.
+        buf: Vec<u8>,
+    }
+
+    impl Reader {
+        /// Reads the next message, like [`WebSocket::read`]: pings are
+        /// answered (unless automatic pongs are off), pongs skipped, and
+        /// once the close handshake is over [`Error::Closed`] is returned,
+        /// then again on every later call. That is also how a close sent by
+        /// the [`Writer`] completes: this returns `Closed` when the peer's
+        /// reply arrives.
+        pub fn read(&mut self) -> Result<Message, Error> {
+            loop {
+                match self.read_event()? {
+                    Event::Message(message) => return Ok(message),
+                    Event::Ping(_) | Event::Pong(_) => {}
+                    Event::Close(frame) => return Err(Error::Closed(Some(frame))),
+                }
+            }
+        }
+
+        /// Reads the next event of any kind, like [`WebSocket::read_event`].
+        pub fn read_event(&mut self) -> Result<Event, Error> {
+            loop {
+                if let Some(event) = self.poll()? {
+                    return Ok(event);
+                }
+                self.fill()?;
+            }
+        }
+
+        /// The next message if it has already been received whole, without
+        /// reading the socket: `Ok(None)` when more bytes are needed. After a
+        /// [`read`](Self::read), this takes the other messages that arrived
+        /// in the same read, e.g. to handle them as one batch. Pings and
+        /// pongs are handled as by `read`.
+        pub fn try_read(&mut self) -> Result<Option<Message>, Error> {
+            loop {
+                match self.poll()? {
+                    Some(Event::Message(message)) => return Ok(Some(message)),
+                    Some(Event::Ping(_) | Event::Pong(_)) => {}
+                    Some(Event::Close(frame)) => return Err(Error::Closed(Some(frame))),
+                    None => return Ok(None),
+                }
+            }
+        }
+
+        /// The next event from the bytes received so far, if there is one;
+        /// [`Error::Closed`] once the connection is closed.
+        fn poll(&mut self) -> Result<Option<Event>, Error> {
+            let (polled, closed, queued) = {
+                let mut inner = self.shared.lock();
+                let before = inner.conn.pending().len();
+                let polled = inner.conn.poll_event();
+                let closed = match inner.conn.state() {
+                    State::Closed { .. } => Some(inner.conn.peer_close().cloned()),
+                    _ => None,
+                };
+                (polled, closed, inner.conn.pending().len() > before)
+            };
+            // Send what the event queued (a pong, a close reply, the close
+            // frame of a protocol error) unless the writer is already
+            // writing, in which case it sends it. Data the writer queued is
+            // left to the writer: the reader does not block on a slow peer
+            // for it.
+            if queued {
+                self.shared.flush(&self.stream, false)?;
+            }
+            if let Some(event) = polled? {
+                return Ok(Some(event));
+            }
+            match closed {
+                Some(frame) => Err(Error::Closed(frame)),
+                None => Ok(None),
+            }
+        }
+
+        /// Reads once from the socket, without holding the lock, and hands
+        /// what came to the connection.
+        fn fill(&mut self) -> io::Result<()> {
+            if self.buf.is_empty() {
+                self.buf.resize(READ_CHUNK, 0);
+            }
+            let n = loop {
+                match self.stream.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            };
+            let mut inner = self.shared.lock();
+            if n == 0 {
+                inner.conn.receive_eof();
+            } else {
+                inner.conn.receive(&self.buf[..n]);
+            }
+            Ok(())
+        }
+
+        /// The connection's state.
+        pub fn state(&self) -> State {
+            self.shared.lock().conn.state()
+        }
+
+        /// Shuts the socket down both ways: a `read` blocked in either half
+        /// returns, and so does a blocked `write`. For dropping a peer from
+        /// another thread.
+        pub fn shutdown(&self) -> io::Result<()> {
+            self.stream.shutdown(Shutdown::Both)
+        }
+
+        /// This half's socket handle (e.g. to set timeouts, which apply to
+        /// both halves, or to read the peer's address).
+        pub fn get_ref(&self) -> &TcpStream {
+            &self.stream
+        }
+    }
+
+    /// The writing half of a split [`WebSocket`]; see [`WebSocket::split`].
+    #[derive(Debug)]
+    pub struct Writer {
+        stream: TcpStream,
+        shared: Arc<Shared>,
+    }
+
+    impl Writer {
+        /// Sends a message and returns once it is written.
+        pub fn send(&mut self, message: &Message) -> Result<(), Error> {
+            self.queue(message)?;
+            Ok(self.flush()?)
+        }
+
+        /// Sends a text message and returns once it is written.
+        pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+            self.queue_text(text)?;
+            Ok(self.flush()?)
+        }
+
+        /// Sends a binary message and returns once it is written.
+        pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+            self.shared.lock().conn.send_binary(data)?;
+            Ok(self.flush()?)
+        }
+
+        /// Queues a message without writing it: queue several, then
+        /// [`flush`](Self::flush) them with as few writes as possible.
+        pub fn queue(&mut self, message: &Message) -> Result<(), Error> {
+            Ok(self.shared.lock().conn.send(message)?)
+        }
+
+        /// Queues a text message without writing it; see [`queue`](Self::queue).
+        pub fn queue_text(&mut self, text: &str) -> Result<(), Error> {
+            Ok(self.shared.lock().conn.send_text(text)?)
+        }
+
+        /// Sends a ping (at most 125 bytes), e.g. as a keepalive: the
+        /// [`Reader`] sees the pong with [`Reader::read_event`].
+        pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+            self.shared.lock().conn.ping(payload)?;
+            Ok(self.flush()?)
+        }
+
+        /// Starts the close handshake: sends a close frame and returns once
+        /// it is written. The [`Reader`] completes the handshake: it returns
+        /// [`Error::Closed`] when the peer's close frame arrives (set a read
+        /// timeout to bound the wait). Does nothing if the connection is
+        /// already closing or closed.
+        pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+            {
+                let mut inner = self.shared.lock();
+                if inner.conn.state() == State::Open {
+                    inner.conn.close(code, reason)?;
+                }
+            }
+            Ok(self.flush()?)
+        }
+
+        /// Writes everything queued, by either half. If the reader is
+        /// writing a pong or a close reply, waits for it to finish.
+        pub fn flush(&mut self) -> io::Result<()> {
+            self.shared.flush(&self.stream, true)
+        }
+
+        /// The connection's state.
+        pub fn state(&self) -> State {
+            self.shared.lock().conn.state()
+        }
+
+        /// The peer's close frame, once the reader has seen it.
+        pub fn peer_close(&self) -> Option<CloseFrame> {
+            self.shared.lock().conn.peer_close().cloned()
+        }
+
+        /// Shuts the socket down both ways; see [`Reader::shutdown`].
+        pub fn shutdown(&self) -> io::Result<()> {
+            self.stream.shutdown(Shutdown::Both)
+        }
+
+        /// This half's socket handle; see [`Reader::get_ref`].
+        pub fn get_ref(&self) -> &TcpStream {
+            &self.stream
         }
     }
 }

@@ -21,5 +21,8 @@ cargo build --no-default-features --lib
 step "third-party peers for the interop tests (Python websockets, Node ws)"
 bash tests/peers/setup.sh
 
+step "headless Chromium and playwright-core for the browser tests"
+bash tests/browser/setup.sh
+
 step "unit, integration, example and doc tests"
 cargo test --all-features

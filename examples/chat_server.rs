@@ -1,0 +1,548 @@
+//! A chat server: one room where everyone sees every message, private
+//! messages to one user, join and leave notices and the list of who is online.
+//!
+//! ```text
+//! cargo run --example chat_server -- --addr 127.0.0.1:9002
+//! ```
+//!
+//! Then open <http://127.0.0.1:9002/> in two browser tabs, or connect any
+//! WebSocket client to `ws://127.0.0.1:9002/ws?name=wukong`.
+//!
+//! # Protocol
+//! The nickname is the `name` query parameter; without one the server picks
+//! an anonymous label (`guest-1`, ...). A nickname already in use is refused:
+//! the connection is accepted, gets an `error` message and is closed with
+//! 1008 (policy violation), so a browser page can show why.
+//!
+//! Every message is a JSON text frame. The client sends
+//! `{"text": "hi"}` to the room or `{"text": "hi", "to": "bajie"}` to one
+//! user. The server sends, each with `time` in milliseconds since the Unix epoch:
+//! * `{"type":"welcome","you":NAME,"users":[...]}` once, to a new user;
+//! * `{"type":"join","user":NAME,"users":[...]}` and
+//!   `{"type":"leave","user":NAME,"reason":WHY,"users":[...]}` to everyone;
+//! * `{"type":"message","from":NAME,"text":TEXT}` to everyone, the sender too;
+//! * `{"type":"private","from":NAME,"to":NAME,"text":TEXT}` to the recipient
+//!   and, as an echo, to the sender;
+//! * `{"type":"error","error":WHY}` to the one whose message was refused.
+//!
+//! # A slow or dead client never stalls the room
+//! Each connection has a reader thread and a writer thread
+//! ([`WebSocket::split`]). Broadcasting only puts the message into each
+//! user's bounded queue and never waits: a user whose queue is full (it
+//! stopped reading), or whose socket fails, is dropped and announced as gone.
+//! The writer pings every `--ping-interval` seconds, and a client that sends
+//! nothing at all (no pong either) for `--idle-timeout` seconds is dropped
+//! too: that is how a client that vanished without closing is noticed.
+
+use std::collections::BTreeMap;
+use std::io::{ErrorKind, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::{env, mem, process, thread};
+
+use rfc6455::blocking::{self, Error, Reader, WebSocket, Writer};
+use rfc6455::handshake::{Limits, http_response};
+use rfc6455::{CloseCode, Config, Message, ProtocolError};
+use serde_json::{Value, json};
+
+/// The page served on `GET /`.
+const PAGE: &str = include_str!("chat.html");
+
+/// How long a client may take to send its request head, and to answer our
+/// close when its nickname is refused.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one write may block before the client is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest nickname, in characters.
+const MAX_NAME_CHARS: usize = 32;
+
+/// The largest message a client may send. Chat lines are short; this keeps
+/// one client from making the server buffer megabytes (larger: closed with 1009).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// At most this many queued messages are written with one flush.
+const WRITE_BATCH: usize = 64;
+
+const USAGE: &str = "\
+usage: chat_server [--addr HOST:PORT] [--queue N] [--ping-interval SECS] [--idle-timeout SECS]
+
+  --addr HOST:PORT      address to listen on (default 127.0.0.1:9002;
+                        port 0 picks a free port, printed at start)
+  --queue N             messages that may wait for one slow client before
+                        it is dropped (default 1024)
+  --ping-interval SECS  how often to ping each client (default 15)
+  --idle-timeout SECS   drop a client that sent nothing, not even a pong,
+                        for this long (default 45)
+  --help                show this help";
+
+/// The command-line settings.
+#[derive(Clone)]
+struct Settings {
+    addr: String,
+    queue: usize,
+    ping_interval: Duration,
+    idle_timeout: Duration,
+}
+
+fn main() {
+    let settings = parse_args();
+    let listener = TcpListener::bind(&settings.addr).unwrap_or_else(|e| {
+        eprintln!("chat_server: cannot listen on {}: {e}", settings.addr);
+        process::exit(1);
+    });
+    // With port 0 the OS picks the port: print the address actually bound.
+    let addr = listener
+        .local_addr()
+        .map_or(settings.addr.clone(), |a| a.to_string());
+    println!("chat server listening on ws://{addr}/ws (page: http://{addr}/)");
+
+    let room = Arc::new(Mutex::new(Room::default()));
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                eprintln!("chat_server: accept failed: {e}");
+                thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let (room, settings) = (Arc::clone(&room), settings.clone());
+        let spawned = thread::Builder::new().spawn(move || {
+            if let Err(e) = serve(stream, &room, &settings) {
+                eprintln!("{peer}: {e}");
+            }
+        });
+        if let Err(e) = spawned {
+            eprintln!("{peer}: cannot start a thread: {e}");
+        }
+    }
+}
+
+// ---- the room ----------------------------------------------------------------
+
+/// Everyone online, by nickname. One lock guards it: joining, leaving and
+/// broadcasting happen in one order, the order in which every user's queue
+/// receives them.
+#[derive(Default)]
+struct Room {
+    users: BTreeMap<String, User>,
+    /// Tells apart two connections that used the same nickname in turn.
+    next_id: u64,
+    next_guest: u64,
+}
+
+struct User {
+    id: u64,
+    /// Messages waiting for this user's writer thread.
+    queue: SyncSender<Arc<str>>,
+    /// A handle on the socket, to cut the connection when the user is dropped.
+    socket: TcpStream,
+}
+
+/// Locks the room. A thread that panicked while holding the lock leaves it
+/// consistent (every change is a single map operation), so go on.
+fn lock(room: &Mutex<Room>) -> MutexGuard<'_, Room> {
+    room.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Room {
+    /// Adds a user under the nickname it asked for (or an anonymous label)
+    /// and announces it. Returns its id and name, or why it was refused.
+    fn join(
+        &mut self,
+        wanted: Option<String>,
+        queue: SyncSender<Arc<str>>,
+        socket: TcpStream,
+    ) -> Result<(u64, String), String> {
+        let name = match wanted.as_deref().map(str::trim) {
+            None | Some("") => loop {
+                self.next_guest += 1;
+                let label = format!("guest-{}", self.next_guest);
+                if !self.users.contains_key(&label) {
+                    break label;
+                }
+            },
+            Some(name) if name.chars().count() > MAX_NAME_CHARS => {
+                return Err(format!("nickname longer than {MAX_NAME_CHARS} characters"));
+            }
+            Some(name) if name.chars().any(char::is_control) => {
+                return Err("nickname with control characters".into());
+            }
+            Some(name) if self.users.contains_key(name) => {
+                return Err(format!("nickname {name:?} is already taken"));
+            }
+            Some(name) => name.to_string(),
+        };
+        self.next_id += 1;
+        let id = self.next_id;
+        self.users.insert(name.clone(), User { id, queue, socket });
+        let users = self.names();
+        self.send_to(
+            &name,
+            json!({"type": "welcome", "you": name, "users": users}),
+        );
+        self.broadcast(json!({"type": "join", "user": name, "users": users}));
+        Ok((id, name))
+    }
+
+    /// Removes the user `name` if it is still connection `id` (the name may
+    /// belong to a newer connection by now) and announces that it left.
+    /// With `cut`, its connection is shut down too.
+    fn leave(&mut self, id: u64, name: &str, reason: &str, cut: bool) {
+        if self.users.get(name).is_some_and(|user| user.id == id) {
+            self.remove(name, reason, cut);
+        }
+    }
+
+    /// Removes `name` and announces it. Dropping its queue ends its writer
+    /// thread once that has written what is left; with `cut` the socket is
+    /// shut down first, which ends both its threads at once, even one
+    /// blocked on a client that stopped reading.
+    fn remove(&mut self, name: &str, reason: &str, cut: bool) {
+        if let Some(user) = self.users.remove(name) {
+            if cut {
+                let _ = user.socket.shutdown(Shutdown::Both);
+            }
+            let users = self.names();
+            self.broadcast(
+                json!({"type": "leave", "user": name, "reason": reason, "users": users}),
+            );
+        }
+    }
+
+    /// Queues `event` for everyone and never waits; see [`broadcast_all`](Self::broadcast_all).
+    fn broadcast(&mut self, event: Value) {
+        self.broadcast_all(vec![event]);
+    }
+
+    /// Queues `events` for everyone, the same texts in the same order, and
+    /// never waits. A user whose queue is full (it stopped reading) or gone
+    /// (its writer failed) is dropped, and that is announced in turn.
+    ///
+    /// All of one user's copies are queued before the next user's: its
+    /// writer, woken by the first, finds the rest waiting and writes them
+    /// together, instead of waking once per message.
+    fn broadcast_all(&mut self, events: Vec<Value>) {
+        let texts: Vec<Arc<str>> = events
+            .into_iter()
+            .map(|mut event| {
+                event["time"] = json!(now_ms());
+                event.to_string().into()
+            })
+            .collect();
+        let mut dropped = Vec::new();
+        for (name, user) in &self.users {
+            for text in &texts {
+                match user.queue.try_send(Arc::clone(text)) {
+                    Ok(()) => continue,
+                    Err(TrySendError::Full(_)) => dropped.push((name.clone(), "too slow")),
+                    Err(TrySendError::Disconnected(_)) => {
+                        dropped.push((name.clone(), "connection lost"));
+                    }
+                }
+                break;
+            }
+        }
+        for (name, reason) in dropped {
+            self.remove(&name, reason, true);
+        }
+    }
+
+    /// Queues `event` for one user; false if no user has that name.
+    fn send_to(&mut self, name: &str, mut event: Value) -> bool {
+        let Some(user) = self.users.get(name) else {
+            return false;
+        };
+        event["time"] = json!(now_ms());
+        match user.queue.try_send(event.to_string().into()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.remove(name, "too slow", true),
+            Err(TrySendError::Disconnected(_)) => self.remove(name, "connection lost", true),
+        }
+        true
+    }
+
+    /// Who is online, sorted.
+    fn names(&self) -> Vec<String> {
+        self.users.keys().cloned().collect()
+    }
+}
+
+/// Milliseconds since the Unix epoch: the server's timestamp on every message.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+// ---- one connection -------------------------------------------------------------
+
+/// Serves one connection: the page, a 404, or a chat user until it leaves.
+fn serve(mut stream: TcpStream, room: &Mutex<Room>, settings: &Settings) -> Result<(), Error> {
+    stream.set_nodelay(true)?; // deliver each message at once, no Nagle delay
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    // A malformed or oversized head is answered (400, 431) by `read_request`.
+    let (request, rest) = blocking::read_request(&mut stream, &Limits::default())?;
+
+    let response = match (request.method(), request.path()) {
+        (_, "/ws") => {
+            let name = request.query_param("name");
+            // A public server would also check `request.origin()` here.
+            let config = Config::default()
+                .max_frame_size(MAX_MESSAGE_BYTES)
+                .max_message_size(MAX_MESSAGE_BYTES);
+            let ws = WebSocket::upgrade(stream, request, &rest, config, |_| Ok(None))?;
+            return chat(ws, name, room, settings);
+        }
+        ("GET", "/") => http_response(
+            200,
+            &[
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Connection", "close"),
+            ],
+            PAGE.as_bytes(),
+        ),
+        (_, "/") => http_response(405, &[("Allow", "GET"), ("Connection", "close")], b""),
+        _ => http_response(
+            404,
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Connection", "close"),
+            ],
+            b"not found\n",
+        ),
+    };
+    stream.write_all(&response)?;
+    Ok(())
+}
+
+/// Joins the room as `name`, then runs the user's reader here and its
+/// writer on a second thread until either ends.
+fn chat(
+    mut ws: WebSocket<TcpStream>,
+    name: Option<String>,
+    room: &Mutex<Room>,
+    settings: &Settings,
+) -> Result<(), Error> {
+    let (queue, outgoing) = sync_channel(settings.queue);
+    let socket = ws.get_ref().try_clone()?;
+    let joined = lock(room).join(name, queue, socket);
+    let (id, name) = match joined {
+        Ok(joined) => joined,
+        Err(refusal) => {
+            // Refused: say why in a message the page can show, then close
+            // with 1008 (policy violation) and wait for the client's reply.
+            ws.send_text(
+                &json!({"type": "error", "error": refusal, "time": now_ms()}).to_string(),
+            )?;
+            ws.close(CloseCode::POLICY_VIOLATION, "nickname refused")?;
+            return Ok(());
+        }
+    };
+    // From now on a client that sends nothing, not even a pong to our
+    // pings, for this long is gone: its read fails with a timeout.
+    ws.get_mut().set_read_timeout(Some(settings.idle_timeout))?;
+    let (mut reader, writer) = ws.split()?;
+    let ping_interval = settings.ping_interval;
+    let name = name.as_str();
+    let writer_thread = thread::scope(|scope| {
+        let writing = scope.spawn(move || {
+            if let Err(e) = write_loop(writer, outgoing, ping_interval) {
+                eprintln!("{name}: {e}");
+                lock(room).leave(id, name, "connection lost", true);
+            }
+        });
+        let reason = read_loop(&mut reader, room, name);
+        // After a clean close the writer sends what is left (the close
+        // reply among it) and ends; otherwise the connection is cut.
+        lock(room).leave(id, name, reason, reason != "left");
+        writing.join()
+    });
+    if writer_thread.is_err() {
+        eprintln!("{name}: the writer thread panicked");
+    }
+    Ok(())
+}
+
+/// Handles what the user sends until it leaves; returns why it left.
+fn read_loop(reader: &mut Reader, room: &Mutex<Room>, name: &str) -> &'static str {
+    let mut ended = None;
+    loop {
+        let first = match ended.take().map_or_else(|| reader.read(), Err) {
+            Ok(message) => message,
+            Err(Error::Closed(_)) => return "left",
+            Err(Error::Io(e))
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            {
+                return "timed out";
+            }
+            Err(Error::Protocol(ProtocolError::AbnormalClosure)) => return "connection lost",
+            Err(Error::Protocol(_)) => return "protocol error",
+            Err(_) => return "connection lost",
+        };
+        // Take the other messages that came in the same read too, and
+        // handle them all under one lock: the writers wake once for the lot.
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match reader.try_read() {
+                Ok(Some(message)) => batch.push(message),
+                Ok(None) => break,
+                Err(e) => {
+                    ended = Some(e); // reported by the next turn of the loop
+                    break;
+                }
+            }
+        }
+        let mut room = lock(room);
+        let mut to_all = Vec::new(); // room messages in a row, queued together
+        for message in batch {
+            match action(name, message) {
+                Action::ToRoom(event) => to_all.push(event),
+                Action::ToUser(to, event) => {
+                    room.broadcast_all(mem::take(&mut to_all));
+                    if room.send_to(&to, event.clone()) {
+                        if to != name {
+                            room.send_to(name, event); // the sender's copy
+                        }
+                    } else {
+                        let error = format!("{to} is not online");
+                        room.send_to(name, json!({"type": "error", "error": error}));
+                    }
+                }
+                Action::Refuse(error) => {
+                    room.broadcast_all(mem::take(&mut to_all));
+                    room.send_to(name, json!({"type": "error", "error": error}));
+                }
+            }
+        }
+        room.broadcast_all(to_all);
+    }
+}
+
+/// What a message from a user asks for.
+enum Action {
+    /// A message for everyone.
+    ToRoom(Value),
+    /// A private message for one user (and a copy for the sender).
+    ToUser(String, Value),
+    /// Nothing: the message is refused, with this error for the sender.
+    Refuse(String),
+}
+
+fn action(name: &str, message: Message) -> Action {
+    let Message::Text(text) = message else {
+        return Action::Refuse("binary messages are not supported: send JSON text".into());
+    };
+    match parse(&text) {
+        Ok((text, None)) => Action::ToRoom(json!({"type": "message", "from": name, "text": text})),
+        Ok((text, Some(to))) => {
+            let event = json!({"type": "private", "from": name, "to": to, "text": text});
+            Action::ToUser(to, event)
+        }
+        Err(error) => Action::Refuse(error),
+    }
+}
+
+/// Reads `{"text": "...", "to": "name"}`: the text and the recipient (none,
+/// `null` or `""` for the whole room).
+fn parse(json: &str) -> Result<(String, Option<String>), String> {
+    let value: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+    let text = value
+        .get("text")
+        .and_then(Value::as_str)
+        .ok_or("expected {\"text\": \"...\"} with an optional \"to\"")?;
+    let to = match value.get("to") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(to)) if to.is_empty() => None,
+        Some(Value::String(to)) => Some(to.clone()),
+        Some(_) => return Err("\"to\" must be a nickname".into()),
+    };
+    Ok((text.to_string(), to))
+}
+
+/// Writes what the room queues for this user, and a ping every
+/// `ping_interval`, until the user leaves (its queue is dropped) or a write
+/// fails.
+fn write_loop(
+    mut writer: Writer,
+    outgoing: Receiver<Arc<str>>,
+    ping_interval: Duration,
+) -> Result<(), Error> {
+    let mut next_ping = Instant::now() + ping_interval;
+    loop {
+        let wait = next_ping.saturating_duration_since(Instant::now());
+        match outgoing.recv_timeout(wait) {
+            Ok(text) => {
+                // Whatever else is waiting goes out with it, in one write.
+                writer.queue_text(&text)?;
+                for text in outgoing.try_iter().take(WRITE_BATCH - 1) {
+                    writer.queue_text(&text)?;
+                }
+                writer.flush()?;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            // The user left: the reader saw the close (its reply is queued
+            // or sent) or the connection was cut.
+            Err(RecvTimeoutError::Disconnected) => return Ok(writer.flush()?),
+        }
+        if Instant::now() >= next_ping {
+            writer.ping(b"")?;
+            next_ping = Instant::now() + ping_interval;
+        }
+    }
+}
+
+// ---- command line ------------------------------------------------------------
+
+fn parse_args() -> Settings {
+    let mut settings = Settings {
+        addr: String::from("127.0.0.1:9002"),
+        queue: 1024,
+        ping_interval: Duration::from_secs(15),
+        idle_timeout: Duration::from_secs(45),
+    };
+    let mut args = env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag.to_string(), Some(value.to_string())),
+            None => (arg.clone(), None),
+        };
+        if flag == "--help" || flag == "-h" {
+            println!("{USAGE}");
+            process::exit(0);
+        }
+        let Some(value) = inline.or_else(|| args.next()) else {
+            usage_error(&format!("{flag} needs a value"));
+        };
+        match flag.as_str() {
+            "--addr" => settings.addr = value,
+            "--queue" => settings.queue = number(&flag, &value) as usize,
+            "--ping-interval" => {
+                settings.ping_interval = Duration::from_secs_f64(number(&flag, &value))
+            }
+            "--idle-timeout" => {
+                settings.idle_timeout = Duration::from_secs_f64(number(&flag, &value))
+            }
+            _ => usage_error(&format!("unknown argument {arg:?}")),
+        }
+    }
+    settings
+}
+
+/// A positive number, or a usage error.
+fn number(flag: &str, value: &str) -> f64 {
+    match value.parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() => n,
+        _ => usage_error(&format!("{flag} needs a positive number, not {value:?}")),
+    }
+}
+
+fn usage_error(message: &str) -> ! {
+    eprintln!("chat_server: {message}\n\n{USAGE}");
+    process::exit(2);
+}

@@ -1,0 +1,139 @@
+//! A command-line WebSocket client: sends each line typed on stdin as a
+//! text message and prints every message that comes back.
+//!
+//! ```text
+//! cargo run --example client -- ws://127.0.0.1:9001/ws
+//! ```
+//!
+//! Text messages are printed as they are, one per line; binary ones as
+//! `[binary, N bytes: 00 01 ...]`. At the end of stdin (Ctrl-D) the client
+//! closes with 1000 and waits for the server's reply. Status lines go to
+//! stderr, so stdout holds only what the server sent.
+//!
+//! A reader thread prints while the main thread reads stdin, each with one
+//! half of the socket ([`WebSocket::split`]). The program ends when the
+//! connection does, whoever closed it: exit status 0 after a clean close
+//! handshake, 1 if the connection failed.
+
+use std::io::{self, BufRead, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+use std::{env, process, thread};
+
+use rfc6455::blocking::{Error, Reader, WebSocket};
+use rfc6455::handshake::Uri;
+use rfc6455::{CloseCode, Message, ProtocolError};
+
+/// How long to wait for the server's close reply after ours.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+const USAGE: &str = "\
+usage: client ws://HOST:PORT/PATH
+
+Sends each line of stdin as a text message and prints what comes back.
+At the end of stdin, closes with code 1000.";
+
+fn main() {
+    let url = parse_args();
+    let uri = Uri::parse(&url).unwrap_or_else(|e| usage_error(&format!("{url:?}: {e}")));
+    if uri.secure() {
+        usage_error("wss:// needs TLS, which this example does not do; use ws://");
+    }
+    // An IPv6 literal keeps its brackets in the URI; the socket wants it bare.
+    let host = uri.host().trim_start_matches('[').trim_end_matches(']');
+    let stream = TcpStream::connect((host, uri.port())).unwrap_or_else(|e| {
+        eprintln!("client: cannot connect to {host} port {}: {e}", uri.port());
+        process::exit(1);
+    });
+    let _ = stream.set_nodelay(true); // send each line at once
+    let ws = match WebSocket::connect(stream, &url) {
+        Ok((ws, _response)) => ws,
+        Err(e) => {
+            eprintln!("client: handshake with {url} failed: {e}");
+            process::exit(1);
+        }
+    };
+    eprintln!("connected to {url}");
+    let (reader, mut writer) = ws.split().unwrap_or_else(|e| {
+        eprintln!("client: {e}");
+        process::exit(1);
+    });
+
+    // The reader thread ends the program when the connection ends.
+    let printer = thread::spawn(move || process::exit(print_messages(reader)));
+
+    for line in io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if writer.send_text(&line).is_err() {
+            break; // the connection ended; the reader thread reports how
+        }
+    }
+    // End of stdin: close, and give the server a few seconds to answer.
+    let _ = writer.get_ref().set_read_timeout(Some(CLOSE_TIMEOUT));
+    if let Err(e) = writer.close(CloseCode::NORMAL, "") {
+        eprintln!("client: cannot send the close frame: {e}");
+    }
+    let _ = printer.join();
+}
+
+/// Prints every message until the connection ends; returns the exit status.
+fn print_messages(mut reader: Reader) -> i32 {
+    let stdout = io::stdout();
+    loop {
+        let message = match reader.read() {
+            Ok(message) => message,
+            Err(Error::Closed(frame)) => {
+                let code = frame.as_ref().map(|f| f.code_or_no_status());
+                match frame.as_ref().map(|f| f.reason.as_str()) {
+                    Some(reason) if !reason.is_empty() => {
+                        eprintln!("closed: {} {reason}", code.unwrap_or(CloseCode::NO_STATUS))
+                    }
+                    _ => eprintln!("closed: {}", code.unwrap_or(CloseCode::NO_STATUS)),
+                }
+                return 0;
+            }
+            Err(Error::Protocol(ProtocolError::AbnormalClosure)) => {
+                eprintln!("client: the server hung up without a close frame");
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("client: {e}");
+                return 1;
+            }
+        };
+        let mut out = stdout.lock();
+        let printed = match &message {
+            Message::Text(text) => writeln!(out, "{text}"),
+            Message::Binary(data) => {
+                let hex: Vec<String> = data.iter().take(32).map(|b| format!("{b:02x}")).collect();
+                let more = if data.len() > 32 { " ..." } else { "" };
+                writeln!(
+                    out,
+                    "[binary, {} bytes: {}{more}]",
+                    data.len(),
+                    hex.join(" ")
+                )
+            }
+        };
+        if printed.and_then(|()| out.flush()).is_err() {
+            return 1; // stdout is gone (e.g. a closed pipe)
+        }
+    }
+}
+
+fn parse_args() -> String {
+    let mut args = env::args().skip(1);
+    match (args.next(), args.next()) {
+        (Some(flag), _) if flag == "--help" || flag == "-h" => {
+            println!("{USAGE}");
+            process::exit(0);
+        }
+        (Some(url), None) => url,
+        _ => usage_error("expected one ws:// URL"),
+    }
+}
+
+fn usage_error(message: &str) -> ! {
+    eprintln!("client: {message}\n\n{USAGE}");
+    process::exit(2);
+}

@@ -1,0 +1,467 @@
+//! Helpers for the tests of the example apps (`chat_server`, `vote_server`,
+//! `client`): build an example binary, run it on a free loopback port, kill
+//! it by PID when the test ends, connect JSON-speaking WebSocket clients
+//! with timeouts, run third-party peer scripts from tests/peers.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::env;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use rfc6455::blocking::{Error, WebSocket};
+use rfc6455::{CloseCode, Message};
+use serde_json::Value;
+
+/// Read and write timeout of every test socket, and the longest wait for
+/// any one expected message.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub const SETUP_HINT: &str = "run bash tests/peers/setup.sh";
+
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+// ---- example binaries ---------------------------------------------------------
+
+/// The example binary `name`, built for the profile this test was built with.
+///
+/// `cargo test` builds examples, but `cargo test --test chat_server` does
+/// not, so this runs `cargo build --example NAME` once per test binary (a
+/// no-op when it is up to date) and finds the binary where Cargo puts
+/// examples: `target/<profile>/examples/`, next to `target/<profile>/deps/`.
+pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, Result<PathBuf, String>>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    let result = built
+        .entry(name.to_string())
+        .or_insert_with(|| build_example(name));
+    match result {
+        Ok(path) => path.clone(),
+        Err(message) => panic!("{message}"),
+    }
+}
+
+fn build_example(name: &str) -> Result<PathBuf, String> {
+    let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(profile) => profile,
+        None => return Err(format!("no profile directory above {}", exe.display())),
+    };
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--example", name, "--profile", profile])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .output()
+        .map_err(|e| format!("cannot run cargo to build the {name} example: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`cargo build --example {name}` failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", env::consts::EXE_SUFFIX));
+    if !binary.is_file() {
+        return Err(format!(
+            "{name} example binary not found at {}",
+            binary.display()
+        ));
+    }
+    Ok(binary)
+}
+
+// ---- child processes -----------------------------------------------------------
+
+/// A running child process with its output collected. Dropping it kills
+/// that one process (by its PID, through `Child::kill`) and, if the test is
+/// failing, prints what it wrote.
+pub struct Process {
+    pub name: String,
+    child: Child,
+    /// Lines from stdout, as they come.
+    lines: mpsc::Receiver<String>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+    logs_shown: bool,
+}
+
+impl Process {
+    /// Starts `command` with stdout and stderr captured and stdin a pipe
+    /// that stays open until the guard drops.
+    pub fn spawn(name: &str, command: &mut Command) -> Process {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({command:?}): {e}"));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, lines) = mpsc::channel();
+        let out = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let out_log = Arc::clone(&stdout);
+        let mut err = child.stderr.take().expect("stderr is piped");
+        let err_log = Arc::clone(&stderr);
+        let readers = vec![
+            thread::spawn(move || {
+                for line in out.lines() {
+                    let Ok(line) = line else { break };
+                    out_log.lock().unwrap().push_str(&format!("{line}\n"));
+                    let _ = tx.send(line);
+                }
+            }),
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = err.read(&mut buf) {
+                    err_log
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }),
+        ];
+        Process {
+            name: name.to_string(),
+            child,
+            lines,
+            stdout,
+            stderr,
+            readers,
+            logs_shown: false,
+        }
+    }
+
+    /// The process's stdin, to write to (or drop with [`close_stdin`](Self::close_stdin)).
+    pub fn stdin(&mut self) -> &mut std::process::ChildStdin {
+        self.child
+            .stdin
+            .as_mut()
+            .expect("stdin is piped and still open")
+    }
+
+    /// Closes stdin: the process sees end-of-file.
+    pub fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    /// The next line on stdout, waiting at most `timeout`.
+    pub fn next_line(&mut self, timeout: Duration) -> String {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => line,
+            Err(_) => self.fail(&format!("printed no line within {timeout:?}")),
+        }
+    }
+
+    /// Waits for the process to exit, at most `timeout`, then for its
+    /// output to be read to the end.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                Ok(None) => self.fail(&format!("did not finish within {timeout:?}")),
+                Err(e) => panic!("waiting for {}: {e}", self.name),
+            }
+        };
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        status
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stderr contains `needle`.
+    pub fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.stderr();
+            if log.contains(needle) {
+                return log;
+            }
+            if Instant::now() >= deadline {
+                self.fail(&format!("no {needle:?} on stderr within {timeout:?}"));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Fails the test with `problem` and everything the process wrote.
+    pub fn fail(&mut self, problem: &str) -> ! {
+        self.logs_shown = true;
+        panic!("{}: {problem}\n{}", self.name, self.logs())
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "--- {name} stderr ---\n{}--- {name} stdout ---\n{}---",
+            self.stderr(),
+            self.stdout(),
+            name = self.name
+        )
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            if thread::panicking() {
+                eprintln!("{} had already exited: {status}", self.name);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() && !self.logs_shown {
+            thread::sleep(Duration::from_millis(100)); // the last words
+            eprintln!("{}", self.logs());
+        }
+    }
+}
+
+/// Runs a peer script to the end and asserts that it succeeded and printed
+/// "all checks passed".
+pub fn run_script(name: &str, command: &mut Command, timeout: Duration) {
+    let mut script = Process::spawn(name, command.current_dir(peers_dir()));
+    let status = script.wait(timeout);
+    if !status.success() {
+        script.fail(&format!("failed ({status})"));
+    }
+    if !script.stdout().contains("all checks passed") {
+        script.fail("exited 0 without finishing its checks");
+    }
+}
+
+// ---- the third-party peers are installed ----------------------------------------
+
+/// Panics (never skips) unless `python3` imports `websockets`.
+pub fn require_python_websockets() {
+    require(
+        Command::new("python3").args(["-c", "import websockets"]),
+        "python3 module `websockets`",
+    );
+}
+
+/// Panics (never skips) unless `node` finds `ws` in tests/peers/node_modules.
+pub fn require_node_ws() {
+    require(
+        Command::new("node")
+            .args(["-e", "require('ws')"])
+            .current_dir(peers_dir()),
+        "node module `ws` (in tests/peers/node_modules)",
+    );
+}
+
+fn require(command: &mut Command, what: &str) {
+    match command.stdin(Stdio::null()).output() {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => panic!(
+            "{what} is missing: {SETUP_HINT}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(e) => panic!("cannot run {command:?} ({e}): {SETUP_HINT}"),
+    }
+}
+
+// ---- an example server -------------------------------------------------------
+
+/// A running example server on a free port. Dropping it kills the process.
+pub struct Server {
+    pub process: Process,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts example `name` with `--addr 127.0.0.1:0` and `args`, and learns
+    /// its address from the first line it prints:
+    /// `... listening on ws://ADDR/ws (page: http://ADDR/)`.
+    pub fn start(name: &str, args: &[&str]) -> Server {
+        let mut process = Process::spawn(
+            name,
+            Command::new(example_binary(name))
+                .args(["--addr", "127.0.0.1:0"])
+                .args(args),
+        );
+        let line = process.next_line(IO_TIMEOUT);
+        let addr = line
+            .split_once(" listening on ws://")
+            .and_then(|(_, rest)| rest.split_once("/ws (page: http://"))
+            .and_then(|(addr, page)| {
+                let addr: SocketAddr = addr.parse().ok()?;
+                (page == format!("{addr}/)")).then_some(addr)
+            });
+        match addr {
+            Some(addr) => Server { process, addr },
+            None => process.fail(&format!("unexpected first line {line:?}")),
+        }
+    }
+
+    /// `ws://ADDR/ws` plus `query` (e.g. `?name=x`).
+    pub fn url(&self, query: &str) -> String {
+        format!("ws://{}/ws{query}", self.addr)
+    }
+
+    /// A plain TCP connection with the test timeouts.
+    pub fn tcp(&self) -> TcpStream {
+        tcp(self.addr)
+    }
+
+    /// A WebSocket client connected to `/ws` + `query`.
+    pub fn connect(&self, query: &str) -> Client {
+        Client::connect(self.addr, query)
+    }
+
+    /// A chat user: connected as `name` (sent as it is: ASCII, or non-ASCII
+    /// that the client percent-encodes), past its `welcome` and its own
+    /// `join` notice. Joining one user after the other this way, each sees
+    /// the joins of all who came after it.
+    pub fn join(&self, name: &str) -> Client {
+        let mut client = self.connect(&format!("?name={name}"));
+        let welcome = client.expect("welcome");
+        let you = welcome["you"].as_str().expect("a name").to_string();
+        client.until("join", |e| e["user"] == you.as_str());
+        client
+    }
+
+    /// `GET path` over a fresh connection: the status, the head and the body.
+    pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
+        use std::io::Write;
+        let mut stream = self.tcp();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .expect("read the HTTP response");
+        let end = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete HTTP head");
+        let head = String::from_utf8(response[..end].to_vec()).expect("an ASCII head");
+        let status = head
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line in {head:?}"));
+        (status, head, response[end + 4..].to_vec())
+    }
+}
+
+/// A plain TCP connection to `addr` with the test timeouts.
+pub fn tcp(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect to the example server");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
+/// A WebSocket client that speaks JSON text frames.
+pub struct Client {
+    pub ws: WebSocket<TcpStream>,
+}
+
+impl Client {
+    /// Connects to `ws://addr/ws` + `query` (e.g. `?name=x`).
+    pub fn connect(addr: SocketAddr, query: &str) -> Client {
+        let url = format!("ws://{addr}/ws{query}");
+        let (ws, response) = WebSocket::connect(tcp(addr), &url)
+            .expect("WebSocket handshake with the example server");
+        assert_eq!(response.status(), 101);
+        Client { ws }
+    }
+
+    /// Sends a JSON value as a text frame.
+    pub fn send(&mut self, value: &Value) {
+        self.ws.send_text(&value.to_string()).expect("send");
+    }
+
+    /// The next message, which must be a JSON text frame.
+    pub fn next(&mut self) -> Value {
+        match self.ws.read() {
+            Ok(Message::Text(text)) => {
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
+            }
+            Ok(other) => panic!("expected a JSON text message, got {other:?}"),
+            Err(e) => panic!("expected a message, got {e}"),
+        }
+    }
+
+    /// The next message, which must be of `kind` (its `type` field).
+    pub fn expect(&mut self, kind: &str) -> Value {
+        let value = self.next();
+        assert_eq!(
+            value["type"], kind,
+            "expected a {kind:?} message, got {value}"
+        );
+        value
+    }
+
+    /// Skips messages until one of `kind` for which `pick` holds.
+    pub fn until(&mut self, kind: &str, pick: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + IO_TIMEOUT;
+        loop {
+            assert!(Instant::now() < deadline, "no matching {kind:?} message");
+            let value = self.next();
+            if value["type"] == kind && pick(&value) {
+                return value;
+            }
+        }
+    }
+
+    /// Closes with 1000 and checks that the server answers in kind.
+    pub fn close(mut self) {
+        let reply = self
+            .ws
+            .close(CloseCode::NORMAL, "")
+            .expect("close handshake");
+        assert_eq!(reply.and_then(|f| f.code), Some(CloseCode::NORMAL));
+    }
+
+    /// Reads until the connection ends; returns the close frame's code, and
+    /// the messages that came before it.
+    pub fn read_to_close(&mut self) -> (Option<CloseCode>, Vec<Value>) {
+        let mut seen = Vec::new();
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(text)) => seen.push(serde_json::from_str(&text).unwrap()),
+                Ok(other) => panic!("unexpected {other:?}"),
+                Err(Error::Closed(frame)) => return (frame.and_then(|f| f.code), seen),
+                Err(e) => panic!("expected a close, got {e}"),
+            }
+        }
+    }
+}
+
+/// The names in a `users` array.
+pub fn names(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().expect("a name"))
+        .collect()
+}

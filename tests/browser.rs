@@ -1,0 +1,385 @@
+//! End-to-end tests in a real browser: Debian's headless Chromium, driven
+//! over the DevTools protocol by Node `playwright-core`, against the built
+//! example servers. Installed by `bash tests/browser/setup.sh`.
+//!
+//! Each test starts one example on `127.0.0.1:0`, learns its page URL from
+//! the first line it prints, and runs `node tests/browser/<scenario>.mjs
+//! <page-url> <screenshot-dir>`. The script clicks and types in the pages
+//! as a person would, asserts what every page shows and exits non-zero with
+//! a message at the first mismatch; this side asserts that it exited 0 and
+//! printed "all checks passed", and prints everything it and the server
+//! wrote when it did not. Screenshots go to `target/browser/`.
+//!
+//! A missing Chromium or `playwright-core` fails the test (never skips it).
+//! The scenarios run one at a time (two cores, one browser each), every
+//! child is bounded by a timeout and killed by its PID when its guard drops.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+use std::{env, fs};
+
+const SETUP_HINT: &str = "run bash tests/browser/setup.sh";
+
+/// The browser the scenarios drive (Debian's package).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// How long an example may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one scenario may run. They take 4 to 14 s; the scripts give
+/// up on their own after 45 s and report what they saw.
+const SCENARIO_TIMEOUT: Duration = Duration::from_secs(55);
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Where the scenarios save their screenshots: `browser/` in the target
+/// directory this test was built into (`target/browser/` by default).
+fn screenshot_dir() -> PathBuf {
+    let exe = env::current_exe().expect("current_exe");
+    // target/<profile>/deps/browser-<hash>
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .unwrap_or_else(|| panic!("unexpected test executable path {}", exe.display()));
+    target.join("browser")
+}
+
+/// One browser at a time: parallel Chromiums on a two-core machine only
+/// make every scenario slower and its timeouts tighter.
+fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+// ---- the browser is installed ------------------------------------------------
+
+/// Panics (never skips) unless Chromium is at /usr/bin/chromium and `node`
+/// finds `playwright-core` in tests/browser/node_modules.
+fn require_browser() {
+    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+    let checked = CHECKED.get_or_init(|| {
+        if !Path::new(CHROMIUM).is_file() {
+            return Err(format!("{CHROMIUM} is missing: {SETUP_HINT}"));
+        }
+        let output = Command::new("node")
+            .args(["-e", "require.resolve('playwright-core')"])
+            .current_dir(browser_dir())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run node ({e}): {SETUP_HINT}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "node module `playwright-core` (in tests/browser/node_modules) is missing: \
+                 {SETUP_HINT}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(())
+    });
+    if let Err(message) = checked {
+        panic!("{message}");
+    }
+}
+
+// ---- the example servers ---------------------------------------------------
+
+/// The binary of example `name`, built for the profile this test was built
+/// with.
+///
+/// `cargo test` builds examples, but `cargo test --test browser` does not,
+/// so this runs `cargo build --example NAME` once per example (a no-op when
+/// it is up to date) and finds the binary where Cargo puts examples:
+/// `target/<profile>/examples/`, next to this test's `target/<profile>/deps/`.
+/// (The same approach as tests/echo_server.rs.)
+fn example_binary(name: &'static str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<&'static str, Result<PathBuf, String>>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match built.entry(name).or_insert_with(|| build_example(name)) {
+        Ok(path) => path.clone(),
+        Err(message) => panic!("{message}"),
+    }
+}
+
+fn build_example(name: &str) -> Result<PathBuf, String> {
+    let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(name) => name,
+        None => return Err(format!("no profile directory above {}", exe.display())),
+    };
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--example", name, "--profile", profile])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .output()
+        .map_err(|e| format!("cannot run cargo to build the {name} example: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`cargo build --example {name}` failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", env::consts::EXE_SUFFIX));
+    if !binary.is_file() {
+        return Err(format!(
+            "{name} example binary not found at {}",
+            binary.display()
+        ));
+    }
+    Ok(binary)
+}
+
+/// Starts example `name` on `addr` (port 0: a port the OS picks); returns
+/// it with its page URL, taken from the `http://127.0.0.1:PORT/` in its first
+/// line.
+fn start_example(name: &'static str, addr: &str) -> (Process, String) {
+    let mut server = Process::spawn(
+        name,
+        Command::new(example_binary(name)).args(["--addr", addr]),
+    );
+    let line = server.first_line();
+    let url = line
+        .split_once("http://127.0.0.1:")
+        .map(|(_, rest)| {
+            let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            port
+        })
+        .filter(|port| port.parse::<u16>().is_ok_and(|p| p != 0))
+        .map(|port| format!("http://127.0.0.1:{port}/"));
+    let Some(url) = url else {
+        server.fail(&format!(
+            "its first line {line:?} names no page URL http://127.0.0.1:PORT/"
+        ));
+    };
+    (server, url)
+}
+
+// ---- child processes ---------------------------------------------------------
+
+/// A running child process. Dropping it kills that one process (by its PID,
+/// through `Child::kill`) and, if the test is failing, prints what the
+/// process wrote. A killed scenario script takes its Chromium along: the
+/// browser exits when its DevTools pipe to Node closes.
+struct Process {
+    name: String,
+    child: Child,
+    /// Lines from stdout, as they come.
+    lines: mpsc::Receiver<String>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+    /// Whether a panic message already carried [`logs`](Self::logs).
+    logs_shown: bool,
+}
+
+impl Process {
+    /// Starts `command` in tests/browser with stdout and stderr captured.
+    fn spawn(name: &str, command: &mut Command) -> Process {
+        let mut child = command
+            .current_dir(browser_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({command:?}): {e}"));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, lines) = mpsc::channel();
+        let out = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let out_log = Arc::clone(&stdout);
+        let mut err = child.stderr.take().expect("stderr is piped");
+        let err_log = Arc::clone(&stderr);
+        let readers = vec![
+            thread::spawn(move || {
+                for line in out.lines() {
+                    let Ok(line) = line else { break };
+                    out_log.lock().unwrap().push_str(&format!("{line}\n"));
+                    let _ = tx.send(line);
+                }
+            }),
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = err.read(&mut buf) {
+                    err_log
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }),
+        ];
+        Process {
+            name: name.to_owned(),
+            child,
+            lines,
+            stdout,
+            stderr,
+            readers,
+            logs_shown: false,
+        }
+    }
+
+    /// The first line the process prints on stdout.
+    fn first_line(&mut self) -> String {
+        match self.lines.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => self.fail(&format!("printed no line within {START_TIMEOUT:?}")),
+        }
+    }
+
+    /// Waits for the process to exit, at most `timeout`, then for its
+    /// output to be read to the end. Every stdout line that arrives meanwhile
+    /// goes to `on_line`.
+    fn wait(&mut self, timeout: Duration, mut on_line: impl FnMut(&mut Self, &str)) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            while let Ok(line) = self.lines.try_recv() {
+                on_line(self, &line);
+            }
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                Ok(None) => self.fail(&format!("did not finish within {timeout:?}")),
+                Err(e) => panic!("waiting for {}: {e}", self.name),
+            }
+        };
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        status
+    }
+
+    /// Fails the test with `problem` and everything the process wrote.
+    fn fail(&mut self, problem: &str) -> ! {
+        self.logs_shown = true;
+        panic!("{}: {problem}\n{}", self.name, self.logs())
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "--- {name} stdout ---\n{}--- {name} stderr ---\n{}---",
+            self.stdout.lock().unwrap(),
+            self.stderr.lock().unwrap(),
+            name = self.name
+        )
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() && !self.logs_shown {
+            // Give the readers a moment to collect the last words.
+            thread::sleep(Duration::from_millis(100));
+            eprintln!("{}", self.logs());
+        }
+    }
+}
+
+/// Runs `tests/browser/<script>` against `example` and asserts that every
+/// check in it passed.
+///
+/// A script that prints the line `restart-server` gets the example stopped
+/// and started again on the same port, then reads `server-restarted` on its
+/// stdin: that is how a scenario checks that a page reconnects by itself.
+fn run_scenario(example: &'static str, script: &str) {
+    require_browser();
+    let _browser = one_browser_at_a_time();
+    let (server, url) = start_example(example, "127.0.0.1:0");
+    let mut server = Some(server);
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let screenshots = screenshot_dir();
+    fs::create_dir_all(&screenshots)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", screenshots.display()));
+    let started = Instant::now();
+    let mut scenario = Process::spawn(
+        script,
+        Command::new("node").arg(script).arg(&url).arg(&screenshots),
+    );
+    let status = scenario.wait(SCENARIO_TIMEOUT, |scenario, line| {
+        if line != "restart-server" {
+            return;
+        }
+        // Kill this server (by its PID) before its successor binds the port.
+        drop(server.take());
+        let (restarted, restarted_url) = start_example(example, &addr);
+        assert_eq!(restarted_url, url, "the restarted {example} moved");
+        server = Some(restarted);
+        let stdin = scenario.child.stdin.as_mut().expect("stdin is piped");
+        if let Err(e) = stdin.write_all(b"server-restarted\n") {
+            scenario.fail(&format!("cannot tell it the server restarted: {e}"));
+        }
+    });
+    if !status.success() {
+        scenario.fail(&format!("failed ({status}) against {example} at {url}"));
+    }
+    if !scenario
+        .stdout
+        .lock()
+        .unwrap()
+        .contains("all checks passed")
+    {
+        scenario.fail("exited 0 without finishing its checks");
+    }
+    // Shown with `cargo test -- --nocapture`.
+    println!(
+        "{}{script} passed in {:.1} s",
+        scenario.stdout.lock().unwrap(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// ---- the scenarios -------------------------------------------------------------
+
+/// examples/echo.html: the page connects; text typed with Chinese and emoji
+/// (sent with Enter and with the Send button) and a 100 KB text come back
+/// intact; the binary button's 8 bytes come back as binary; Chromium's
+/// permessage-deflate offer is declined (no extension in the 101,
+/// `ws.extensions === ""`). Screenshot: target/browser/echo.png.
+#[test]
+fn echo_page_echoes_typed_text_and_binary_and_declines_permessage_deflate() {
+    run_scenario("echo_server", "echo.mjs");
+}
+
+/// examples/chat.html, three users in separate browser contexts (nicknames
+/// `wukong`, `八戒`, `沙僧 🐢`, joined by button, Enter and `?name=`): join
+/// notices and the online list in every page; room messages (Chinese, emoji,
+/// HTML shown as text) once in every page with sender and time, in one
+/// order; a private message in the sender's and recipient's pages only; an
+/// error for a recipient who is offline; a duplicate nickname refused
+/// without a takeover; a leave notice; every page back by itself after a
+/// server restart. Screenshots: target/browser/chat-{a,b,c}.png.
+#[test]
+fn chat_pages_see_room_and_private_messages_as_they_should() {
+    run_scenario("chat_server", "chat.mjs");
+}
+
+/// examples/vote.html, two pages: a click in one changes the count in the
+/// other at once (pushed: no reload, no HTTP request, nothing sent but the
+/// votes); 15 + 15 concurrent clicks are all counted; a third page opened
+/// later shows the current counts from its first message; malformed votes
+/// get an error and change nothing; both pages recover from a server
+/// restart. Screenshot: target/browser/vote.png.
+#[test]
+fn vote_clicks_in_one_page_change_counts_in_the_others() {
+    run_scenario("vote_server", "vote.mjs");
+}

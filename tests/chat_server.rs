@@ -1,0 +1,466 @@
+//! End-to-end tests of `examples/chat_server.rs`: the real binary on a free
+//! loopback port, driven by the crate's blocking client, by raw sockets,
+//! and by Python `websockets` and Node `ws` clients (tests/peers/chat_client.*).
+
+mod app_harness;
+use app_harness::{Server, names, require_node_ws, require_python_websockets, run_script};
+
+use std::io::Write;
+use std::net::Shutdown;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rfc6455::CloseCode;
+use serde_json::{Value, json};
+
+fn start() -> Server {
+    Server::start("chat_server", &[])
+}
+
+/// The server's timestamp is within a minute of ours.
+fn assert_recent(event: &Value) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let time = event["time"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no time in {event}"));
+    assert!(
+        (now - time).abs() < 60_000,
+        "time {time} vs now {now} in {event}"
+    );
+}
+
+#[test]
+fn join_notices_and_online_list() {
+    let server = start();
+    let mut alice = server.connect("?name=alice");
+    let welcome = alice.expect("welcome");
+    assert_eq!(welcome["you"], "alice");
+    assert_eq!(names(&welcome["users"]), ["alice"]);
+    assert_recent(&welcome);
+    assert_eq!(alice.expect("join")["user"], "alice");
+
+    let mut bob = server.connect("?name=bob");
+    assert_eq!(names(&bob.expect("welcome")["users"]), ["alice", "bob"]);
+    let mut carol = server.connect("?name=carol");
+    assert_eq!(
+        names(&carol.expect("welcome")["users"]),
+        ["alice", "bob", "carol"]
+    );
+
+    for (client, joins) in [
+        (&mut alice, &["bob", "carol"][..]),
+        (&mut bob, &["bob", "carol"]),
+        (&mut carol, &["carol"]),
+    ] {
+        for &who in joins {
+            let join = client.expect("join");
+            assert_eq!(join["user"], who);
+            assert_recent(&join);
+        }
+    }
+
+    // Bob leaves cleanly: the others see it, with the new list.
+    bob.close();
+    for client in [&mut alice, &mut carol] {
+        let leave = client.expect("leave");
+        assert_eq!(leave["user"], "bob");
+        assert_eq!(leave["reason"], "left");
+        assert_eq!(names(&leave["users"]), ["alice", "carol"]);
+    }
+}
+
+#[test]
+fn room_messages_reach_everyone_in_one_order_with_their_sender() {
+    let server = start();
+    let mut clients: Vec<_> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|name| server.join(name))
+        .collect();
+    // Everyone has seen every join before the talking starts.
+    for client in &mut clients[..2] {
+        client.until("join", |e| e["user"] == "carol");
+    }
+    // All three talk at once, from three threads.
+    let clients: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut client)| {
+            thread::spawn(move || {
+                for n in 0..20 {
+                    client.send(&json!({"text": format!("{i}:{n}")}));
+                }
+                let mut seen = Vec::new();
+                while seen.len() < 60 {
+                    let event = client.expect("message");
+                    assert_recent(&event);
+                    seen.push((event["from"].to_string(), event["text"].to_string()));
+                }
+                (client, seen)
+            })
+        })
+        .collect();
+    let results: Vec<_> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    let order = &results[0].1;
+    for (_, seen) in &results {
+        assert_eq!(seen, order, "every user sees the same order");
+    }
+    // Each sender's messages in the order sent, with the right name.
+    for (i, name) in ["alice", "bob", "carol"].iter().enumerate() {
+        let texts: Vec<&String> = order
+            .iter()
+            .filter(|(from, _)| *from == format!("\"{name}\""))
+            .map(|(_, text)| text)
+            .collect();
+        let sent: Vec<String> = (0..20).map(|n| format!("\"{i}:{n}\"")).collect();
+        assert_eq!(texts, sent.iter().collect::<Vec<_>>(), "{name}'s messages");
+    }
+}
+
+#[test]
+fn private_message_reaches_only_the_recipient_and_echoes_to_the_sender() {
+    let server = start();
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    let mut carol = server.join("carol");
+    for client in [&mut alice, &mut bob] {
+        client.until("join", |e| e["user"] == "carol");
+    }
+    alice.send(&json!({"text": "just for you", "to": "bob"}));
+    for client in [&mut bob, &mut alice] {
+        let private = client.expect("private");
+        assert_eq!(private["from"], "alice");
+        assert_eq!(private["to"], "bob");
+        assert_eq!(private["text"], "just for you");
+        assert_recent(&private);
+    }
+    // Carol's next message is the room message sent after: she never saw it.
+    alice.send(&json!({"text": "to all"}));
+    let next = carol.next();
+    assert_eq!(
+        (&next["type"], &next["text"]),
+        (&json!("message"), &json!("to all"))
+    );
+    // A private message to oneself arrives once.
+    bob.send(&json!({"text": "note to self", "to": "bob"}));
+    assert_eq!(bob.expect("message")["text"], "to all");
+    assert_eq!(bob.expect("private")["text"], "note to self");
+    bob.send(&json!({"text": "marker"}));
+    assert_eq!(bob.expect("message")["text"], "marker");
+}
+
+#[test]
+fn private_message_to_someone_offline_is_an_error_for_the_sender_only() {
+    let server = start();
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    alice.until("join", |e| e["user"] == "bob");
+    alice.send(&json!({"text": "hello?", "to": "nobody"}));
+    let error = alice.expect("error");
+    assert!(
+        error["error"].as_str().unwrap().contains("nobody"),
+        "{error}"
+    );
+    alice.send(&json!({"text": "marker"}));
+    assert_eq!(alice.expect("message")["text"], "marker");
+    // Bob saw nothing but the marker.
+    assert_eq!(bob.expect("message")["text"], "marker");
+}
+
+#[test]
+fn taken_nickname_is_refused_with_an_error_and_1008() {
+    let server = start();
+    let mut alice = server.join("alice");
+    let mut impostor = server.connect("?name=alice");
+    let (code, seen) = impostor.read_to_close();
+    assert_eq!(code, Some(CloseCode::POLICY_VIOLATION));
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["type"], "error");
+    assert!(
+        seen[0]["error"].as_str().unwrap().contains("taken"),
+        "{seen:?}"
+    );
+    // The first alice is untouched and saw no join or leave.
+    alice.send(&json!({"text": "still me"}));
+    let next = alice.next();
+    assert_eq!(
+        (&next["type"], &next["from"]),
+        (&json!("message"), &json!("alice"))
+    );
+    // Anonymous users get distinct labels.
+    let mut a = server.connect("");
+    let mut b = server.connect("?name=");
+    let (a, b) = (
+        a.expect("welcome")["you"].clone(),
+        b.expect("welcome")["you"].clone(),
+    );
+    assert!(a.as_str().unwrap().starts_with("guest-"), "{a}");
+    assert!(b.as_str().unwrap().starts_with("guest-"), "{b}");
+    assert_ne!(a, b);
+}
+
+#[test]
+fn chinese_and_emoji_arrive_intact() {
+    let server = start();
+    let name = "悟空🐒 ñ";
+    // The client percent-encodes what is not ASCII; the server decodes it.
+    let mut wukong = server.connect("?name=悟空🐒%20ñ");
+    assert_eq!(wukong.expect("welcome")["you"], name);
+    wukong.until("join", |e| e["user"] == name);
+    let mut bajie = server.join("八戒");
+    wukong.until("join", |e| e["user"] == "八戒");
+    let text = "你好，世界！👋🦀🎉 \"quotes\" \\ back\nslash\t\u{1} \u{7f} \u{2028} end";
+    wukong.send(&json!({"text": text}));
+    wukong.send(&json!({"text": text, "to": "八戒"}));
+    for client in [&mut wukong, &mut bajie] {
+        let message = client.expect("message");
+        assert_eq!(message["from"], name);
+        assert_eq!(message["text"], text);
+        let private = client.expect("private");
+        assert_eq!(private["text"], text);
+        assert_eq!(private["to"], "八戒");
+    }
+}
+
+#[test]
+fn malformed_messages_get_an_error_and_reach_nobody() {
+    let server = start();
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    alice.until("join", |e| e["user"] == "bob");
+    for bad in [
+        "not json",
+        "{}",
+        r#"{"text": 5}"#,
+        r#"{"text": "x", "to": 7}"#,
+        "[]",
+    ] {
+        alice.ws.send_text(bad).unwrap();
+        alice.expect("error");
+    }
+    alice.ws.send_binary(&[1, 2, 3]).unwrap();
+    assert!(
+        alice.expect("error")["error"]
+            .as_str()
+            .unwrap()
+            .contains("binary")
+    );
+    alice.send(&json!({"text": "marker"}));
+    assert_eq!(alice.expect("message")["text"], "marker");
+    assert_eq!(bob.expect("message")["text"], "marker");
+}
+
+#[test]
+fn client_that_stops_reading_is_dropped_while_the_others_chat() {
+    // A short queue, so that it overflows soon after the socket buffers.
+    let server = Server::start("chat_server", &["--queue", "32"]);
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    alice.until("join", |e| e["user"] == "bob");
+    // Sloth joins and never reads again.
+    let _sloth = server.join("sloth");
+    for client in [&mut alice, &mut bob] {
+        client.until("join", |e| e["user"] == "sloth");
+    }
+    // Alice talks in 32 KiB messages; alice and bob read everything. The
+    // server's queue for sloth overflows once its socket buffers are full.
+    let big = "x".repeat(32 * 1024);
+    let start = Instant::now();
+    let mut dropped = false;
+    for i in 0..5000 {
+        alice.send(&json!({"text": format!("{i} {big}")}));
+        for client in [&mut alice, &mut bob] {
+            loop {
+                let event = client.next();
+                match event["type"].as_str() {
+                    Some("message") => {
+                        assert!(
+                            event["text"]
+                                .as_str()
+                                .unwrap()
+                                .starts_with(&format!("{i} "))
+                        );
+                        break;
+                    }
+                    Some("leave") => {
+                        assert_eq!(event["user"], "sloth");
+                        assert_eq!(event["reason"], "too slow");
+                        assert_eq!(names(&event["users"]), ["alice", "bob"]);
+                        dropped = true;
+                    }
+                    _ => panic!("unexpected {event}"),
+                }
+            }
+        }
+        if dropped {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(50),
+            "sloth never dropped"
+        );
+    }
+    assert!(dropped, "sloth was never dropped");
+    // The room goes on: both still talk, promptly.
+    for (from, text) in [("bob", "still here"), ("alice", "me too")] {
+        let sender = if from == "bob" { &mut bob } else { &mut alice };
+        sender.send(&json!({"text": text}));
+        for client in [&mut alice, &mut bob] {
+            let event = client.until("message", |_| true);
+            assert_eq!(
+                (&event["from"], &event["text"]),
+                (&json!(from), &json!(text))
+            );
+        }
+    }
+}
+
+#[test]
+fn vanished_client_is_dropped_by_the_keepalive() {
+    let server = Server::start(
+        "chat_server",
+        &["--ping-interval", "0.2", "--idle-timeout", "1"],
+    );
+    let mut alice = server.join("alice");
+    // A raw client: a valid handshake, then silence (no pongs). Like a
+    // machine that lost its network: no FIN, no RST.
+    let mut ghost = server.tcp();
+    write!(
+        ghost,
+        "GET /ws?name=ghost HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    alice.until("join", |e| e["user"] == "ghost");
+    let start = Instant::now();
+    // Alice answers the pings (her reads do), so only the ghost goes.
+    let leave = alice.until("leave", |_| true);
+    assert_eq!(leave["user"], "ghost");
+    assert_eq!(leave["reason"], "timed out");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    // Alice stays, past several idle timeouts, as long as she reads (and
+    // so answers the pings).
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(2500) {
+        alice.ws.read_event().expect("pings keep coming");
+    }
+    alice.send(&json!({"text": "alive"}));
+    assert_eq!(alice.until("message", |_| true)["text"], "alive");
+    drop(ghost);
+}
+
+#[test]
+fn client_killed_without_a_close_is_removed() {
+    let server = start();
+    let mut alice = server.join("alice");
+    let killed = server.join("killed");
+    alice.until("join", |e| e["user"] == "killed");
+    killed.ws.get_ref().shutdown(Shutdown::Both).unwrap();
+    drop(killed);
+    let leave = alice.until("leave", |_| true);
+    assert_eq!(leave["user"], "killed");
+    assert_eq!(leave["reason"], "connection lost");
+    // The name is free again.
+    let mut again = server.connect("?name=killed");
+    assert_eq!(again.expect("welcome")["you"], "killed");
+}
+
+#[test]
+fn serves_the_page_and_refuses_other_paths() {
+    let server = start();
+    let (status, head, body) = server.get("/");
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/html; charset=utf-8")
+    );
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(body, include_str!("../examples/chat.html"));
+    for id in [
+        "name", "join", "status", "me", "messages", "users", "to", "input", "send",
+    ] {
+        assert!(body.contains(&format!("id=\"{id}\"")), "no #{id}");
+    }
+    for path in ["/nope", "/ws/x", "/index.html"] {
+        assert_eq!(server.get(path).0, 404, "GET {path}");
+    }
+    // /ws without an upgrade is a bad handshake, answered by the adapter.
+    assert_eq!(server.get("/ws").0, 400);
+}
+
+#[test]
+fn help_and_bad_arguments() {
+    let binary = app_harness::example_binary("chat_server");
+    let help = Command::new(&binary).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--idle-timeout"));
+    for bad in [
+        &["--port", "1"][..],
+        &["--queue", "-1"],
+        &["--ping-interval"],
+    ] {
+        let output = Command::new(&binary).args(bad).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+// ---- third-party clients in the room --------------------------------------------
+
+/// Our client is in the room while a peer script joins as `peer_name`,
+/// talks to the room, sends us a private message and waits for our answer,
+/// has a binary message refused, and closes with 1000.
+fn chat_with_peer(server: &Server, peer_name: &str, script: &mut Command) {
+    let mut rust = server.join("rust");
+    let watcher = thread::scope(|scope| {
+        let ours = scope.spawn(move || {
+            rust.until("join", |e| e["user"] == peer_name);
+            let room = rust.until("message", |_| true);
+            assert_eq!(room["from"], peer_name);
+            assert_eq!(room["text"], format!("hello from {peer_name} 你好 🦀"));
+            let private = rust.expect("private");
+            assert_eq!(private["from"], peer_name);
+            assert_eq!(private["text"], "psst, rust");
+            rust.send(&json!({"text": "hi back 👋", "to": peer_name}));
+            let leave = rust.until("leave", |_| true);
+            assert_eq!(
+                (&leave["user"], &leave["reason"]),
+                (&json!(peer_name), &json!("left"))
+            );
+        });
+        run_script(peer_name, script, Duration::from_secs(30));
+        ours.join()
+    });
+    watcher.expect("our client saw the exchange");
+}
+
+#[test]
+fn python_websockets_client_chats_with_ours() {
+    require_python_websockets();
+    let server = start();
+    let url = server.url("?name=py-%E8%9F%92"); // py-蟒
+    chat_with_peer(
+        &server,
+        "py-蟒",
+        Command::new("python3").arg("chat_client.py").arg(url),
+    );
+}
+
+#[test]
+fn node_ws_client_chats_with_ours() {
+    require_node_ws();
+    let server = start();
+    let url = server.url("?name=node-%E8%8A%82%E7%82%B9"); // node-节点
+    chat_with_peer(
+        &server,
+        "node-节点",
+        Command::new("node").arg("chat_client.js").arg(url),
+    );
+}

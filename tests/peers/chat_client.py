@@ -1,0 +1,89 @@
+"""Python `websockets` client in the room of examples/chat_server.rs
+(tests/chat_server.rs).
+
+    python3 tests/peers/chat_client.py 'ws://127.0.0.1:PORT/ws?name=NAME'
+
+The test's own client, named "rust", is already in the room. This joins,
+says hello to the room (Chinese and emoji, sent the way json.dumps writes
+them: as \\u escapes with surrogate pairs), sends "rust" a private message
+and waits for its answer, checks that a binary message is refused with an
+error, and closes with 1000. Every message must arrive in the order the
+server's protocol implies. Prints one line per check; on the first mismatch
+prints what went wrong on stderr and exits 1.
+"""
+
+import json
+import sys
+import traceback
+from urllib.parse import parse_qs, urlparse
+
+from websockets.sync.client import connect
+
+TIMEOUT = 10  # seconds for any one message
+
+
+class Mismatch(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Mismatch(message)
+
+
+def expect(ws, kind, **fields):
+    """The next message: a JSON text frame of type `kind` with `fields`."""
+    data = ws.recv(timeout=TIMEOUT)
+    check(isinstance(data, str), f"expected a text frame, got {data!r}")
+    event = json.loads(data)
+    check(event.get("type") == kind, f"expected a {kind!r} message, got {event}")
+    for key, value in fields.items():
+        check(event.get(key) == value, f"{kind}: {key} is {event.get(key)!r}, expected {value!r}")
+    check(isinstance(event.get("time"), int), f"{kind} without a server timestamp: {event}")
+    print(f"ok {kind}: {data}", flush=True)
+    return event
+
+
+def run(url):
+    name = parse_qs(urlparse(url).query)["name"][0]
+    with connect(url, proxy=None, open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+        welcome = expect(ws, "welcome", you=name)
+        check("rust" in welcome["users"], f"rust is not online: {welcome}")
+        expect(ws, "join", user=name)
+
+        hello = f"hello from {name} 你好 🦀"
+        ws.send(json.dumps({"text": hello}))  # ensure_ascii: \\ud83e\\udd80
+        expect(ws, "message", **{"from": name, "text": hello})
+
+        ws.send(json.dumps({"text": "psst, rust", "to": "rust"}))
+        expect(ws, "private", **{"from": name, "to": "rust", "text": "psst, rust"})
+        expect(ws, "private", **{"from": "rust", "to": name, "text": "hi back 👋"})
+
+        ws.send(b"\x00\x01 binary")
+        error = expect(ws, "error")
+        check("binary" in error["error"], f"unexpected error text: {error}")
+
+        ws.close(1000, "bye")
+        exc = ws.close_exc
+        check(exc is not None and exc.rcvd is not None, f"no close frame from the server: {exc!r}")
+        check(exc.rcvd.code == 1000, f"server answered close 1000 with {exc.rcvd.code}")
+        print("ok close 1000", flush=True)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: chat_client.py 'ws://HOST:PORT/ws?name=NAME'")
+    try:
+        run(sys.argv[1])
+    except Mismatch as e:
+        print(f"chat_client.py: MISMATCH: {e}", file=sys.stderr)
+        sys.exit(1)
+    except Exception:
+        print("chat_client.py: FAILED with an exception:", file=sys.stderr)
+        traceback.print_exc()
+        sys.exit(1)
+    print("chat_client.py: all checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    main()
