@@ -26,3 +26,6 @@ bash tests/browser/setup.sh
 
 step "unit, integration, example and doc tests"
 cargo test --all-features
+
+step "fuzz targets, 20 s each (installs cargo-fuzz if missing; see fuzz/README.md)"
+bash fuzz/run.sh 20

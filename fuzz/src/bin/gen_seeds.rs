@@ -1,0 +1,423 @@
+//! Writes the seed corpora under fuzz/seeds/<target>/ from real captures
+//! (fuzz/tools/captures/, made by the capture scripts there), the RFC 6455
+//! examples and hand-written scripts. Run from anywhere:
+//!
+//!     cargo run --manifest-path fuzz/Cargo.toml --features gen --bin gen_seeds
+//!
+//! It rewrites every file it owns and leaves other files (crash-* seeds)
+//! alone.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rfc6455::handshake::{Limits, Parsed, UpgradeRequest};
+use rfc6455_fuzz::script::{FrameSpec, Op, Payload, Setup};
+use rfc6455_fuzz::seed::{connection_input, frames_input};
+use rfc6455_fuzz::wire::build_frame;
+
+/// The masking key of RFC 6455 §5.7.
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+struct Out {
+    root: PathBuf,
+}
+
+impl Out {
+    fn write(&self, target: &str, name: &str, bytes: &[u8]) {
+        let dir = self.root.join(target);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+fn capture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tools/captures")
+        .join(name);
+    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn crlf(lines: &[&str]) -> Vec<u8> {
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+fn masked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    build_frame(fin, 0, opcode, Some(KEY), payload, false)
+}
+
+fn unmasked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    build_frame(fin, 0, opcode, None, payload, false)
+}
+
+fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason.as_bytes());
+    p
+}
+
+fn setup(client: bool, chunk: u8) -> Setup {
+    Setup {
+        client,
+        auto_pong: true,
+        max_frame: 4096,
+        max_message: 16384,
+        chunk,
+        eof: true,
+        echo: true,
+    }
+}
+
+fn spec(fin: bool, opcode: u8, len: u16, payload: Payload) -> FrameSpec {
+    FrameSpec {
+        fin,
+        rsv: 0,
+        opcode,
+        mask: 2,
+        len,
+        payload,
+        split: 3,
+        quirks: 0,
+    }
+}
+
+fn main() {
+    let out = Out {
+        root: Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds"),
+    };
+
+    // ---- frames, as they appear on the wire --------------------------------
+    let big = |len: usize| (0..len).map(|i| i as u8).collect::<Vec<u8>>();
+    let chromium_frames = capture("chromium-frames.bin");
+    let websockets_frames = capture("websockets-frames.bin");
+    let frames: Vec<(&str, Vec<u8>)> = vec![
+        // §5.7 examples.
+        ("rfc-hello-unmasked", unmasked(true, 1, b"Hello")),
+        ("rfc-hello-masked", masked(true, 1, b"Hello")),
+        (
+            "rfc-fragments-hel-lo-unmasked",
+            [unmasked(false, 1, b"Hel"), unmasked(true, 0, b"lo")].concat(),
+        ),
+        (
+            "rfc-fragments-hel-lo-masked",
+            [masked(false, 1, b"Hel"), masked(true, 0, b"lo")].concat(),
+        ),
+        (
+            "rfc-ping-pong-unmasked",
+            [unmasked(true, 9, b"Hello"), unmasked(true, 10, b"Hello")].concat(),
+        ),
+        (
+            "rfc-ping-pong-masked",
+            [masked(true, 9, b"Hello"), masked(true, 10, b"Hello")].concat(),
+        ),
+        (
+            "close-1000-reason-unmasked",
+            unmasked(true, 8, &close_payload(1000, "bye")),
+        ),
+        (
+            "close-1000-reason-masked",
+            masked(true, 8, &close_payload(1000, "bye")),
+        ),
+        ("len126-256-unmasked", unmasked(true, 2, &big(256))),
+        ("len126-256-masked", masked(true, 2, &big(256))),
+        ("len127-64k-unmasked", unmasked(true, 2, &big(65536))),
+        ("len127-64k-masked", masked(true, 2, &big(65536))),
+        // Real traffic: what headless Chromium sent ("Hello", 200 bytes of
+        // text, 64 KiB binary, close 1000 "bye"), what the Python
+        // `websockets` server answered (pong, "Hello" twice, close).
+        ("chromium-client-frames", chromium_frames.clone()),
+        ("websockets-server-frames", websockets_frames.clone()),
+    ];
+    for (name, bytes) in &frames {
+        // The header target reads at most 14 bytes; keep a little payload.
+        out.write("frame_header", name, &bytes[..bytes.len().min(24)]);
+        let masked =
+            name.contains("masked") && !name.contains("unmasked") || name.starts_with("chromium");
+        // Server role reads masked frames, client role unmasked ones.
+        let chunked = if bytes.len() > 1000 { 200 } else { 0 };
+        out.write(
+            "connection",
+            name,
+            &connection_input(&setup(!masked, chunked), &[], bytes),
+        );
+    }
+    // The same stream, one byte per read, and all at once.
+    out.write(
+        "connection",
+        "chromium-client-frames-bytewise",
+        &connection_input(&setup(false, 1), &[], &chromium_frames),
+    );
+    out.write(
+        "connection",
+        "websockets-server-frames-whole",
+        &connection_input(&setup(true, 0), &[], &websockets_frames),
+    );
+
+    // ---- mask: key, offset (LE), alignment, cut, payload --------------------
+    let mut m = KEY.to_vec();
+    m.extend_from_slice(&[0, 0, 0, 2]);
+    m.extend_from_slice(&[0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    out.write("mask", "rfc-hello", &m);
+    let mut m = KEY.to_vec();
+    m.extend_from_slice(&[3, 0, 5, 77]);
+    m.extend_from_slice(&big(300));
+    out.write("mask", "offset3-align5-300", &m);
+
+    // ---- handshake requests ---------------------------------------------------
+    let chromium = capture("chromium-request.http");
+    out.write("handshake_request", "chromium-headless-capture", &chromium);
+    out.write(
+        "handshake_request",
+        "chromium-capture-then-frame",
+        &[chromium.clone(), masked(true, 1, b"Hello")].concat(),
+    );
+    let chrome = crlf(&[
+        "GET /chat HTTP/1.1",
+        "Host: localhost:8080",
+        "Connection: Upgrade",
+        "Pragma: no-cache",
+        "Cache-Control: no-cache",
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        "Upgrade: websocket",
+        "Origin: http://localhost:8080",
+        "Sec-WebSocket-Version: 13",
+        "Accept-Encoding: gzip, deflate, br, zstd",
+        "Accept-Language: en-US,en;q=0.9",
+        "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==",
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+    ]);
+    out.write("handshake_request", "chrome", &chrome);
+    let firefox = crlf(&[
+        "GET /chat?room=1&name=J%C3%BCrgen+M HTTP/1.1",
+        "Host: localhost:8080",
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "Accept: */*",
+        "Accept-Language: en-US,en;q=0.5",
+        "Accept-Encoding: gzip, deflate, br, zstd",
+        "Sec-WebSocket-Version: 13",
+        "Origin: http://localhost:8080",
+        "Sec-WebSocket-Extensions: permessage-deflate",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Connection: keep-alive, Upgrade",
+        "Sec-Fetch-Dest: empty",
+        "Sec-Fetch-Mode: websocket",
+        "Sec-Fetch-Site: same-origin",
+        "Pragma: no-cache",
+        "Cache-Control: no-cache",
+        "Upgrade: websocket",
+    ]);
+    out.write("handshake_request", "firefox", &firefox);
+    let rfc = crlf(&[
+        "GET /chat HTTP/1.1",
+        "Host: server.example.com",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Origin: http://example.com",
+        "Sec-WebSocket-Protocol: chat, superchat",
+        "Sec-WebSocket-Version: 13",
+    ]);
+    out.write("handshake_request", "rfc-1.3", &rfc);
+    let text = |s: &[u8]| String::from_utf8(s.to_vec()).unwrap();
+    let variants = [
+        ("post-405", text(&rfc).replace("GET", "POST")),
+        ("http10-505", text(&rfc).replace("HTTP/1.1", "HTTP/1.0")),
+        (
+            "version8-426",
+            text(&rfc).replace("Version: 13", "Version: 8"),
+        ),
+        (
+            "absolute-form-target",
+            text(&rfc).replace("GET /chat", "GET http://server.example.com/chat?x=%41"),
+        ),
+        (
+            "bad-key-400",
+            text(&rfc).replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZQ="),
+        ),
+        (
+            "two-hosts-400",
+            text(&rfc).replace("Host: server.example.com", "Host: a\r\nHost: b"),
+        ),
+        (
+            "plain-get",
+            "GET / HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\n\r\n".into(),
+        ),
+        (
+            "quoted-extension",
+            text(&rfc).replace(
+                "Origin",
+                "Sec-WebSocket-Extensions: x; a=\"1,2\", y\r\nOrigin",
+            ),
+        ),
+    ];
+    for (name, request) in variants {
+        out.write("handshake_request", name, request.as_bytes());
+    }
+
+    // ---- handshake responses ------------------------------------------------
+    let websockets = capture("websockets-response.http");
+    out.write("handshake_response", "websockets-capture", &websockets);
+    out.write(
+        "handshake_response",
+        "websockets-capture-then-frames",
+        &[websockets, websockets_frames.clone()].concat(),
+    );
+    let rfc_response = crlf(&[
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+        "Sec-WebSocket-Protocol: chat",
+    ]);
+    out.write("handshake_response", "rfc-1.3", &rfc_response);
+    let deflate = text(&rfc_response).replace(
+        "Protocol: chat",
+        "Extensions: permessage-deflate; client_max_window_bits=15",
+    );
+    out.write(
+        "handshake_response",
+        "permessage-deflate",
+        deflate.as_bytes(),
+    );
+    // What this crate's own server answers to the §1.3 request and to bad ones.
+    let Ok(Parsed::Complete(up, _)) = UpgradeRequest::parse(&rfc, &Limits::default()) else {
+        panic!()
+    };
+    out.write(
+        "handshake_response",
+        "own-accept",
+        &up.accept(Some("chat")).unwrap(),
+    );
+    for (name, request) in [("own-426", "version8-426"), ("own-405", "post-405")] {
+        let bytes = fs::read(out.root.join("handshake_request").join(request)).unwrap();
+        let Err(rejection) = UpgradeRequest::parse(&bytes, &Limits::default()) else {
+            panic!()
+        };
+        out.write("handshake_response", name, &rejection.response());
+    }
+
+    // ---- connection scripts ---------------------------------------------------
+    // A server: hello arrives, it answers, pings, closes; the client's close
+    // reply arrives as raw bytes.
+    let ops = [
+        Op::Receive { len: 11 },
+        Op::SendText {
+            len: 5,
+            fragment: false,
+            fin: true,
+        },
+        Op::Ping { len: 4 },
+        Op::Advance { n: 3 },
+        Op::Close {
+            code: 0,
+            reason_len: 3,
+        },
+        Op::AdvanceAll,
+    ];
+    let tail = [
+        masked(true, 1, b"Hello"),
+        masked(true, 8, &close_payload(1000, "")),
+    ]
+    .concat();
+    out.write(
+        "connection",
+        "script-server-close-handshake",
+        &connection_input(&setup(false, 0), &ops, &tail),
+    );
+    // A client: sends a fragmented text and binary, a pong, reads the
+    // server's frames through receive_buffer, sees EOF.
+    let ops = [
+        Op::SendText {
+            len: 7,
+            fragment: true,
+            fin: false,
+        },
+        Op::Pong { len: 2 },
+        Op::SendText {
+            len: 9,
+            fragment: true,
+            fin: true,
+        },
+        Op::SendBinary {
+            len: 300,
+            big: false,
+            fragment: false,
+            fin: true,
+        },
+        Op::ReceiveLent {
+            lend: 64,
+            commit: 20,
+        },
+        Op::LendOnly { lend: 9 },
+        Op::ReceiveLent {
+            lend: 64,
+            commit: 64,
+        },
+        Op::ReceiveEof,
+    ];
+    out.write(
+        "connection",
+        "script-client-fragments",
+        &connection_input(&setup(true, 0), &ops, &websockets_frames),
+    );
+
+    // ---- connection_frames scripts -------------------------------------------
+    let hel = spec(false, 1, 3, Payload::Text);
+    let lo = spec(true, 0, 2, Payload::Text);
+    let ping = spec(true, 4, 4, Payload::Bytes { seed: 1 });
+    let close = spec(
+        true,
+        3,
+        0,
+        Payload::Close {
+            code: 0,
+            reason_len: 3,
+        },
+    );
+    for (client, name) in [(false, "server"), (true, "client")] {
+        let ops = [
+            Op::Frame(hel),
+            Op::Frame(ping),
+            Op::Frame(lo),
+            Op::AdvanceAll,
+            Op::Frame(close),
+        ];
+        out.write(
+            "connection_frames",
+            &format!("{name}-fragments-ping-close"),
+            &frames_input(&setup(client, 0), &ops),
+        );
+        let ops = [
+            Op::Frame(spec(false, 2, 1000, Payload::Bytes { seed: 7 })),
+            Op::Frame(spec(false, 0, 1000, Payload::Bytes { seed: 8 })),
+            Op::Close {
+                code: 1,
+                reason_len: 0,
+            },
+            Op::Frame(spec(true, 0, 10, Payload::Bytes { seed: 9 })),
+            Op::Frame(spec(true, 5, 0, Payload::Text)),
+            Op::Frame(close),
+        ];
+        out.write(
+            "connection_frames",
+            &format!("{name}-local-close-first"),
+            &frames_input(&setup(client, 0), &ops),
+        );
+        let ops = [
+            Op::Frame(spec(false, 1, 100, Payload::Text)),
+            Op::Frame(spec(false, 0, 101, Payload::Text)),
+            Op::Frame(spec(true, 0, 103, Payload::Corrupt { at: 50, byte: 0xC0 })),
+        ];
+        out.write(
+            "connection_frames",
+            &format!("{name}-text-invalid-utf8"),
+            &frames_input(&setup(client, 0), &ops),
+        );
+    }
+    println!("seeds written under {}", out.root.display());
+}

@@ -1,0 +1,297 @@
+//! A reference receiver: what a connection must make of a byte stream,
+//! computed frame by frame straight from RFC 6455 (§5.2-§5.6, §7.1.5, §8.1)
+//! and the documented limits, without any of the crate's receive code.
+//!
+//! It is fed the same bytes as the connection and compared with it after
+//! every `poll_event` loop: the same events in the same order, and an error
+//! exactly when the bytes so far call for one. Where the RFC leaves a choice
+//! (which of several broken rules to report; whether a partial header or
+//! close payload is judged before it is complete) every right answer passes.
+
+use rfc6455::{CloseCode, CloseFrame, Event, Message, ProtocolError, Role};
+
+use crate::wire::{RawHeader, close_code_valid, ref_decode, unmask};
+
+/// How the stream ends if no more bytes arrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// A frame broke a rule: the connection must have failed with one of these.
+    Fail(Vec<ProtocolError>),
+    /// The peer's close frame arrived; everything after it is ignored.
+    Closed,
+    /// The stream stopped between frames or inside one. At end-of-file the
+    /// connection must report [`ProtocolError::AbnormalClosure`]; either way
+    /// it may already have failed with one of `may_fail` (rules a partial
+    /// header or close payload already breaks).
+    Open { may_fail: Vec<ProtocolError> },
+}
+
+/// The reference receiver.
+#[derive(Debug)]
+pub struct Reference {
+    role: Role,
+    max_frame: usize,
+    max_message: usize,
+    /// Received bytes not yet consumed as whole frames.
+    buf: Vec<u8>,
+    /// The open fragmented message: text or not, its payload so far, and how
+    /// much of it is known to be valid UTF-8 (all but an incomplete tail).
+    open: Option<(bool, Vec<u8>, usize)>,
+    /// The events of the whole frames so far.
+    pub events: Vec<Event>,
+    /// Set once a frame failed or a close arrived.
+    end: Option<Ending>,
+}
+
+impl Reference {
+    pub fn new(role: Role, max_frame: usize, max_message: usize) -> Self {
+        Reference {
+            role,
+            max_frame,
+            max_message,
+            buf: Vec::new(),
+            open: None,
+            events: Vec::new(),
+            end: None,
+        }
+    }
+
+    /// Takes received bytes and consumes every whole frame.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.end.is_some() {
+            return;
+        }
+        let mut buf = core::mem::take(&mut self.buf);
+        buf.extend_from_slice(bytes);
+        let mut pos = 0;
+        while self.end.is_none() {
+            match self.frame(&buf[pos..]) {
+                Some(n) => pos += n,
+                None => break,
+            }
+        }
+        buf.drain(..pos);
+        self.buf = buf;
+    }
+
+    /// Consumes the frame at the start of `rest` if it is whole (returns its
+    /// length), or settles the ending if it breaks a rule.
+    fn frame(&mut self, rest: &[u8]) -> Option<usize> {
+        let (Some(h), mut broken) = ref_decode(rest) else {
+            return None;
+        };
+        broken.extend(self.header_rules(&h));
+        if !broken.is_empty() {
+            self.end = Some(Ending::Fail(broken));
+            return None;
+        }
+        let len = h.payload_len as usize; // at most max_frame, or 125
+        if rest.len() - h.len < len {
+            return None;
+        }
+        let mut payload = rest[h.len..h.len + len].to_vec();
+        if let Some(key) = h.mask {
+            unmask(&mut payload, key);
+        }
+        match h.opcode {
+            0x9 => self.events.push(Event::Ping(payload.into())),
+            0xA => self.events.push(Event::Pong(payload.into())),
+            0x8 => {
+                let broken = close_rules(&payload, false);
+                if !broken.is_empty() {
+                    self.end = Some(Ending::Fail(broken));
+                    return None;
+                }
+                let code = (payload.len() >= 2)
+                    .then(|| CloseCode(u16::from_be_bytes([payload[0], payload[1]])));
+                let reason =
+                    String::from_utf8(payload.get(2..).unwrap_or_default().to_vec()).unwrap();
+                self.events.push(Event::Close(CloseFrame { code, reason }));
+                self.end = Some(Ending::Closed);
+                return None;
+            }
+            opcode => {
+                let (text, mut data, mut valid) = match opcode {
+                    0x0 => self.open.take().expect("checked by header_rules"),
+                    op => (op == 0x1, Vec::new(), 0),
+                };
+                data.extend_from_slice(&payload);
+                if text {
+                    // §8.1: fail as soon as the text can no longer be valid,
+                    // and at the end if it stops inside a character.
+                    match core::str::from_utf8(&data[valid..]) {
+                        Ok(_) => valid = data.len(),
+                        Err(e) if e.error_len().is_none() && !h.fin => valid += e.valid_up_to(),
+                        Err(_) => {
+                            self.end = Some(Ending::Fail(vec![ProtocolError::InvalidUtf8]));
+                            return None;
+                        }
+                    }
+                }
+                if h.fin {
+                    let message = if text {
+                        Message::Text(String::from_utf8(data).unwrap())
+                    } else {
+                        Message::Binary(data.into())
+                    };
+                    self.events.push(Event::Message(message));
+                } else {
+                    self.open = Some((text, data, valid));
+                }
+            }
+        }
+        Some(h.len + len)
+    }
+
+    /// How the stream ends if nothing more arrives.
+    pub fn ending(&self) -> Ending {
+        if let Some(end) = &self.end {
+            return end.clone();
+        }
+        let rest = &self.buf[..];
+        if rest.is_empty() {
+            return Ending::Open {
+                may_fail: Vec::new(),
+            };
+        }
+        let (header, mut broken) = ref_decode(rest);
+        let Some(h) = header else {
+            // What a partial header already shows may be reported early.
+            if let [b0, b1, ..] = rest {
+                let partial = RawHeader {
+                    fin: b0 & 0x80 != 0,
+                    rsv: b0 >> 4 & 7,
+                    opcode: b0 & 0xF,
+                    mask: (b1 & 0x80 != 0).then_some([0; 4]),
+                    payload_len: 0,
+                    len: 0,
+                };
+                broken.extend(self.header_rules(&partial).into_iter().filter(|e| {
+                    !matches!(
+                        e,
+                        ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. }
+                    )
+                }));
+            }
+            return Ending::Open { may_fail: broken };
+        };
+        // A partial payload (whole frames and broken headers are consumed).
+        let mut payload = rest[h.len..].to_vec();
+        if let Some(key) = h.mask {
+            unmask(&mut payload, key);
+        }
+        let open_text = self.open.as_ref().filter(|o| o.0);
+        if h.opcode == 0x1 || (h.opcode == 0x0 && open_text.is_some()) {
+            // Text fails as soon as it can no longer be valid, before the
+            // frame's end (§8.1; DESIGN.md: "fails as early as the first
+            // invalid byte"; Autobahn 6.4).
+            let mut tail = open_text
+                .map(|(_, data, valid)| data[*valid..].to_vec())
+                .unwrap_or_default();
+            if h.opcode == 0x1 {
+                tail.clear();
+            }
+            tail.extend_from_slice(&payload);
+            if definitely_invalid(&tail) {
+                return Ending::Fail(vec![ProtocolError::InvalidUtf8]);
+            }
+        }
+        // A close payload may be judged early or at its end.
+        let may_fail = if h.opcode == 0x8 {
+            close_rules(&payload, true)
+        } else {
+            Vec::new()
+        };
+        Ending::Open { may_fail }
+    }
+
+    /// The rules that need the role, the limits or the open message (§5.1,
+    /// §5.2 RSV, §5.4, the configured limits).
+    fn header_rules(&self, h: &RawHeader) -> Vec<ProtocolError> {
+        let mut broken = Vec::new();
+        if h.rsv != 0 {
+            broken.push(ProtocolError::ReservedBits);
+        }
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => broken.push(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => broken.push(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        // Control frames are bounded by §5.5 (125 bytes), not by the limit.
+        if !h.is_control() && h.payload_len > self.max_frame as u64 {
+            broken.push(ProtocolError::FrameTooLarge {
+                len: h.payload_len,
+                max: self.max_frame,
+            });
+        }
+        let so_far = match (h.opcode, &self.open) {
+            (0x0, None) => {
+                broken.push(ProtocolError::UnexpectedContinuation);
+                None
+            }
+            (0x1 | 0x2, Some(_)) => {
+                broken.push(ProtocolError::ExpectedContinuation);
+                None
+            }
+            (0x0, Some(open)) => Some(open.1.len() as u64),
+            (0x1 | 0x2, None) => Some(0),
+            _ => None,
+        };
+        if let Some(so_far) = so_far {
+            let total = so_far.saturating_add(h.payload_len);
+            if total > self.max_message as u64 {
+                broken.push(ProtocolError::MessageTooLarge {
+                    len: total,
+                    max: self.max_message,
+                });
+            }
+        }
+        broken
+    }
+}
+
+/// The rules a close payload breaks (§5.5.1, §7.4). With `partial`, only
+/// what the bytes present already show.
+fn close_rules(payload: &[u8], partial: bool) -> Vec<ProtocolError> {
+    let mut broken = Vec::new();
+    match payload {
+        [] => {}
+        [_] if !partial => broken.push(ProtocolError::InvalidClosePayload),
+        [_] => {}
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !close_code_valid(code) {
+                broken.push(ProtocolError::InvalidCloseCode(code));
+            }
+            let bad = if partial {
+                definitely_invalid(reason)
+            } else {
+                core::str::from_utf8(reason).is_err()
+            };
+            if bad {
+                broken.push(ProtocolError::InvalidCloseReason);
+            }
+        }
+    }
+    broken
+}
+
+/// Whether no continuation can make `bytes` valid UTF-8.
+pub fn definitely_invalid(bytes: &[u8]) -> bool {
+    core::str::from_utf8(bytes).is_err_and(|e| e.error_len().is_some())
+}
+
+/// Checks how a connection ended (so far) against the reference's ending.
+/// `eof`: the transport's end was reported (and drained).
+pub fn check_ending(ending: &Ending, error: Option<ProtocolError>, eof: bool) {
+    match (ending, error) {
+        (Ending::Fail(allowed), Some(e)) if allowed.contains(&e) => {}
+        (Ending::Closed, None) => {}
+        (Ending::Open { .. }, Some(ProtocolError::AbnormalClosure)) if eof => {}
+        (Ending::Open { .. }, None) if !eof => {}
+        (Ending::Open { may_fail }, Some(e)) if may_fail.contains(&e) => {}
+        (ending, error) => {
+            panic!("connection ended with {error:?}, the model with {ending:?} (eof {eof})")
+        }
+    }
+}

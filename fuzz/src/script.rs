@@ -1,0 +1,404 @@
+//! The fuzz input of the connection targets, decoded with `arbitrary`
+//! (derive), and the code that plays it against a [`Driver`].
+//!
+//! Every field is a fixed-size integer or bool and every enum a 4-byte tag,
+//! so an input is read strictly front to back (nothing is taken from its
+//! end) and [`crate::seed`] can write inputs by hand.
+
+use std::sync::OnceLock;
+
+use arbitrary::{Arbitrary, Unstructured};
+use rfc6455::{Config, MessageKind, Role};
+
+use crate::driver::{Driver, MAX_QUEUED};
+use crate::wire::{DEFINED_OPCODES, build_frame};
+
+/// Role and limits: the first bytes of every connection input.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setup {
+    pub client: bool,
+    pub auto_pong: bool,
+    /// `max_frame_size` = this % 4097 (at most 4 KiB).
+    pub max_frame: u16,
+    /// `max_message_size` = this % 16385 (at most 16 KiB).
+    pub max_message: u16,
+    /// How the raw tail is cut into reads: 0 = in one read, else reads of
+    /// 1..=chunk bytes.
+    pub chunk: u8,
+    /// Report end-of-file after the last byte.
+    pub eof: bool,
+    /// Echo every message received while open.
+    pub echo: bool,
+}
+
+impl Setup {
+    pub fn role(&self) -> Role {
+        if self.client {
+            Role::Client
+        } else {
+            Role::Server
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        Config::default()
+            .max_frame_size(usize::from(self.max_frame) % 4097)
+            .max_message_size(usize::from(self.max_message) % 16385)
+            .auto_pong(self.auto_pong)
+    }
+}
+
+/// One step of a script.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `receive` the next `len` bytes of the raw tail.
+    Receive {
+        len: u16,
+    },
+    /// Read the next bytes of the raw tail through `receive_buffer(lend)` and
+    /// `commit_received(commit)`.
+    ReceiveLent {
+        lend: u16,
+        commit: u16,
+    },
+    /// `receive_buffer` filled with garbage and never committed.
+    LendOnly {
+        lend: u8,
+    },
+    /// `receive` one frame built from a spec (in two reads).
+    Frame(FrameSpec),
+    ReceiveEof,
+    /// Text of `len % 2048` bytes (or fewer, to end on a character).
+    SendText {
+        len: u16,
+        fragment: bool,
+        fin: bool,
+    },
+    /// `len % 2048` bytes, plus 64 KiB if `big` (the 64-bit length form).
+    SendBinary {
+        len: u16,
+        big: bool,
+        fragment: bool,
+        fin: bool,
+    },
+    Ping {
+        len: u8,
+    },
+    Pong {
+        len: u8,
+    },
+    Close {
+        code: u16,
+        reason_len: u8,
+    },
+    Advance {
+        n: u16,
+    },
+    AdvanceAll,
+}
+
+/// A frame to receive: well formed unless the fuzzer picks otherwise.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameSpec {
+    pub fin: bool,
+    /// Below 0xF0: RSV bits 0; else the low three bits.
+    pub rsv: u8,
+    /// Below 0xC0: one of the six defined opcodes (this % 6); else the low
+    /// four bits, reserved opcodes included.
+    pub opcode: u8,
+    /// 0: unmasked; 1: masked; else what the receiving role requires.
+    pub mask: u8,
+    /// Payload length (% 4200).
+    pub len: u16,
+    pub payload: Payload,
+    /// Where the frame's bytes are cut into two reads (% (frame length + 1)).
+    pub split: u16,
+    /// 0xFF: write the length in a longer form than needed (§5.2 forbids it).
+    pub quirks: u8,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// The next `len` bytes of a valid UTF-8 text; a new text message starts
+    /// it over and a final frame ends on a character boundary, so fragments
+    /// split characters anywhere and still join up.
+    Text,
+    /// `len` pseudo-random bytes.
+    Bytes { seed: u8 },
+    /// Text with the byte at `at % len` replaced.
+    Corrupt { at: u16, byte: u8 },
+    /// A close payload: a code (below 0x8000: a valid one from a list; else
+    /// any) and a reason of `reason_len & 0x7F` bytes, invalid UTF-8 when
+    /// the top bit is set.
+    Close { code: u16, reason_len: u8 },
+}
+
+/// Text with characters of every width, and the edges of each width.
+pub const TEXT: &str =
+    "Hello, κόσμε! €😀 \u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}\u{10ffff} ascii ";
+
+/// Close codes a peer may send.
+const CODES: [u16; 15] = [
+    1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999,
+];
+
+/// [`TEXT`] repeated past the longest text a script asks for.
+fn repeated() -> &'static str {
+    static REPEATED: OnceLock<String> = OnceLock::new();
+    REPEATED.get_or_init(|| TEXT.repeat(0x2_0000 / TEXT.len() + 2))
+}
+
+/// The longest prefix of the repeated [`TEXT`] of at most `len` bytes
+/// that ends on a character boundary. (Slices of precomputed buffers: the
+/// harness is instrumented too, and byte loops here would dominate a run.)
+pub fn text(len: usize) -> &'static str {
+    let r = repeated();
+    let mut end = len.min(r.len());
+    while !r.is_char_boundary(end) {
+        end -= 1;
+    }
+    &r[..end]
+}
+
+/// Bytes `from..to` of the repeated [`TEXT`].
+fn text_bytes(from: usize, to: usize) -> &'static [u8] {
+    let start = from % TEXT.len();
+    &repeated().as_bytes()[start..start + (to - from)]
+}
+
+/// `len` (at most 0x20000) pseudo-random bytes, a different run per seed.
+fn pseudo_random(seed: u8, len: usize) -> &'static [u8] {
+    static RANDOM: OnceLock<Vec<u8>> = OnceLock::new();
+    let random = RANDOM.get_or_init(|| {
+        let mut x = 0x9E37_79B9u32;
+        (0..0x2_0000 + 256 * 61)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    });
+    let start = usize::from(seed) * 61;
+    &random[start..start + len]
+}
+
+pub fn close_code(code: u16) -> u16 {
+    if code < 0x8000 {
+        CODES[usize::from(code) % CODES.len()]
+    } else {
+        code
+    }
+}
+
+/// Plays ops against a driver, taking raw bytes from `tail`.
+pub struct Player<'a> {
+    pub driver: Driver,
+    pub tail: &'a [u8],
+    /// Where the next text fragment continues in the repeated [`TEXT`].
+    text_pos: usize,
+}
+
+impl<'a> Player<'a> {
+    pub fn new(setup: &Setup, tail: &'a [u8]) -> Self {
+        let mut driver = Driver::new(setup.role(), setup.config());
+        driver.echo = setup.echo;
+        Player {
+            driver,
+            tail,
+            text_pos: 0,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, rest) = self.tail.split_at(n.min(self.tail.len()));
+        self.tail = rest;
+        head
+    }
+
+    /// Runs one op; `false` once the run should stop (too much queued).
+    pub fn play(&mut self, op: Op) -> bool {
+        let d = &mut self.driver;
+        match op {
+            Op::Receive { len } => {
+                let bytes = self.take(usize::from(len));
+                self.driver.receive(bytes);
+            }
+            Op::ReceiveLent { lend, commit } => {
+                let lend = usize::from(lend) % 8192;
+                let commit = usize::from(commit);
+                let bytes = self.take(lend.min(commit));
+                self.driver.receive_lent(lend, bytes, commit);
+            }
+            Op::LendOnly { lend } => d.lend_only(usize::from(lend)),
+            Op::Frame(spec) => self.frame(spec),
+            Op::ReceiveEof => d.receive_eof(),
+            Op::SendText { len, fragment, fin } => {
+                let t = text(usize::from(len) % 2048);
+                d.send_data(MessageKind::Text, t.as_bytes(), fragment, fin);
+            }
+            Op::SendBinary {
+                len,
+                big,
+                fragment,
+                fin,
+            } => {
+                let len = usize::from(len) % 2048 + if big { 0x10000 } else { 0 };
+                d.send_data(
+                    MessageKind::Binary,
+                    pseudo_random(len as u8, len),
+                    fragment,
+                    fin,
+                );
+            }
+            Op::Ping { len } => d.ping(text(usize::from(len)).as_bytes()),
+            Op::Pong { len } => d.pong(pseudo_random(len, usize::from(len))),
+            Op::Close { code, reason_len } => {
+                d.close(close_code(code), text(usize::from(reason_len)))
+            }
+            Op::Advance { n } => d.advance(usize::from(n)),
+            Op::AdvanceAll => d.advance_all(),
+        }
+        self.driver.queued() < MAX_QUEUED
+    }
+
+    fn frame(&mut self, spec: FrameSpec) {
+        let opcode = if spec.opcode < 0xC0 {
+            DEFINED_OPCODES[usize::from(spec.opcode) % 6]
+        } else {
+            spec.opcode & 0xF
+        };
+        let rsv = if spec.rsv >= 0xF0 { spec.rsv & 7 } else { 0 };
+        let masked = match spec.mask {
+            0 => false,
+            1 => true,
+            _ => self.driver.role() == Role::Server,
+        };
+        let len = usize::from(spec.len) % 4200;
+        let payload = match spec.payload {
+            Payload::Text | Payload::Corrupt { .. } => {
+                if opcode != 0x0 {
+                    self.text_pos = 0;
+                }
+                let from = self.text_pos;
+                let mut to = from + len;
+                if spec.fin {
+                    // End the message on a character boundary.
+                    while !text_boundary(to) {
+                        to += 1;
+                    }
+                }
+                self.text_pos = to;
+                let mut bytes = text_bytes(from, to).to_vec();
+                if let (Payload::Corrupt { at, byte }, false) = (spec.payload, bytes.is_empty()) {
+                    let i = usize::from(at) % bytes.len();
+                    bytes[i] = byte;
+                }
+                bytes
+            }
+            Payload::Bytes { seed } => pseudo_random(seed, len).to_vec(),
+            Payload::Close { code, reason_len } => {
+                let mut p = close_code(code).to_be_bytes().to_vec();
+                p.extend_from_slice(text(usize::from(reason_len & 0x7F)).as_bytes());
+                if reason_len & 0x80 != 0 {
+                    p.push(0xC0);
+                }
+                p
+            }
+        };
+        let key = [spec.len as u8, spec.split as u8, 0x5A, spec.opcode];
+        let bytes = build_frame(
+            spec.fin,
+            rsv,
+            opcode,
+            masked.then_some(key),
+            &payload,
+            spec.quirks == 0xFF,
+        );
+        let cut = usize::from(spec.split) % (bytes.len() + 1);
+        self.driver.receive(&bytes[..cut]);
+        self.driver.receive(&bytes[cut..]);
+    }
+
+    /// Feeds what is left of the tail in reads of `setup.chunk` bytes (an
+    /// xorshift picks each size), writing everything after each read, like
+    /// an event loop; then end-of-file if asked.
+    pub fn finish(mut self, setup: &Setup) {
+        let mut x = u32::from(setup.chunk) | 0x100;
+        while !self.tail.is_empty() && self.driver.queued() < MAX_QUEUED {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let n = if setup.chunk == 0 {
+                self.tail.len()
+            } else {
+                1 + x as usize % usize::from(setup.chunk)
+            };
+            let bytes = self.take(n);
+            if x & 0x100 != 0 {
+                self.driver.receive_lent(bytes.len(), bytes, bytes.len());
+            } else {
+                self.driver.receive(bytes);
+            }
+            self.driver.advance_all();
+        }
+        if setup.eof {
+            self.driver.receive_eof();
+        }
+        self.driver.finish();
+    }
+}
+
+fn text_boundary(i: usize) -> bool {
+    TEXT.is_char_boundary(i % TEXT.len())
+}
+
+/// The `connection` target: [`Setup`], a count, that many [`Op`]s, then raw
+/// stream bytes fed in reads per `Setup::chunk`. With a count of 0 the
+/// input is a setup plus a raw capture.
+pub fn run_connection(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let Ok(setup) = u.arbitrary::<Setup>() else {
+        return;
+    };
+    let Ok(count) = u.arbitrary::<u8>() else {
+        return;
+    };
+    let mut ops = Vec::with_capacity(usize::from(count));
+    for _ in 0..count {
+        if u.is_empty() {
+            break;
+        }
+        let Ok(op) = u.arbitrary::<Op>() else { return };
+        ops.push(op);
+    }
+    let mut player = Player::new(&setup, u.take_rest());
+    for op in ops {
+        if !player.play(op) {
+            break;
+        }
+    }
+    player.finish(&setup);
+}
+
+/// The `connection_frames` target: [`Setup`], then [`Op`]s to the end of
+/// the input (at most 256), with no raw tail: bytes arrive only as built
+/// frames, so the fuzzer starts past the framing layer.
+pub fn run_frames(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let Ok(setup) = u.arbitrary::<Setup>() else {
+        return;
+    };
+    let mut player = Player::new(&setup, &[]);
+    for _ in 0..256 {
+        if u.is_empty() {
+            break;
+        }
+        let Ok(op) = u.arbitrary::<Op>() else { return };
+        if !player.play(op) {
+            break;
+        }
+    }
+    player.finish(&setup);
+}
