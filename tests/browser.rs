@@ -14,14 +14,16 @@
 //! The scenarios run one at a time (two cores, one browser each), every
 //! child is bounded by a timeout and killed by its PID when its guard drops.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+mod app_harness;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, mpsc};
-use std::thread::{self, JoinHandle};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use std::{env, fs};
+
+use app_harness::{Process, example_binary};
 
 const SETUP_HINT: &str = "run bash tests/browser/setup.sh";
 
@@ -90,70 +92,17 @@ fn require_browser() {
 
 // ---- the example servers ---------------------------------------------------
 
-/// The binary of example `name`, built for the profile this test was built
-/// with.
-///
-/// `cargo test` builds examples, but `cargo test --test browser` does not,
-/// so this runs `cargo build --example NAME` once per example (a no-op when
-/// it is up to date) and finds the binary where Cargo puts examples:
-/// `target/<profile>/examples/`, next to this test's `target/<profile>/deps/`.
-/// (The same approach as tests/echo_server.rs.)
-fn example_binary(name: &'static str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<&'static str, Result<PathBuf, String>>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    match built.entry(name).or_insert_with(|| build_example(name)) {
-        Ok(path) => path.clone(),
-        Err(message) => panic!("{message}"),
-    }
-}
-
-fn build_example(name: &str) -> Result<PathBuf, String> {
-    let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?;
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(name) => name,
-        None => return Err(format!("no profile directory above {}", exe.display())),
-    };
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--example", name, "--profile", profile])
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .output()
-        .map_err(|e| format!("cannot run cargo to build the {name} example: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`cargo build --example {name}` failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", env::consts::EXE_SUFFIX));
-    if !binary.is_file() {
-        return Err(format!(
-            "{name} example binary not found at {}",
-            binary.display()
-        ));
-    }
-    Ok(binary)
-}
-
 /// Starts example `name` on `addr` (port 0: a port the OS picks); returns
 /// it with its page URL, taken from the `http://127.0.0.1:PORT/` in its first
 /// line.
 fn start_example(name: &'static str, addr: &str) -> (Process, String) {
     let mut server = Process::spawn(
         name,
-        Command::new(example_binary(name)).args(["--addr", addr]),
+        Command::new(example_binary(name))
+            .args(["--addr", addr])
+            .current_dir(browser_dir()),
     );
-    let line = server.first_line();
+    let line = server.next_line(START_TIMEOUT);
     let url = line
         .split_once("http://127.0.0.1:")
         .map(|(_, rest)| {
@@ -168,128 +117,6 @@ fn start_example(name: &'static str, addr: &str) -> (Process, String) {
         ));
     };
     (server, url)
-}
-
-// ---- child processes ---------------------------------------------------------
-
-/// A running child process. Dropping it kills that one process (by its PID,
-/// through `Child::kill`) and, if the test is failing, prints what the
-/// process wrote. A killed scenario script takes its Chromium along: the
-/// browser exits when its DevTools pipe to Node closes.
-struct Process {
-    name: String,
-    child: Child,
-    /// Lines from stdout, as they come.
-    lines: mpsc::Receiver<String>,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-    /// Whether a panic message already carried [`logs`](Self::logs).
-    logs_shown: bool,
-}
-
-impl Process {
-    /// Starts `command` in tests/browser with stdout and stderr captured.
-    fn spawn(name: &str, command: &mut Command) -> Process {
-        let mut child = command
-            .current_dir(browser_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({command:?}): {e}"));
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, lines) = mpsc::channel();
-        let out = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let out_log = Arc::clone(&stdout);
-        let mut err = child.stderr.take().expect("stderr is piped");
-        let err_log = Arc::clone(&stderr);
-        let readers = vec![
-            thread::spawn(move || {
-                for line in out.lines() {
-                    let Ok(line) = line else { break };
-                    out_log.lock().unwrap().push_str(&format!("{line}\n"));
-                    let _ = tx.send(line);
-                }
-            }),
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n @ 1..) = err.read(&mut buf) {
-                    err_log
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }),
-        ];
-        Process {
-            name: name.to_owned(),
-            child,
-            lines,
-            stdout,
-            stderr,
-            readers,
-            logs_shown: false,
-        }
-    }
-
-    /// The first line the process prints on stdout.
-    fn first_line(&mut self) -> String {
-        match self.lines.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => self.fail(&format!("printed no line within {START_TIMEOUT:?}")),
-        }
-    }
-
-    /// Waits for the process to exit, at most `timeout`, then for its
-    /// output to be read to the end. Every stdout line that arrives meanwhile
-    /// goes to `on_line`.
-    fn wait(&mut self, timeout: Duration, mut on_line: impl FnMut(&mut Self, &str)) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            while let Ok(line) = self.lines.try_recv() {
-                on_line(self, &line);
-            }
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
-                Ok(None) => self.fail(&format!("did not finish within {timeout:?}")),
-                Err(e) => panic!("waiting for {}: {e}", self.name),
-            }
-        };
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        status
-    }
-
-    /// Fails the test with `problem` and everything the process wrote.
-    fn fail(&mut self, problem: &str) -> ! {
-        self.logs_shown = true;
-        panic!("{}: {problem}\n{}", self.name, self.logs())
-    }
-
-    fn logs(&self) -> String {
-        format!(
-            "--- {name} stdout ---\n{}--- {name} stderr ---\n{}---",
-            self.stdout.lock().unwrap(),
-            self.stderr.lock().unwrap(),
-            name = self.name
-        )
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() && !self.logs_shown {
-            // Give the readers a moment to collect the last words.
-            thread::sleep(Duration::from_millis(100));
-            eprintln!("{}", self.logs());
-        }
-    }
 }
 
 /// Runs `tests/browser/<script>` against `example` and asserts that every
@@ -313,9 +140,15 @@ fn run_scenario(example: &'static str, script: &str) {
     let started = Instant::now();
     let mut scenario = Process::spawn(
         script,
-        Command::new("node").arg(script).arg(&url).arg(&screenshots),
+        Command::new("node")
+            .arg(script)
+            .arg(&url)
+            .arg(&screenshots)
+            .current_dir(browser_dir()),
     );
-    let status = scenario.wait(SCENARIO_TIMEOUT, |scenario, line| {
+    // A killed scenario script takes its Chromium along: the browser exits
+    // when its DevTools pipe to Node closes.
+    let status = scenario.wait_with_lines(SCENARIO_TIMEOUT, |scenario, line| {
         if line != "restart-server" {
             return;
         }
@@ -324,26 +157,20 @@ fn run_scenario(example: &'static str, script: &str) {
         let (restarted, restarted_url) = start_example(example, &addr);
         assert_eq!(restarted_url, url, "the restarted {example} moved");
         server = Some(restarted);
-        let stdin = scenario.child.stdin.as_mut().expect("stdin is piped");
-        if let Err(e) = stdin.write_all(b"server-restarted\n") {
+        if let Err(e) = scenario.stdin().write_all(b"server-restarted\n") {
             scenario.fail(&format!("cannot tell it the server restarted: {e}"));
         }
     });
     if !status.success() {
         scenario.fail(&format!("failed ({status}) against {example} at {url}"));
     }
-    if !scenario
-        .stdout
-        .lock()
-        .unwrap()
-        .contains("all checks passed")
-    {
+    if !scenario.stdout().contains("all checks passed") {
         scenario.fail("exited 0 without finishing its checks");
     }
     // Shown with `cargo test -- --nocapture`.
     println!(
         "{}{script} passed in {:.1} s",
-        scenario.stdout.lock().unwrap(),
+        scenario.stdout(),
         started.elapsed().as_secs_f64()
     );
 }

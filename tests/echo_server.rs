@@ -1,14 +1,16 @@
 //! End-to-end tests of `examples/echo_server.rs`: the real binary on a free
 //! port, driven over TCP by the crate's blocking client and by raw sockets.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Barrier, Mutex, OnceLock, mpsc};
-use std::time::{Duration, Instant};
-use std::{env, thread};
+mod app_harness;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use app_harness::{Server, example_binary, http_get, start_echo_server, tcp_with_timeout};
 use rfc6455::blocking::{Error, WebSocket};
 use rfc6455::{CloseCode, Message};
 
@@ -16,197 +18,38 @@ use rfc6455::{CloseCode, Message};
 /// server that stopped answering.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The example binary, built for the profile this test was built with.
-///
-/// `cargo test` builds examples, but `cargo test --test echo_server` does
-/// not, so the binary could be missing or stale. This runs
-/// `cargo build --example echo_server` once (a no-op when it is up to date)
-/// and fails the test if the binary is still not where Cargo puts examples:
-/// `target/<profile>/examples/`, next to this test's `target/<profile>/deps/`.
-fn example_binary() -> &'static Path {
-    static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BINARY.get_or_init(build_example) {
-        Ok(path) => path,
-        Err(message) => panic!("{message}"),
-    }
+/// A plain TCP connection to the echo server with the test timeouts.
+fn tcp(server: &Server) -> TcpStream {
+    tcp_with_timeout(server.addr, IO_TIMEOUT)
 }
 
-fn build_example() -> Result<PathBuf, String> {
-    let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?;
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(name) => name,
-        None => return Err(format!("no profile directory above {}", exe.display())),
-    };
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--example", "echo_server", "--profile", profile])
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .output()
-        .map_err(|e| format!("cannot run cargo to build the echo_server example: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`cargo build --example echo_server` failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("echo_server{}", env::consts::EXE_SUFFIX));
-    if !binary.is_file() {
-        return Err(format!(
-            "echo_server example binary not found at {} (run `cargo build --example echo_server`)",
-            binary.display()
-        ));
-    }
-    Ok(binary)
+/// A WebSocket client connected to the echo server at `addr`, on `/ws`.
+fn connect(addr: SocketAddr) -> WebSocket<TcpStream> {
+    let stream = tcp_with_timeout(addr, IO_TIMEOUT);
+    let (ws, response) = WebSocket::connect(stream, &format!("ws://{addr}/ws"))
+        .expect("WebSocket handshake with the echo server");
+    assert_eq!(response.status(), 101);
+    ws
 }
 
-/// A running echo server. Dropping it kills that one process.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    /// Everything the server wrote to stderr so far.
-    stderr: Arc<Mutex<String>>,
-    /// Kept open so that the server never writes into a closed pipe.
-    _stdout: BufReader<ChildStdout>,
+/// `GET path` over a fresh connection: the status, the head and the body.
+fn get(server: &Server, path: &str) -> (u16, String, Vec<u8>) {
+    http_get(tcp(server), server.addr, path)
 }
 
-impl Server {
-    /// Starts the example on a port the OS picks and learns the port from
-    /// the line the server prints at start.
-    fn start() -> Server {
-        let mut child = Command::new(example_binary())
-            .args(["--addr", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start the echo_server example");
-
-        // Collect stderr (the per-connection error log) as it comes.
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("stderr is piped");
-        let sink = Arc::clone(&stderr);
-        thread::spawn(move || {
-            let mut buf = [0u8; 1024];
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-
-        // Read the first stdout line on a thread, so a server that never
-        // prints fails the test instead of hanging it.
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let result = stdout.read_line(&mut line).map(|_| line);
-            let _ = tx.send((result, stdout));
-        });
-        let (line, stdout) = match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok((Ok(line), stdout)) if !line.is_empty() => (line, stdout),
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                thread::sleep(Duration::from_millis(100)); // let stderr arrive
-                panic!(
-                    "echo_server did not print its address ({:?}); stderr: {}",
-                    other.map(|(line, _)| line),
-                    stderr.lock().unwrap()
-                );
-            }
-        };
-        let addr = line
-            .strip_prefix("echo server listening on ws://")
-            .and_then(|rest| rest.split_once("/ws (page: http://"))
-            .and_then(|(addr, page)| {
-                let addr: SocketAddr = addr.parse().ok()?;
-                (page.trim_end() == format!("{addr}/)")).then_some(addr)
-            });
-        let Some(addr) = addr else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("unexpected first line from echo_server: {line:?}");
-        };
-        Server {
-            child,
-            addr,
-            stderr,
-            _stdout: stdout,
+/// Waits until the server's stderr contains all of `needles`.
+fn wait_for_log(server: &Server, needles: &[&str]) -> String {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        let log = server.process.stderr();
+        if needles.iter().all(|n| log.contains(n)) {
+            return log;
         }
-    }
-
-    /// A WebSocket client connected to `/ws`.
-    fn connect(&self) -> WebSocket<TcpStream> {
-        let stream = self.tcp();
-        let (ws, response) = WebSocket::connect(stream, &format!("ws://{}/ws", self.addr))
-            .expect("WebSocket handshake with the echo server");
-        assert_eq!(response.status(), 101);
-        ws
-    }
-
-    /// A plain TCP connection with the test timeouts.
-    fn tcp(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.addr).expect("connect to the echo server");
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream
-    }
-
-    /// `GET path` over a fresh connection: the status, the head and the body.
-    fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
-        let mut stream = self.tcp();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut response = Vec::new();
-        stream
-            .read_to_end(&mut response)
-            .expect("read the HTTP response");
-        let end = response
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete HTTP head");
-        let head = String::from_utf8(response[..end].to_vec()).expect("an ASCII head");
-        let status = head
-            .strip_prefix("HTTP/1.1 ")
-            .and_then(|rest| rest.get(..3))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line in {head:?}"));
-        (status, head, response[end + 4..].to_vec())
-    }
-
-    /// Waits until the server's stderr contains all of `needles`.
-    fn wait_for_log(&self, needles: &[&str]) -> String {
-        let deadline = Instant::now() + IO_TIMEOUT;
-        loop {
-            let log = self.stderr.lock().unwrap().clone();
-            if needles.iter().all(|n| log.contains(n)) {
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {needles:?} in {log:?}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        assert!(
+            Instant::now() < deadline,
+            "no log line with {needles:?} in {log:?}"
+        );
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -225,8 +68,8 @@ fn assert_echo(ws: &mut WebSocket<TcpStream>, message: &Message) {
 
 #[test]
 fn echoes_text_and_binary_messages_with_their_type() {
-    let server = Server::start();
-    let mut ws = server.connect();
+    let server = start_echo_server();
+    let mut ws = connect(server.addr);
     let mebibyte: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
     let messages = [
         Message::from(""),
@@ -244,8 +87,8 @@ fn echoes_text_and_binary_messages_with_their_type() {
 
 #[test]
 fn serves_the_page_on_root() {
-    let server = Server::start();
-    let (status, head, body) = server.get("/");
+    let server = start_echo_server();
+    let (status, head, body) = get(&server, "/");
     assert_eq!(status, 200, "{head}");
     assert!(
         head.to_ascii_lowercase()
@@ -262,22 +105,22 @@ fn serves_the_page_on_root() {
 
 #[test]
 fn unknown_path_is_not_found() {
-    let server = Server::start();
+    let server = start_echo_server();
     for path in ["/nope", "/index.html", "/ws/extra"] {
-        let (status, head, _) = server.get(path);
+        let (status, head, _) = get(&server, path);
         assert_eq!(status, 404, "GET {path}: {head}");
     }
 }
 
 #[test]
 fn protocol_violation_closes_only_that_connection_with_1002() {
-    let server = Server::start();
-    let mut good = server.connect();
+    let server = start_echo_server();
+    let mut good = connect(server.addr);
     assert_echo(&mut good, &Message::from("before"));
 
     // A raw client: a valid handshake, then an unmasked frame (§5.1: a
     // client must mask every frame).
-    let mut bad = server.tcp();
+    let mut bad = tcp(&server);
     write!(
         bad,
         "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -315,7 +158,7 @@ fn protocol_violation_closes_only_that_connection_with_1002() {
     assert_echo(&mut good, &Message::from(vec![0xff; 70_000]));
     // The failure was logged on one line with the bad peer's address.
     let peer = bad.local_addr().unwrap().to_string();
-    let log = server.wait_for_log(&[&peer, "1002"]);
+    let log = wait_for_log(&server, &[&peer, "1002"]);
     let line = log.lines().find(|l| l.contains(&peer)).unwrap();
     assert!(line.contains("unmasked"), "{line}");
 }
@@ -324,14 +167,14 @@ fn protocol_violation_closes_only_that_connection_with_1002() {
 fn fifty_concurrent_clients_each_get_their_own_echoes() {
     const CLIENTS: usize = 50;
     const MESSAGES: usize = 20;
-    let server = Arc::new(Server::start());
+    let server = start_echo_server();
+    let addr = server.addr;
     let barrier = Arc::new(Barrier::new(CLIENTS));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|client| {
-            let server = Arc::clone(&server);
             let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
-                let mut ws = server.connect();
+                let mut ws = connect(addr);
                 // Every client is connected before any sends: all 50 are open at once.
                 barrier.wait();
                 let sent: Vec<Message> = (0..MESSAGES)
@@ -358,8 +201,8 @@ fn fifty_concurrent_clients_each_get_their_own_echoes() {
 
 #[test]
 fn client_close_completes_cleanly() {
-    let server = Server::start();
-    let mut ws = server.connect();
+    let server = start_echo_server();
+    let mut ws = connect(server.addr);
     assert_echo(&mut ws, &Message::from("bye soon"));
     let frame = ws
         .close(CloseCode::NORMAL, "done")
@@ -375,19 +218,19 @@ fn client_close_completes_cleanly() {
     assert!(rest.is_empty());
     // Nothing was logged: a clean close is not an error.
     thread::sleep(Duration::from_millis(100));
-    assert_eq!(*server.stderr.lock().unwrap(), "");
+    assert_eq!(server.process.stderr(), "");
 }
 
 #[test]
 fn help_and_bad_arguments() {
-    let help = Command::new(example_binary())
+    let help = Command::new(example_binary("echo_server"))
         .arg("--help")
         .output()
         .unwrap();
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--addr HOST:PORT"));
 
-    let bad = Command::new(example_binary())
+    let bad = Command::new(example_binary("echo_server"))
         .arg("--port")
         .output()
         .unwrap();

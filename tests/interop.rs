@@ -13,15 +13,16 @@
 //! child process is bounded by a timeout; each child is killed by its PID
 //! when its guard drops, and prints what it wrote to stderr if the test failed.
 
-use std::env;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+mod app_harness;
 
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+use app_harness::{
+    Process, peers_dir, require_node_ws, require_python_websockets, run_script, start_echo_server,
+};
 use rfc6455::blocking::{Error, WebSocket};
 use rfc6455::handshake::ClientOptions;
 use rfc6455::{CloseCode, Config, Event, Message};
@@ -41,190 +42,10 @@ const SIZES: [usize; 7] = [0, 1, 125, 126, 65535, 65536, 1 << 20];
 /// The subprotocol the peer servers accept.
 const SUBPROTOCOL: &str = "interop.v1";
 
-const SETUP_HINT: &str = "run bash tests/peers/setup.sh";
-
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
-
-// ---- the peers are installed ---------------------------------------------
-
-/// Panics (never skips) unless `python3` imports `websockets`.
-fn require_python_websockets() {
-    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
-    let checked = CHECKED.get_or_init(|| {
-        require(
-            Command::new("python3").args(["-c", "import websockets"]),
-            "python3 module `websockets`",
-        )
-    });
-    if let Err(message) = checked {
-        panic!("{message}");
-    }
-}
-
-/// Panics (never skips) unless `node` finds `ws` in tests/peers/node_modules.
-fn require_node_ws() {
-    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
-    let checked = CHECKED.get_or_init(|| {
-        require(
-            Command::new("node")
-                .args(["-e", "require('ws')"])
-                .current_dir(peers_dir()),
-            "node module `ws` (in tests/peers/node_modules)",
-        )
-    });
-    if let Err(message) = checked {
-        panic!("{message}");
-    }
-}
-
-fn require(command: &mut Command, what: &str) -> Result<(), String> {
-    match command.stdin(Stdio::null()).output() {
-        Ok(output) if output.status.success() => Ok(()),
-        Ok(output) => Err(format!(
-            "{what} is missing: {SETUP_HINT}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )),
-        Err(e) => Err(format!("cannot run {command:?} ({e}): {SETUP_HINT}")),
-    }
-}
-
-// ---- child processes ------------------------------------------------------
-
-/// A running child process. Dropping it kills that one process (by its
-/// PID, through `Child::kill`) and, if the test is failing, prints what the
-/// process wrote.
-struct Process {
-    name: String,
-    child: Child,
-    /// Lines from stdout, as they come.
-    lines: mpsc::Receiver<String>,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-    /// Whether a panic message already carried [`logs`](Self::logs).
-    logs_shown: bool,
-}
-
-impl Process {
-    /// Starts `command` in tests/peers with stdout and stderr captured. Its
-    /// stdin is a pipe held open until the guard drops: the peer servers
-    /// exit when it closes, so they cannot outlive a test killed abruptly.
-    fn spawn(name: &str, command: &mut Command) -> Process {
-        let mut child = command
-            .current_dir(peers_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({command:?}): {e}; {SETUP_HINT}"));
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, lines) = mpsc::channel();
-        let out = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let out_log = Arc::clone(&stdout);
-        let mut err = child.stderr.take().expect("stderr is piped");
-        let err_log = Arc::clone(&stderr);
-        let readers = vec![
-            thread::spawn(move || {
-                for line in out.lines() {
-                    let Ok(line) = line else { break };
-                    out_log.lock().unwrap().push_str(&format!("{line}\n"));
-                    let _ = tx.send(line);
-                }
-            }),
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n @ 1..) = err.read(&mut buf) {
-                    err_log
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }),
-        ];
-        Process {
-            name: name.to_owned(),
-            child,
-            lines,
-            stdout,
-            stderr,
-            readers,
-            logs_shown: false,
-        }
-    }
-
-    /// The first line the process prints on stdout.
-    fn first_line(&mut self) -> String {
-        match self.lines.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => self.fail(&format!("printed no line within {START_TIMEOUT:?}")),
-        }
-    }
-
-    /// Waits for the process to exit, at most `timeout`, then for its
-    /// output to be read to the end.
-    fn wait(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
-                Ok(None) => self.fail(&format!("did not finish within {timeout:?}")),
-                Err(e) => panic!("waiting for {}: {e}", self.name),
-            }
-        };
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        status
-    }
-
-    /// Fails the test with `problem` and everything the process wrote.
-    fn fail(&mut self, problem: &str) -> ! {
-        self.logs_shown = true;
-        panic!("{}: {problem}\n{}", self.name, self.logs())
-    }
-
-    fn logs(&self) -> String {
-        format!(
-            "--- {name} stderr ---\n{}--- {name} stdout ---\n{}---",
-            self.stderr.lock().unwrap(),
-            self.stdout.lock().unwrap(),
-            name = self.name
-        )
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() && !self.logs_shown {
-            // Give the readers a moment to collect the last words.
-            thread::sleep(Duration::from_millis(100));
-            eprintln!("{}", self.logs());
-        }
-    }
-}
-
-/// Runs a peer client script to the end and asserts that it succeeded.
-fn run_client(name: &str, command: &mut Command) {
-    let mut client = Process::spawn(name, command);
-    let status = client.wait(CLIENT_TIMEOUT);
-    if !status.success() {
-        client.fail(&format!("failed ({status})"));
-    }
-    if !client.stdout.lock().unwrap().contains("all checks passed") {
-        client.fail("exited 0 without finishing its checks");
-    }
-}
-
-/// A peer server: its first line is `listening on PORT`.
+/// A peer server, started in tests/peers: its first line is `listening on PORT`.
 fn start_peer_server(name: &str, command: &mut Command) -> (Process, SocketAddr) {
-    let mut server = Process::spawn(name, command);
-    let line = server.first_line();
+    let mut server = Process::spawn(name, command.current_dir(peers_dir()));
+    let line = server.next_line(START_TIMEOUT);
     let Some(port) = line
         .strip_prefix("listening on ")
         .and_then(|port| port.trim().parse::<u16>().ok())
@@ -234,95 +55,31 @@ fn start_peer_server(name: &str, command: &mut Command) -> (Process, SocketAddr)
     (server, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-// ---- our echo_server example ------------------------------------------------
-
-/// The example binary, built for the profile this test was built with.
-///
-/// `cargo test` builds examples, but `cargo test --test interop` does not,
-/// so this runs `cargo build --example echo_server` once (a no-op when it is
-/// up to date) and finds the binary where Cargo puts examples:
-/// `target/<profile>/examples/`, next to this test's `target/<profile>/deps/`.
-/// (The same approach as tests/echo_server.rs.)
-fn echo_server_binary() -> &'static Path {
-    static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BINARY.get_or_init(build_echo_server) {
-        Ok(path) => path,
-        Err(message) => panic!("{message}"),
-    }
-}
-
-fn build_echo_server() -> Result<PathBuf, String> {
-    let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?;
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(name) => name,
-        None => return Err(format!("no profile directory above {}", exe.display())),
-    };
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--example", "echo_server", "--profile", profile])
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .output()
-        .map_err(|e| format!("cannot run cargo to build the echo_server example: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`cargo build --example echo_server` failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("echo_server{}", env::consts::EXE_SUFFIX));
-    if !binary.is_file() {
-        return Err(format!(
-            "echo_server example binary not found at {}",
-            binary.display()
-        ));
-    }
-    Ok(binary)
-}
-
-/// Starts our echo server on a free port; returns it with its WebSocket URL.
-fn start_echo_server() -> (Process, String) {
-    let mut server = Process::spawn(
-        "echo_server",
-        Command::new(echo_server_binary()).args(["--addr", "127.0.0.1:0"]),
-    );
-    let line = server.first_line();
-    let url = line
-        .strip_prefix("echo server listening on ")
-        .and_then(|rest| rest.split_once(" (page: "))
-        .map(|(url, _)| url.to_owned())
-        .filter(|url| url.starts_with("ws://127.0.0.1:") && url.ends_with("/ws"));
-    let Some(url) = url else {
-        server.fail(&format!("unexpected first line {line:?}"));
-    };
-    (server, url)
-}
-
 // ---- their clients against our server ---------------------------------------
 
 #[test]
 fn python_websockets_client_against_echo_server() {
     require_python_websockets();
-    let (_server, url) = start_echo_server();
-    run_client(
+    let server = start_echo_server();
+    run_script(
         "py_client.py",
-        Command::new("python3").arg("py_client.py").arg(&url),
+        Command::new("python3")
+            .arg("py_client.py")
+            .arg(server.url("")),
+        CLIENT_TIMEOUT,
     );
 }
 
 #[test]
 fn node_ws_client_against_echo_server() {
     require_node_ws();
-    let (_server, url) = start_echo_server();
-    run_client(
+    let server = start_echo_server();
+    run_script(
         "node_client.js",
-        Command::new("node").arg("node_client.js").arg(&url),
+        Command::new("node")
+            .arg("node_client.js")
+            .arg(server.url("")),
+        CLIENT_TIMEOUT,
     );
 }
 

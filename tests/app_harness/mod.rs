@@ -1,7 +1,8 @@
 //! Helpers for the tests of the example apps (`chat_server`, `vote_server`,
-//! `client`): build an example binary, run it on a free loopback port, kill
-//! it by PID when the test ends, connect JSON-speaking WebSocket clients
-//! with timeouts, run third-party peer scripts from tests/peers.
+//! `echo_server`, `client`), of interop and of the browser: build an example
+//! binary, run it on a free loopback port, kill it by PID when the test
+//! ends, connect JSON-speaking WebSocket clients with timeouts, run
+//! third-party peer scripts from tests/peers.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -38,7 +39,12 @@ pub fn peers_dir() -> PathBuf {
 /// examples: `target/<profile>/examples/`, next to `target/<profile>/deps/`.
 pub fn example_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, Result<PathBuf, String>>>> = OnceLock::new();
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    // A failed build panics with the guard held; the tests after it still
+    // get the build's own message, not a `PoisonError`.
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     let result = built
         .entry(name.to_string())
         .or_insert_with(|| build_example(name));
@@ -169,8 +175,32 @@ impl Process {
     /// Waits for the process to exit, at most `timeout`, then for its
     /// output to be read to the end.
     pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        self.wait_for_exit(timeout, false, |_, _| {})
+    }
+
+    /// Like [`wait`](Self::wait), but every stdout line that arrives while
+    /// the process runs goes to `on_line` (and not to
+    /// [`next_line`](Self::next_line)), which may answer on its
+    /// [`stdin`](Self::stdin).
+    pub fn wait_with_lines(
+        &mut self,
+        timeout: Duration,
+        on_line: impl FnMut(&mut Self, &str),
+    ) -> ExitStatus {
+        self.wait_for_exit(timeout, true, on_line)
+    }
+
+    fn wait_for_exit(
+        &mut self,
+        timeout: Duration,
+        take_lines: bool,
+        mut on_line: impl FnMut(&mut Self, &str),
+    ) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         let status = loop {
+            while take_lines && let Ok(line) = self.lines.try_recv() {
+                on_line(self, &line);
+            }
             match self.child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
@@ -345,37 +375,61 @@ impl Server {
 
     /// `GET path` over a fresh connection: the status, the head and the body.
     pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
-        use std::io::Write;
-        let mut stream = self.tcp();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut response = Vec::new();
-        stream
-            .read_to_end(&mut response)
-            .expect("read the HTTP response");
-        let end = response
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete HTTP head");
-        let head = String::from_utf8(response[..end].to_vec()).expect("an ASCII head");
-        let status = head
-            .strip_prefix("HTTP/1.1 ")
-            .and_then(|rest| rest.get(..3))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line in {head:?}"));
-        (status, head, response[end + 4..].to_vec())
+        http_get(self.tcp(), self.addr, path)
     }
+}
+
+/// Our `echo_server` example on a free loopback port (see [`Server::start`]),
+/// checked to have introduced itself with
+/// `echo server listening on ws://127.0.0.1:PORT/ws (page: ...)`.
+pub fn start_echo_server() -> Server {
+    let mut server = Server::start("echo_server", &[]);
+    let stdout = server.process.stdout();
+    let first = stdout.lines().next().unwrap_or_default();
+    if !first.starts_with("echo server listening on ws://127.0.0.1:") {
+        server
+            .process
+            .fail(&format!("unexpected first line {first:?}"));
+    }
+    server
+}
+
+/// `GET path` with `Host: host` over `stream` (which it consumes): the
+/// status, the head and the body.
+pub fn http_get(mut stream: TcpStream, host: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
+    use std::io::Write;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .expect("read the HTTP response");
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete HTTP head");
+    let head = String::from_utf8(response[..end].to_vec()).expect("an ASCII head");
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line in {head:?}"));
+    (status, head, response[end + 4..].to_vec())
 }
 
 /// A plain TCP connection to `addr` with the test timeouts.
 pub fn tcp(addr: SocketAddr) -> TcpStream {
+    tcp_with_timeout(addr, IO_TIMEOUT)
+}
+
+/// A plain TCP connection to `addr` with `timeout` for reads and writes.
+pub fn tcp_with_timeout(addr: SocketAddr, timeout: Duration) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect to the example server");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    stream.set_write_timeout(Some(timeout)).unwrap();
     stream
 }
 
