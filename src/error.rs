@@ -21,6 +21,14 @@ pub enum ProtocolError {
     /// RSV1, RSV2 or RSV3 set while no extension was negotiated (§5.2).
     #[error("reserved bits set without a negotiated extension")]
     ReservedBits,
+    /// RSV1 (permessage-deflate's "compressed" bit) on a control frame or on
+    /// a continuation frame (RFC 7692 §6: it marks only a message's first frame).
+    #[error("RSV1 set on a control or continuation frame")]
+    UnexpectedCompression,
+    /// A compressed message is not a valid deflate stream (RFC 7692 §7.2.2),
+    /// or uses a window larger than the one agreed.
+    #[error("invalid compressed data")]
+    InvalidCompressedData,
     /// An opcode reserved for future use: 0x3-0x7 or 0xB-0xF (§5.2).
     #[error("reserved opcode {0:#x}")]
     ReservedOpcode(u8),
@@ -88,9 +96,9 @@ impl ProtocolError {
     pub fn close_code(&self) -> CloseCode {
         match self {
             // §7.4.1: 1007 for data inconsistent with the message type.
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             // §7.4.1: 1009 for a message too big to process.
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
@@ -174,6 +182,10 @@ pub enum HandshakeError {
     /// The server selected a subprotocol the client did not offer (§4.1).
     #[error("server selected a subprotocol that was not offered")]
     UnexpectedProtocol,
+    /// The server's `permessage-deflate` response is malformed or does not
+    /// answer any of the client's offers (RFC 7692 §5, §7.1), or is given twice.
+    #[error("invalid permessage-deflate response")]
+    InvalidExtensionResponse,
     /// The server selected an extension the client did not offer (§4.1).
     #[error("server selected an extension that was not offered")]
     UnexpectedExtension,

@@ -67,6 +67,8 @@
 //!   the close handshake, limits, UTF-8 validation. Its docs give the call order.
 //! * [`close`], [`utf8`]: close codes and payloads; incremental UTF-8 validation.
 //! * [`blocking`] (feature `std`, on by default): `WebSocket<S: Read + Write>`.
+//! * [`deflate`] (feature `deflate`, on by default): permessage-deflate
+//!   (RFC 7692) negotiation parameters and policy.
 //!
 //! # Errors
 //! By who is at fault: [`ProtocolError`] (the peer; carries the close code
@@ -76,6 +78,9 @@
 //! * `std` (default): the blocking adapter and OS randomness for client
 //!   keys. Without it the crate is `no_std` + `alloc`, and a client supplies
 //!   its own random source ([`Connection::with_mask_source`]).
+//! * `deflate` (default; needs `std`): permessage-deflate (RFC 7692),
+//!   through flate2 with its pure-Rust zlib-rs backend. Without it, RSV1 is
+//!   refused with 1002 like any reserved bit.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -87,6 +92,8 @@ extern crate std;
 pub mod blocking;
 pub mod close;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;

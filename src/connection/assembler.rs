@@ -19,7 +19,14 @@ pub(crate) struct Assembler {
     /// Payload bytes of the message seen so far, including the current frame.
     len: u64,
     utf8: Utf8Validator,
+    /// The open message is compressed (RSV1 on its first frame, RFC 7692
+    /// §6): its decompressed bytes collect in `parts`, `len` counts them.
+    compressed: bool,
 }
+
+/// The smallest amount of output space a decompression step gets.
+#[cfg(feature = "deflate")]
+const INFLATE_STEP: usize = 16 * 1024;
 
 impl Assembler {
     /// Whether a fragmented message is open.
@@ -34,6 +41,7 @@ impl Assembler {
         kind: Option<MessageKind>,
         payload_len: u64,
         max_message: usize,
+        compressed: bool,
     ) -> Result<(), ProtocolError> {
         match (self.kind, kind) {
             // §5.4: a continuation needs an open message ...
@@ -44,8 +52,14 @@ impl Assembler {
                 self.kind = Some(kind);
                 self.len = 0;
                 self.utf8.reset();
+                self.compressed = compressed;
             }
             (Some(_), None) => {}
+        }
+        // A compressed message is limited by its decompressed size, counted
+        // as it is inflated.
+        if self.compressed {
+            return Ok(());
         }
         let len = self.len.saturating_add(payload_len);
         if len > max_message as u64 {
@@ -56,6 +70,74 @@ impl Assembler {
         }
         self.len = len;
         Ok(())
+    }
+
+    /// Whether the open message is compressed.
+    pub(crate) fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// Decompresses `input` (compressed payload bytes as they arrive) into
+    /// the message, in bounded steps: the buffer never grows past
+    /// `max_message + 1` bytes, and the connection fails with 1009 as soon
+    /// as the message would be larger, without inflating the rest. Text is
+    /// validated as it comes out (§8.1, fail fast).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflate(
+        &mut self,
+        codec: &mut crate::deflate::Codec,
+        mut input: &[u8],
+        max_message: usize,
+    ) -> Result<(), ProtocolError> {
+        let limit = max_message.saturating_add(1);
+        loop {
+            let len = self.parts.len();
+            if self.parts.capacity() == len {
+                let want = self.parts.capacity().max(INFLATE_STEP);
+                let cap = len.saturating_add(want).min(limit);
+                self.parts.reserve_exact(cap.saturating_sub(len).max(1));
+            }
+            let (used, full) = codec
+                .inflate(input, &mut self.parts)
+                .map_err(|_| ProtocolError::InvalidCompressedData)?;
+            input = &input[used..];
+            if self.parts.len() > max_message {
+                return Err(ProtocolError::MessageTooLarge {
+                    len: self.parts.len() as u64,
+                    max: max_message,
+                });
+            }
+            self.len = self.parts.len() as u64;
+            if self.is_text() {
+                let fresh = &self.parts[len..];
+                self.utf8
+                    .feed(fresh)
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            if input.is_empty() && !full {
+                return Ok(());
+            }
+            if used == 0 && self.parts.len() == len && !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends a compressed message: its decompressed bytes are the message.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn finish_compressed(&mut self) -> Result<Message, ProtocolError> {
+        let kind = self.kind.take().unwrap_or(MessageKind::Binary);
+        let all = core::mem::take(&mut self.parts);
+        self.len = 0;
+        self.compressed = false;
+        Ok(match kind {
+            MessageKind::Binary => Message::Binary(all.into()),
+            MessageKind::Text => {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                // Validated as it was inflated.
+                Message::Text(String::from_utf8(all).map_err(|_| ProtocolError::InvalidUtf8)?)
+            }
+        })
     }
 
     /// Whether payload bytes must be validated as they arrive.

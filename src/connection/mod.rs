@@ -43,6 +43,15 @@ pub struct Config {
     /// Answer every ping with a pong automatically (§5.5.2). Default `true`.
     /// Turn off to answer pings yourself with [`Connection::pong`].
     pub auto_pong: bool,
+    /// permessage-deflate (RFC 7692) policy: offered or accepted in the
+    /// handshake, applied once [`Connection::with_deflate`] gives the agreed
+    /// parameters. Default: [`DeflateConfig::disabled`](crate::deflate::DeflateConfig::disabled),
+    /// so that nothing changes on the wire unless asked; turn it on with
+    /// `Config::default().deflate(DeflateConfig::default())`. With
+    /// compression, [`max_message_size`](Self::max_message_size) limits the
+    /// *decompressed* size.
+    #[cfg(feature = "deflate")]
+    pub deflate: crate::deflate::DeflateConfig,
 }
 
 impl Default for Config {
@@ -51,6 +60,8 @@ impl Default for Config {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
             auto_pong: true,
+            #[cfg(feature = "deflate")]
+            deflate: crate::deflate::DeflateConfig::disabled(),
         }
     }
 }
@@ -71,6 +82,13 @@ impl Config {
     /// Sets [`auto_pong`](Self::auto_pong).
     pub fn auto_pong(mut self, on: bool) -> Self {
         self.auto_pong = on;
+        self
+    }
+
+    /// Sets [`deflate`](Self::deflate).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, deflate: crate::deflate::DeflateConfig) -> Self {
+        self.deflate = deflate;
         self
     }
 }
@@ -129,6 +147,8 @@ struct InFrame {
     done: usize,
     /// Text payload checked as it arrives (fail fast), rather than once at the end.
     streamed: bool,
+    /// Part of a compressed message: inflated as it arrives.
+    compressed: bool,
 }
 
 /// A WebSocket connection, after the opening handshake: a sans-IO state
@@ -182,6 +202,10 @@ pub struct Connection {
     eof: bool,
     /// The peer's close frame, once received.
     peer_close: Option<CloseFrame>,
+    /// permessage-deflate, once negotiated. Boxed: a connection without it
+    /// pays one pointer.
+    #[cfg(feature = "deflate")]
+    deflate: Option<alloc::boxed::Box<crate::deflate::Codec>>,
 }
 
 /// Payloads up to this size are copied out of the read buffer; larger ones
@@ -225,7 +249,50 @@ impl Connection {
             sending: None,
             eof: false,
             peer_close: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
+    }
+
+    /// Turns permessage-deflate on with the parameters agreed in the
+    /// handshake ([`Response::deflate`](crate::handshake::Response::deflate)
+    /// for a client, [`UpgradeRequest::deflate`](crate::handshake::UpgradeRequest::deflate)
+    /// for a server); `None` leaves it off. Call it before any byte is
+    /// received or sent. No compression state is allocated until the first
+    /// compressed message.
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(mut self, params: Option<crate::deflate::DeflateParams>) -> Self {
+        self.deflate = params.map(|params| {
+            let codec = crate::deflate::Codec::new(self.role, params, &self.config.deflate);
+            alloc::boxed::Box::new(codec)
+        });
+        self
+    }
+
+    /// The permessage-deflate parameters in force, if it was negotiated.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
+        self.deflate.as_ref().map(|codec| codec.params())
+    }
+
+    /// Whether compressor and decompressor state is allocated right now
+    /// (compressor, decompressor). Both `false` until the first compressed
+    /// message, and after every message with no context takeover.
+    #[cfg(feature = "deflate")]
+    pub fn deflate_state(&self) -> (bool, bool) {
+        self.deflate
+            .as_ref()
+            .map_or((false, false), |codec| codec.states())
+    }
+
+    #[cfg(feature = "deflate")]
+    fn deflate_on(&self) -> bool {
+        self.deflate.is_some()
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn deflate_on(&self) -> bool {
+        false
     }
 
     /// This end's role.
@@ -348,7 +415,13 @@ impl Connection {
                 if let Some(key) = frame.header.mask {
                     apply_mask(fresh, key, frame.done);
                 }
-                if frame.streamed {
+                if frame.compressed {
+                    #[cfg(feature = "deflate")]
+                    if let Some(codec) = &mut self.deflate {
+                        self.assembler
+                            .inflate(codec, fresh, self.config.max_message_size)?;
+                    }
+                } else if frame.streamed {
                     self.assembler.check_text(fresh)?;
                 }
                 frame.done = available;
@@ -357,6 +430,14 @@ impl Connection {
                 return Ok(None);
             }
             let frame = self.frame.take().expect("frame is set above");
+            if frame.compressed {
+                // Already inflated as it arrived.
+                self.read_buf.advance(frame.len);
+                if let Some(message) = self.finish_compressed(frame.header.fin)? {
+                    return Ok(Some(Event::Message(message)));
+                }
+                continue;
+            }
             let payload = if frame.len <= COPY_BELOW {
                 let payload = Bytes::copy_from_slice(&self.read_buf[..frame.len]);
                 self.read_buf.advance(frame.len);
@@ -393,11 +474,42 @@ impl Connection {
         }
     }
 
+    /// The end of a compressed frame: at the end of the message, inflates
+    /// the removed `00 00 ff ff` (RFC 7692 §7.2.2) and hands out the message.
+    #[cfg(feature = "deflate")]
+    fn finish_compressed(&mut self, fin: bool) -> Result<Option<Message>, ProtocolError> {
+        if !fin {
+            return Ok(None);
+        }
+        let Some(codec) = &mut self.deflate else {
+            return Ok(None);
+        };
+        self.assembler.inflate(
+            codec,
+            &crate::deflate::TRAILER,
+            self.config.max_message_size,
+        )?;
+        codec.end_received();
+        self.assembler.finish_compressed().map(Some)
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn finish_compressed(&mut self, _fin: bool) -> Result<Option<Message>, ProtocolError> {
+        Ok(None)
+    }
+
     /// Checks a new frame header against the role, the extensions and the limits.
     fn begin_frame(&mut self, header: FrameHeader) -> Result<InFrame, ProtocolError> {
-        // §5.2: RSV bits must be 0 unless an extension defines them.
-        if header.rsv != 0 {
+        // §5.2: RSV bits must be 0 unless an extension defines them; RFC 7692
+        // defines RSV1 once permessage-deflate is negotiated.
+        let rsv1 = header.rsv & 0b100 != 0;
+        if header.rsv & 0b011 != 0 || (rsv1 && !self.deflate_on()) {
             return Err(ProtocolError::ReservedBits);
+        }
+        // RFC 7692 §6: RSV1 marks a message's first frame only, never a
+        // control frame or a continuation.
+        if rsv1 && (header.opcode.is_control() || header.opcode == OpCode::Continuation) {
+            return Err(ProtocolError::UnexpectedCompression);
         }
         // §5.1: a server must fail on an unmasked frame, a client on a masked one.
         match (self.role, header.mask.is_some()) {
@@ -424,12 +536,14 @@ impl Connection {
                     len,
                     done: 0,
                     streamed: false,
+                    compressed: false,
                 });
             }
         };
         let first_of_message = !self.assembler.is_open();
         self.assembler
-            .begin_frame(kind, header.payload_len, self.config.max_message_size)?;
+            .begin_frame(kind, header.payload_len, self.config.max_message_size, rsv1)?;
+        let compressed = self.assembler.is_compressed();
         // A whole single-frame text message already in the buffer is checked
         // once at the end; anything else is checked as it arrives, so a bad
         // byte fails the connection before the rest is sent (§8.1).
@@ -438,7 +552,8 @@ impl Connection {
             header,
             len,
             done: 0,
-            streamed: self.assembler.is_text() && !whole,
+            streamed: self.assembler.is_text() && !whole && !compressed,
+            compressed,
         })
     }
 
@@ -497,6 +612,18 @@ impl Connection {
             Some(_) => return Err(UsageError::FragmentOrder),
         };
         self.sending = if fin { None } else { Some(kind) };
+        #[cfg(feature = "deflate")]
+        if let Some(codec) = &mut self.deflate {
+            let first = opcode != OpCode::Continuation;
+            if codec.begin_send(first, data.len(), fin) {
+                // RFC 7692 §6: RSV1 on the first frame of the message only.
+                let compressed = codec.compress(data, fin);
+                let rsv = if first { 0b100 } else { 0 };
+                self.outbox
+                    .push_data_frame(opcode, fin, rsv, &compressed, self.masks.as_mut());
+                return Ok(());
+            }
+        }
         self.outbox
             .push_frame(opcode, fin, data, self.masks.as_mut());
         Ok(())
@@ -622,6 +749,11 @@ impl Connection {
             self.assembler.clear();
             self.read_buf.clear();
             self.sending = None;
+            // No more messages either way: free the compression state.
+            #[cfg(feature = "deflate")]
+            if let Some(codec) = &mut self.deflate {
+                codec.release();
+            }
         }
     }
 }

@@ -54,9 +54,22 @@ impl Outbox {
         payload: &[u8],
         masks: Option<&mut MaskKeys>,
     ) {
+        self.push_data_frame(opcode, fin, 0, payload, masks);
+    }
+
+    /// Like [`push_frame`](Self::push_frame), with RSV bits (RSV1 marks a
+    /// compressed message, RFC 7692 §6).
+    pub(crate) fn push_data_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
+        payload: &[u8],
+        masks: Option<&mut MaskKeys>,
+    ) {
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask: masks.map(MaskKeys::next_key),
             payload_len: payload.len() as u64,

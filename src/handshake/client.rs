@@ -196,6 +196,9 @@ pub struct ClientHandshake {
     request: Vec<u8>,
     protocols: Vec<String>,
     extension_names: Vec<String>,
+    /// The permessage-deflate offers among the extensions, parsed.
+    #[cfg(feature = "deflate")]
+    deflate_offers: Vec<crate::deflate::Offer>,
     limits: Limits,
 }
 
@@ -225,6 +228,8 @@ impl ClientHandshake {
         }
         // §9.1: each extension entry starts with the extension's token name.
         let mut extension_names = Vec::new();
+        #[cfg(feature = "deflate")]
+        let mut deflate_offers = Vec::new();
         for offer in &extensions {
             if !headers::is_value(offer) || headers::split_list(offer).next().is_none() {
                 return Err(HandshakeError::InvalidHeader);
@@ -235,6 +240,13 @@ impl ClientHandshake {
                     return Err(HandshakeError::InvalidHeader);
                 }
                 extension_names.push(name.to_owned());
+                // RFC 7692 §7.1: an offer with bad parameters cannot be sent.
+                #[cfg(feature = "deflate")]
+                if crate::deflate::is_deflate(entry) {
+                    let parsed = crate::deflate::Offer::parse(entry)
+                        .map_err(|_| HandshakeError::InvalidHeader)?;
+                    deflate_offers.push(parsed);
+                }
             }
         }
         for (name, value) in &extra {
@@ -274,6 +286,8 @@ impl ClientHandshake {
             request,
             protocols,
             extension_names,
+            #[cfg(feature = "deflate")]
+            deflate_offers,
             limits,
         })
     }
@@ -314,6 +328,13 @@ impl ClientHandshake {
     pub fn parse_response(&self, buf: &[u8]) -> Result<Parsed<Response>, HandshakeError> {
         match Response::parse(buf, &self.limits)? {
             Parsed::Partial => Ok(Parsed::Partial),
+            #[cfg(feature = "deflate")]
+            Parsed::Complete(mut response, consumed) => {
+                self.validate_response(&response)?;
+                response.deflate = self.agreed_deflate(&response)?;
+                Ok(Parsed::Complete(response, consumed))
+            }
+            #[cfg(not(feature = "deflate"))]
             Parsed::Complete(response, consumed) => {
                 self.validate_response(&response)?;
                 Ok(Parsed::Complete(response, consumed))
@@ -353,6 +374,9 @@ impl ClientHandshake {
                 return Err(HandshakeError::UnexpectedExtension);
             }
         }
+        // RFC 7692 §5: a permessage-deflate response must answer an offer.
+        #[cfg(feature = "deflate")]
+        self.agreed_deflate(response)?;
         // Item 6: at most one subprotocol, and one the client offered (so
         // none at all if it offered none).
         let mut selected = headers::all(fields, "Sec-WebSocket-Protocol");
@@ -361,6 +385,36 @@ impl ClientHandshake {
             (Some(p), None) if self.protocols.iter().any(|o| o.as_bytes() == p.value) => Ok(()),
             _ => Err(HandshakeError::UnexpectedProtocol),
         }
+    }
+}
+
+impl ClientHandshake {
+    /// The permessage-deflate parameters a response agrees to: `None` if it
+    /// accepted no permessage-deflate, an error if it is accepted twice, has
+    /// invalid parameters, or answers none of the offers (RFC 7692 §5: the
+    /// client must fail the connection).
+    #[cfg(feature = "deflate")]
+    fn agreed_deflate(
+        &self,
+        response: &Response,
+    ) -> Result<Option<crate::deflate::DeflateParams>, HandshakeError> {
+        let invalid = HandshakeError::InvalidExtensionResponse;
+        let mut entries = response
+            .extensions
+            .iter()
+            .filter(|entry| crate::deflate::is_deflate(entry));
+        let Some(entry) = entries.next() else {
+            return Ok(None);
+        };
+        if entries.next().is_some() {
+            return Err(invalid);
+        }
+        let answer = crate::deflate::Offer::parse(entry).map_err(|_| invalid)?;
+        self.deflate_offers
+            .iter()
+            .find_map(|offer| offer.agree(&answer))
+            .map(Some)
+            .ok_or(invalid)
     }
 }
 
@@ -373,6 +427,8 @@ pub struct Response {
     headers: Vec<Header>,
     protocol: Option<String>,
     extensions: Vec<String>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateParams>,
 }
 
 impl Response {
@@ -395,6 +451,8 @@ impl Response {
                         extensions: headers::list(&fields, "Sec-WebSocket-Extensions")
                             .unwrap_or_default(),
                         headers: fields,
+                        #[cfg(feature = "deflate")]
+                        deflate: None,
                     };
                     httparse::Status::Complete((response, consumed))
                 }
@@ -437,5 +495,15 @@ impl Response {
     /// entry each with its parameters, in the server's order.
     pub fn extensions(&self) -> &[String] {
         &self.extensions
+    }
+
+    /// The permessage-deflate parameters agreed (RFC 7692), checked against
+    /// the client's offers; for [`Connection::with_deflate`](crate::Connection::with_deflate).
+    /// Only a response returned by
+    /// [`ClientHandshake::parse_response`] carries them; `None` otherwise,
+    /// or when the server declined.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
+        self.deflate
     }
 }

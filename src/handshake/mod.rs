@@ -44,6 +44,8 @@ use sha1::{Digest, Sha1};
 
 pub use client::{ClientHandshake, ClientOptions, Response, Uri};
 pub use headers::{Header, http_response};
+#[cfg(feature = "deflate")]
+pub(crate) use headers::{extension_name, split_list};
 pub use server::{AcceptOptions, Rejection, Request, UpgradeRequest};
 
 /// The GUID appended to the client's key before hashing (§1.3, §4.2.2).

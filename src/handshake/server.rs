@@ -288,6 +288,19 @@ impl UpgradeRequest {
         &self.extensions
     }
 
+    /// The permessage-deflate parameters to accept (RFC 7692 §7.1): the
+    /// first offer that is valid and that `config` can honour, or `None`
+    /// (disabled, not offered, every offer invalid). Send the result's
+    /// `to_string()` in [`AcceptOptions::extensions`] and give it to
+    /// [`Connection::with_deflate`](crate::Connection::with_deflate).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(
+        &self,
+        config: &crate::deflate::DeflateConfig,
+    ) -> Option<crate::deflate::DeflateParams> {
+        crate::deflate::negotiate(&self.extensions, config)
+    }
+
     /// The first subprotocol in the client's offer that is in `supported`,
     /// compared exactly.
     ///

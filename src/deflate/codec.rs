@@ -1,0 +1,192 @@
+//! The compressor and decompressor of one connection (RFC 7692 §7.2),
+//! allocated when the first compressed message needs them.
+
+use alloc::vec::Vec;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::{DeflateConfig, DeflateParams};
+use crate::connection::Role;
+
+/// The four bytes a sync flush ends with, removed when sending and put back
+/// when receiving (§7.2.1, §7.2.2).
+pub(crate) const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// Compressed data was not a valid deflate stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Corrupt;
+
+/// permessage-deflate state for one connection, both directions.
+#[derive(Debug)]
+pub(crate) struct Codec {
+    params: DeflateParams,
+    /// Whether the message being sent is compressed.
+    sending_compressed: bool,
+    /// The window we compress with; `None` when we never compress (the
+    /// agreed window is 8 bits, which zlib's raw deflate cannot do).
+    send_bits: Option<u8>,
+    /// No context takeover in our direction: drop the compressor after each message.
+    send_reset: bool,
+    /// The window we decompress with (the peer's, at least 9 bits).
+    recv_bits: u8,
+    /// No context takeover in the peer's direction.
+    recv_reset: bool,
+    level: u32,
+    threshold: usize,
+    compressor: Option<Compress>,
+    decompressor: Option<Decompress>,
+    /// The peer's deflate stream ended (a block with BFINAL) inside this
+    /// message: the rest of the message is ignored, and the next one starts a
+    /// new stream.
+    recv_ended: bool,
+}
+
+impl Codec {
+    pub(crate) fn new(role: Role, params: DeflateParams, config: &DeflateConfig) -> Self {
+        let (own_bits, own_reset, peer_bits, peer_reset) = match role {
+            Role::Server => (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            ),
+            Role::Client => (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ),
+        };
+        // Our own policy may ask for a smaller window than the agreed one.
+        let own_limit = match role {
+            Role::Server => config.server_max_window_bits,
+            Role::Client => config.client_max_window_bits,
+        };
+        let own_bits = own_bits.min(own_limit.clamp(8, 15));
+        Codec {
+            params,
+            sending_compressed: false,
+            send_bits: (9..=15).contains(&own_bits).then_some(own_bits),
+            send_reset: own_reset,
+            recv_bits: peer_bits.clamp(9, 15),
+            recv_reset: peer_reset,
+            level: config.level.min(9),
+            threshold: config.threshold,
+            compressor: None,
+            decompressor: None,
+            recv_ended: false,
+        }
+    }
+
+    /// The agreed parameters.
+    pub(crate) fn params(&self) -> DeflateParams {
+        self.params
+    }
+
+    /// Whether this frame of an outgoing message is compressed. The first
+    /// frame decides for the message: a whole message of at least the
+    /// threshold, or any fragmented one.
+    pub(crate) fn begin_send(&mut self, first: bool, len: usize, fin: bool) -> bool {
+        if first {
+            self.sending_compressed = self.send_bits.is_some() && (!fin || len >= self.threshold);
+        }
+        self.sending_compressed
+    }
+
+    /// Compresses `data`, the whole message or one fragment of it, with a
+    /// sync flush; at the end of the message (`fin`) the trailing
+    /// `00 00 ff ff` is removed (§7.2.1).
+    pub(crate) fn compress(&mut self, data: &[u8], fin: bool) -> Vec<u8> {
+        let (bits, level) = (self.send_bits.unwrap_or(15), self.level);
+        let compressor = self.compressor.get_or_insert_with(|| {
+            Compress::new_with_window_bits(Compression::new(level), false, bits)
+        });
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        let mut input = data;
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(1024));
+            }
+            let (before_in, before_out) = (compressor.total_in(), compressor.total_out());
+            // Errors only come from a misused stream, never from the data.
+            let status = compressor
+                .compress_vec(input, &mut out, FlushCompress::Sync)
+                .unwrap_or(Status::BufError);
+            let used = (compressor.total_in() - before_in) as usize;
+            input = &input[used..];
+            let stuck = used == 0 && compressor.total_out() == before_out;
+            // The flush is complete once the output was not filled (zlib's rule).
+            if (input.is_empty() && out.len() < out.capacity())
+                || (stuck && status == Status::BufError)
+            {
+                break;
+            }
+        }
+        if fin {
+            if out.ends_with(&TRAILER) {
+                out.truncate(out.len() - TRAILER.len());
+            } else if out.is_empty() {
+                // Nothing new since the last fragment's flush, so zlib wrote
+                // nothing, and the stream is on a byte boundary. The receiver
+                // appends `00 00 ff ff`; one 0x00 before it completes an
+                // empty stored block (§7.2.3.6). Without it, those four bytes
+                // would read as the length of a stored block and swallow the
+                // next message.
+                out.push(0x00);
+            }
+            if self.send_reset {
+                self.compressor = None;
+            }
+        }
+        out
+    }
+
+    /// Decompresses from `input` into the spare capacity of `out` (never
+    /// growing it). Returns how many input bytes were used and whether the
+    /// output space ran out before the input did.
+    pub(crate) fn inflate(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(usize, bool), Corrupt> {
+        if self.recv_ended {
+            return Ok((input.len(), false));
+        }
+        let bits = self.recv_bits;
+        let decompressor = self
+            .decompressor
+            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+        let spare = out.capacity() - out.len();
+        let before = decompressor.total_in();
+        let status = decompressor
+            .decompress_vec(input, out, FlushDecompress::Sync)
+            .map_err(|_| Corrupt)?;
+        let used = (decompressor.total_in() - before) as usize;
+        if status == Status::StreamEnd {
+            self.recv_ended = true;
+            return Ok((input.len(), false));
+        }
+        let full = spare > 0 && out.len() == out.capacity();
+        Ok((used, full || spare == 0))
+    }
+
+    /// A received compressed message ended: reset or drop the decompressor
+    /// as the parameters say.
+    pub(crate) fn end_received(&mut self) {
+        if self.recv_reset || self.recv_ended {
+            self.decompressor = None;
+        }
+        self.recv_ended = false;
+    }
+
+    /// Frees both states (the connection closed).
+    pub(crate) fn release(&mut self) {
+        self.compressor = None;
+        self.decompressor = None;
+    }
+
+    /// Bytes of compression state allocated right now (0 or 1 each way), for tests.
+    pub(crate) fn states(&self) -> (bool, bool) {
+        (self.compressor.is_some(), self.decompressor.is_some())
+    }
+}
