@@ -30,19 +30,22 @@
 //! ([`WebSocket::split`]). Broadcasting only puts the message into each
 //! user's bounded queue and never waits: a user whose queue is full (it
 //! stopped reading), or whose socket fails, is dropped and announced as gone.
-//! The writer pings every `--ping-interval` seconds, and a client that sends
-//! nothing at all (no pong either) for `--idle-timeout` seconds is dropped
-//! too: that is how a client that vanished without closing is noticed.
+//! The adapter's keepalive ([`Timeouts`]) pings a client that has been
+//! silent for `--ping-interval` seconds, and a client that sends nothing at
+//! all (no pong either) for `--idle-timeout` seconds is dropped too: that is
+//! how a client that vanished without closing is noticed. The request head
+//! must arrive within `--handshake-timeout` seconds, however slowly it
+//! trickles in.
 
 use std::collections::BTreeMap;
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use std::{env, mem, process, thread};
 
-use rfc6455::blocking::{self, Error, Reader, WebSocket, Writer};
+use rfc6455::blocking::{self, Error, Keepalive, Reader, Timeouts, WebSocket, Writer};
 use rfc6455::handshake::{Limits, http_response};
 use rfc6455::{CloseCode, Config, Message, ProtocolError};
 use serde_json::{Value, json};
@@ -50,9 +53,8 @@ use serde_json::{Value, json};
 /// The page served on `GET /`.
 const PAGE: &str = include_str!("chat.html");
 
-/// How long a client may take to send its request head, and to answer our
-/// close when its nickname is refused.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client whose nickname is refused may take to answer our close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long one write may block before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,6 +71,7 @@ const WRITE_BATCH: usize = 64;
 
 const USAGE: &str = "\
 usage: chat_server [--addr HOST:PORT] [--queue N] [--ping-interval SECS] [--idle-timeout SECS]
+                   [--handshake-timeout SECS]
 
   --addr HOST:PORT      address to listen on (default 127.0.0.1:9002;
                         port 0 picks a free port, printed at start)
@@ -77,6 +80,8 @@ usage: chat_server [--addr HOST:PORT] [--queue N] [--ping-interval SECS] [--idle
   --ping-interval SECS  how often to ping each client (default 15)
   --idle-timeout SECS   drop a client that sent nothing, not even a pong,
                         for this long (default 45)
+  --handshake-timeout SECS
+                        time for the whole request head (default 10)
   --help                show this help";
 
 /// The command-line settings.
@@ -86,6 +91,19 @@ struct Settings {
     queue: usize,
     ping_interval: Duration,
     idle_timeout: Duration,
+    handshake_timeout: Duration,
+}
+
+impl Settings {
+    /// The adapter's timeouts: a ping after `ping_interval` of silence, and
+    /// the client dropped when the silence reaches `idle_timeout`.
+    fn timeouts(&self) -> Timeouts {
+        let ping_after = self.ping_interval.min(self.idle_timeout);
+        let keepalive = Keepalive::new(ping_after, self.idle_timeout - ping_after);
+        Timeouts::default()
+            .handshake(Some(self.handshake_timeout))
+            .keepalive(Some(keepalive))
+    }
 }
 
 fn main() {
@@ -285,9 +303,12 @@ fn now_ms() -> u64 {
 fn serve(mut stream: TcpStream, room: &Mutex<Room>, settings: &Settings) -> Result<(), Error> {
     stream.set_nodelay(true)?; // deliver each message at once, no Nagle delay
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-    // A malformed or oversized head is answered (400, 431) by `read_request`.
-    let (request, rest) = blocking::read_request(&mut stream, &Limits::default())?;
+    stream.set_read_timeout(Some(CLOSE_TIMEOUT))?;
+    // The whole head must arrive by the handshake deadline. A malformed or
+    // oversized head is answered (400, 431), then the socket lingers so the
+    // client gets to read that.
+    let (request, rest) =
+        blocking::read_request_timed(&mut stream, &Limits::default(), &settings.timeouts())?;
 
     let response = match (request.method(), request.path()) {
         (_, "/ws") => {
@@ -344,15 +365,15 @@ fn chat(
             return Ok(());
         }
     };
-    // From now on a client that sends nothing, not even a pong to our
-    // pings, for this long is gone: its read fails with a timeout.
-    ws.get_mut().set_read_timeout(Some(settings.idle_timeout))?;
+    // From now on the adapter pings a silent client, and one that sends
+    // nothing, not even a pong, for `idle_timeout` is gone: its read fails
+    // with `KeepaliveTimeout`. A close ends with a lingering close.
+    ws.set_timeouts(&settings.timeouts())?;
     let (mut reader, writer) = ws.split()?;
-    let ping_interval = settings.ping_interval;
     let name = name.as_str();
     let writer_thread = thread::scope(|scope| {
         let writing = scope.spawn(move || {
-            if let Err(e) = write_loop(writer, outgoing, ping_interval) {
+            if let Err(e) = write_loop(writer, outgoing) {
                 eprintln!("{name}: {e}");
                 lock(room).leave(id, name, "connection lost", true);
             }
@@ -376,11 +397,7 @@ fn read_loop(reader: &mut Reader, room: &Mutex<Room>, name: &str) -> &'static st
         let first = match ended.take().map_or_else(|| reader.read(), Err) {
             Ok(message) => message,
             Err(Error::Closed(_)) => return "left",
-            Err(Error::Io(e))
-                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-            {
-                return "timed out";
-            }
+            Err(Error::KeepaliveTimeout) => return "timed out",
             Err(Error::Protocol(ProtocolError::AbnormalClosure)) => return "connection lost",
             Err(Error::Protocol(_)) => return "protocol error",
             Err(_) => return "connection lost",
@@ -465,36 +482,21 @@ fn parse(json: &str) -> Result<(String, Option<String>), String> {
     Ok((text.to_string(), to))
 }
 
-/// Writes what the room queues for this user, and a ping every
-/// `ping_interval`, until the user leaves (its queue is dropped) or a write
-/// fails.
-fn write_loop(
-    mut writer: Writer,
-    outgoing: Receiver<Arc<str>>,
-    ping_interval: Duration,
-) -> Result<(), Error> {
-    let mut next_ping = Instant::now() + ping_interval;
-    loop {
-        let wait = next_ping.saturating_duration_since(Instant::now());
-        match outgoing.recv_timeout(wait) {
-            Ok(text) => {
-                // Whatever else is waiting goes out with it, in one write.
-                writer.queue_text(&text)?;
-                for text in outgoing.try_iter().take(WRITE_BATCH - 1) {
-                    writer.queue_text(&text)?;
-                }
-                writer.flush()?;
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            // The user left: the reader saw the close (its reply is queued
-            // or sent) or the connection was cut.
-            Err(RecvTimeoutError::Disconnected) => return Ok(writer.flush()?),
+/// Writes what the room queues for this user until the user leaves (its
+/// queue is dropped) or a write fails. (Keepalive pings are the reader's:
+/// the adapter sends them.)
+fn write_loop(mut writer: Writer, outgoing: Receiver<Arc<str>>) -> Result<(), Error> {
+    // Until the user left: the reader saw the close (its reply is queued
+    // or sent) or the connection was cut.
+    while let Ok(text) = outgoing.recv() {
+        // Whatever else is waiting goes out with it, in one write.
+        writer.queue_text(&text)?;
+        for text in outgoing.try_iter().take(WRITE_BATCH - 1) {
+            writer.queue_text(&text)?;
         }
-        if Instant::now() >= next_ping {
-            writer.ping(b"")?;
-            next_ping = Instant::now() + ping_interval;
-        }
+        writer.flush()?;
     }
+    Ok(writer.flush()?)
 }
 
 // ---- command line ------------------------------------------------------------
@@ -505,6 +507,7 @@ fn parse_args() -> Settings {
         queue: 1024,
         ping_interval: Duration::from_secs(15),
         idle_timeout: Duration::from_secs(45),
+        handshake_timeout: Duration::from_secs(10),
     };
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -527,6 +530,9 @@ fn parse_args() -> Settings {
             }
             "--idle-timeout" => {
                 settings.idle_timeout = Duration::from_secs_f64(number(&flag, &value))
+            }
+            "--handshake-timeout" => {
+                settings.handshake_timeout = Duration::from_secs_f64(number(&flag, &value))
             }
             _ => usage_error(&format!("unknown argument {arg:?}")),
         }

@@ -13,36 +13,48 @@
 //! WebSocket requests and echoes until the client closes. A client that
 //! breaks the protocol gets the close frame with the matching code (the
 //! adapter sends it) and only its own thread ends.
+//!
+//! The adapter's `Timeouts` bound what a client can hold: the request head
+//! must arrive whole within `--handshake-timeout` seconds (slowloris is cut
+//! off), a client silent for `--ping-after` seconds is pinged and dropped
+//! if it then stays silent for `--keepalive-timeout` seconds, and a close
+//! or a protocol error ends with a lingering close.
+//!
+//! With `--deflate` (and the crate's `deflate` feature, on by default) the
+//! server accepts permessage-deflate (RFC 7692) when a client offers it, and
+//! echoes compressed messages compressed.
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 use std::{env, process, thread};
 
-use rfc6455::blocking::{self, Error, WebSocket};
+use rfc6455::blocking::{self, Error, Keepalive, Timeouts, WebSocket};
 use rfc6455::handshake::{Limits, http_response};
 use rfc6455::{Config, ProtocolError};
 
 /// The page served on `GET /`.
 const PAGE: &str = include_str!("echo.html");
 
-/// How long a client may take to send its request head. Bounds the threads
-/// that slow or silent clients can hold before they become WebSockets.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How long one write may block. A client that stops reading while we echo
 /// to it fills its socket buffers; it is dropped instead of holding a thread.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 const USAGE: &str = "\
-usage: echo_server [--addr HOST:PORT]
+usage: echo_server [--addr HOST:PORT] [--deflate] [--handshake-timeout SECS]
+                   [--ping-after SECS] [--keepalive-timeout SECS]
 
-  --addr HOST:PORT  address to listen on (default 127.0.0.1:9001;
-                    port 0 picks a free port, printed at start)
-  --help            show this help";
+  --addr HOST:PORT          address to listen on (default 127.0.0.1:9001;
+                            port 0 picks a free port, printed at start)
+  --deflate                 accept permessage-deflate (RFC 7692) when offered
+  --handshake-timeout SECS  time for the whole request head (default 10)
+  --ping-after SECS         ping a client silent this long (default 30)
+  --keepalive-timeout SECS  then drop it if it stays silent this long
+                            (default 30)
+  --help                    show this help";
 
 fn main() {
-    let addr = parse_args();
+    let (addr, deflate, timeouts) = parse_args();
     let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
         eprintln!("echo_server: cannot listen on {addr}: {e}");
         process::exit(1);
@@ -62,7 +74,7 @@ fn main() {
             }
         };
         let spawned = thread::Builder::new().spawn(move || {
-            if let Err(e) = serve(stream) {
+            if let Err(e) = serve(stream, deflate, &timeouts) {
                 log_error(peer, &e);
             }
         });
@@ -73,22 +85,24 @@ fn main() {
 }
 
 /// Serves one connection: the page, a 404, or a WebSocket echoed until it closes.
-fn serve(mut stream: TcpStream) -> Result<(), Error> {
+fn serve(mut stream: TcpStream, deflate: bool, timeouts: &Timeouts) -> Result<(), Error> {
     stream.set_nodelay(true)?; // echo each message at once, no Nagle delay
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-    // A malformed or oversized head is answered (400, 431) by `read_request`.
-    let (request, rest) = blocking::read_request(&mut stream, &Limits::default())?;
+    // The whole head must arrive by the handshake deadline, so slow or
+    // silent clients hold a thread only that long. A malformed or oversized
+    // head is answered (400, 431), then the socket lingers so the client
+    // gets to read that.
+    let (request, rest) = blocking::read_request_timed(&mut stream, &Limits::default(), timeouts)?;
 
     if request.is_websocket_upgrade() || request.path() == "/ws" {
         // A server open to other sites would check `request.origin()` here,
         // e.g. in the closure that `upgrade` calls; an echo reveals nothing.
-        let mut ws = WebSocket::upgrade(stream, request, &rest, Config::default(), |_| Ok(None))?;
-        // The handshake is done: no read timeout from here on, so an idle
-        // client may stay connected as long as it likes (it costs one
-        // sleeping thread). A server that must reclaim silent or half-open
-        // connections would keep a long timeout and ping when it fires.
-        ws.get_mut().set_read_timeout(None)?;
+        let mut ws = WebSocket::upgrade(stream, request, &rest, config(deflate), |_| Ok(None))?;
+        // An idle client may stay connected as long as it answers the
+        // adapter's keepalive pings (it costs one sleeping thread); a
+        // vanished one is dropped. A close or a protocol error ends with the
+        // adapter's lingering close.
+        ws.set_timeouts(timeouts)?;
         return echo(&mut ws);
     }
 
@@ -115,6 +129,17 @@ fn serve(mut stream: TcpStream) -> Result<(), Error> {
     Ok(())
 }
 
+/// The connection settings: the defaults, plus permessage-deflate (RFC 7692)
+/// accepted when offered if `--deflate` was given.
+fn config(deflate: bool) -> Config {
+    #[cfg(feature = "deflate")]
+    if deflate {
+        return Config::default().deflate(rfc6455::deflate::DeflateConfig::default());
+    }
+    let _ = deflate;
+    Config::default()
+}
+
 /// Sends every message back as it came, until the client closes.
 fn echo(ws: &mut WebSocket<TcpStream>) -> Result<(), Error> {
     loop {
@@ -134,7 +159,9 @@ fn log_error(peer: SocketAddr, error: &Error) {
         Error::Protocol(e) if *e != ProtocolError::AbnormalClosure => {
             eprintln!("{peer}: {error}; closed with {}", e.close_code());
         }
-        // A read or write timeout set in `serve`.
+        Error::HandshakeTimeout => eprintln!("{peer}: handshake timed out"),
+        Error::KeepaliveTimeout => eprintln!("{peer}: keepalive timed out"),
+        // A write timeout set in `serve`.
         Error::Io(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
             eprintln!("{peer}: timed out");
         }
@@ -142,9 +169,13 @@ fn log_error(peer: SocketAddr, error: &Error) {
     }
 }
 
-/// The address to listen on, from `--addr HOST:PORT` or `--addr=HOST:PORT`.
-fn parse_args() -> String {
+/// The address to listen on, from `--addr HOST:PORT` or `--addr=HOST:PORT`,
+/// whether `--deflate` was given, and the adapter's timeouts.
+fn parse_args() -> (String, bool, Timeouts) {
     let mut addr = String::from("127.0.0.1:9001");
+    let mut deflate = false;
+    let mut timeouts = Timeouts::default();
+    let mut keepalive = Keepalive::default();
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -152,6 +183,10 @@ fn parse_args() -> String {
                 println!("{USAGE}");
                 process::exit(0);
             }
+            "--deflate" => deflate = true,
+            "--handshake-timeout" => timeouts.handshake = Some(seconds(&arg, args.next())),
+            "--ping-after" => keepalive.ping_after = seconds(&arg, args.next()),
+            "--keepalive-timeout" => keepalive.timeout = seconds(&arg, args.next()),
             "--addr" => match args.next() {
                 Some(value) => addr = value,
                 None => usage_error("--addr needs a value"),
@@ -162,7 +197,15 @@ fn parse_args() -> String {
             },
         }
     }
-    addr
+    (addr, deflate, timeouts.keepalive(Some(keepalive)))
+}
+
+/// The value of `flag`: a positive number of seconds.
+fn seconds(flag: &str, value: Option<String>) -> Duration {
+    match value.as_deref().map(str::parse::<f64>) {
+        Some(Ok(n)) if n > 0.0 && n.is_finite() => Duration::from_secs_f64(n),
+        _ => usage_error(&format!("{flag} needs a positive number of seconds")),
+    }
 }
 
 fn usage_error(message: &str) -> ! {

@@ -33,7 +33,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use std::{env, mem, process, thread};
 
-use rfc6455::blocking::{self, Error, Reader, WebSocket, Writer};
+use rfc6455::blocking::{self, Error, Reader, Timeouts, WebSocket, Writer};
 use rfc6455::handshake::{Limits, http_response};
 use rfc6455::{Config, Message};
 use serde_json::{Value, json};
@@ -219,8 +219,10 @@ impl Mailbox {
 fn serve(mut stream: TcpStream, board: &Mutex<Board>) -> Result<(), Error> {
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-    let (request, rest) = blocking::read_request(&mut stream, &Limits::default())?;
+    // The whole head must arrive by this deadline, however slowly it
+    // trickles in; a 400 or 431 is followed by a lingering close.
+    let timeouts = Timeouts::default().handshake(Some(HANDSHAKE_TIMEOUT));
+    let (request, rest) = blocking::read_request_timed(&mut stream, &Limits::default(), &timeouts)?;
 
     let response = match (request.method(), request.path()) {
         (_, "/ws") => {
@@ -228,8 +230,12 @@ fn serve(mut stream: TcpStream, board: &Mutex<Board>) -> Result<(), Error> {
                 .max_frame_size(MAX_MESSAGE_BYTES)
                 .max_message_size(MAX_MESSAGE_BYTES);
             let mut ws = WebSocket::upgrade(stream, request, &rest, config, |_| Ok(None))?;
-            // A page may watch for hours without voting.
-            ws.get_mut().set_read_timeout(None)?;
+            // A page may watch for hours without voting: the adapter's
+            // keepalive pings it when it is silent (browsers answer), drops
+            // it once it stops answering, and a close or a protocol error
+            // ends with a lingering close, so the close frame is not lost
+            // to a reset when the client's input is still unread.
+            ws.set_timeouts(&Timeouts::default())?;
             return watch(ws, board);
         }
         ("GET", "/") => http_response(

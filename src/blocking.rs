@@ -23,16 +23,25 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Timeouts belong to the stream: set `TcpStream::set_read_timeout` and a
-//! read that times out returns [`Error::Io`] with the connection left
-//! intact, so it can be retried or followed by a ping.
+//! # Timeouts
+//! Over a `TcpStream` the adapter can enforce them itself, see [`Timeouts`]:
+//! a deadline for the whole opening handshake ([`read_request_timed`],
+//! [`WebSocket::accept_timed`]), a keepalive (a ping after a silence, and
+//! [`Error::KeepaliveTimeout`] if nothing at all arrives after it) and a
+//! lingering close ([`WebSocket::set_timeouts`]). Over any other stream, or
+//! without them, timeouts belong to the stream: set
+//! `TcpStream::set_read_timeout` and a read that times out returns
+//! [`Error::Io`] with the connection left intact, so it can be retried or
+//! followed by a ping.
 //!
 //! For one thread that reads while another sends over a `TcpStream` (a chat
 //! server's broadcast, a client that prints while the user types),
 //! [`WebSocket::split`] gives a [`Reader`] and a [`Writer`].
 
 use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::string::String;
+use std::time::{Duration, Instant};
 use std::vec::Vec;
 
 use crate::close::{CloseCode, CloseFrame};
@@ -70,6 +79,18 @@ pub enum Error {
     /// peer's close frame, if one arrived) and no more messages will come.
     #[error("connection closed")]
     Closed(Option<CloseFrame>),
+    /// The request head did not arrive whole within
+    /// [`Timeouts::handshake`]. Nothing was answered: a peer that slow is
+    /// not worth a response; dropping the stream ends it.
+    #[error("the opening handshake did not finish in time")]
+    HandshakeTimeout,
+    /// The peer sent nothing at all, not even the pong to our ping, within
+    /// [`Keepalive::timeout`] after the ping that followed
+    /// [`Keepalive::ping_after`] of silence. The connection is failed: a
+    /// close frame with 1001 (going away) was tried without blocking, and
+    /// the socket shut down both ways.
+    #[error("keepalive timeout: the peer sent nothing, not even a pong")]
+    KeepaliveTimeout,
 }
 
 impl Error {
@@ -77,9 +98,253 @@ impl Error {
     /// (`WouldBlock` on Unix, `TimedOut` on Windows). The connection is
     /// intact: the call can be retried, or a ping sent.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Io(e)
-            if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+        matches!(self, Error::Io(e) if is_timeout_kind(e.kind()))
     }
+}
+
+/// The adapter's own timeouts for a WebSocket over a `TcpStream`, each
+/// with a default chosen for a server open to the internet. Each is
+/// enforced with socket read timeouts inside the adapter: the caller sees
+/// them only in the results ([`Error::HandshakeTimeout`],
+/// [`Error::KeepaliveTimeout`]). While a keepalive is set the adapter owns
+/// the socket's read timeout; leave it alone.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rfc6455::blocking::{Keepalive, Timeouts};
+///
+/// let timeouts = Timeouts::default()
+///     .handshake(Some(Duration::from_secs(5)))
+///     .keepalive(Some(Keepalive::new(Duration::from_secs(20), Duration::from_secs(10))));
+/// # let _ = timeouts;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// How long the whole request head may take to arrive. Default 10 s.
+    ///
+    /// A deadline, not a per-read timeout: a client that sends one byte
+    /// every 100 ms (slowloris) is cut off all the same. A browser sends
+    /// its head in one packet; 10 s leaves room for a slow mobile link
+    /// while bounding the threads that silent clients can hold.
+    pub handshake: Option<Duration>,
+    /// Ping a silent peer, and fail the connection if it stays silent.
+    /// Default [`Keepalive::default`] (ping after 30 s, fail 30 s later).
+    /// Without it a peer that vanished (unplugged, NAT mapping gone)
+    /// holds its connection forever.
+    pub keepalive: Option<Keepalive>,
+    /// Lingering close on the server side: after the adapter fails the
+    /// connection or a close handshake ends (and after an HTTP error
+    /// response to a bad request head), the write half is shut down and
+    /// input is read and discarded, for at most this long and at most
+    /// 64 KiB, before the socket is dropped. Default 1 s.
+    ///
+    /// Closing a socket with unread input makes the kernel send a reset,
+    /// which can destroy the close frame (or the 431) before the peer read
+    /// it; RFC 6455 §7.1.1 wants the server to close the TCP connection
+    /// first, cleanly. The bound keeps a flooding peer from holding the
+    /// thread.
+    pub linger: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            handshake: Some(Duration::from_secs(10)),
+            keepalive: Some(Keepalive::default()),
+            linger: Some(Duration::from_secs(1)),
+        }
+    }
+}
+
+impl Timeouts {
+    /// No timeouts at all: the behaviour of the plain constructors.
+    pub const NONE: Timeouts = Timeouts {
+        handshake: None,
+        keepalive: None,
+        linger: None,
+    };
+
+    /// Sets [`handshake`](Self::handshake).
+    pub fn handshake(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake = timeout;
+        self
+    }
+
+    /// Sets [`keepalive`](Self::keepalive).
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Sets [`linger`](Self::linger).
+    pub fn linger(mut self, linger: Option<Duration>) -> Self {
+        self.linger = linger;
+        self
+    }
+}
+
+/// A keepalive policy; see [`Timeouts::keepalive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Keepalive {
+    /// After this long without a single byte from the peer, send a ping.
+    /// Default 30 s: below the idle timeouts of common NATs and load
+    /// balancers (often 60 s), so the ping also keeps their mapping alive.
+    pub ping_after: Duration,
+    /// After the ping, how long the peer has to send anything at all (its
+    /// pong, or any frame) before the connection fails with
+    /// [`Error::KeepaliveTimeout`]. Default 30 s: a live peer answers in
+    /// one round trip; this leaves room for a congested or mobile link. A
+    /// dead peer holds its connection at most `ping_after + timeout`.
+    pub timeout: Duration,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            ping_after: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Keepalive {
+    /// A policy that pings after `ping_after` of silence and fails the
+    /// connection if nothing arrives within `timeout` after the ping.
+    /// Durations under a millisecond count as one millisecond.
+    pub fn new(ping_after: Duration, timeout: Duration) -> Self {
+        Keepalive {
+            ping_after,
+            timeout,
+        }
+    }
+}
+
+/// The most input discarded by a lingering close; see [`Timeouts::linger`].
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// The shortest socket read timeout (zero means "none" to the OS and is refused).
+const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// What the adapter enforces on one connection, and where it is.
+#[derive(Debug, Clone, Copy)]
+struct Policy {
+    keepalive: Option<Keepalive>,
+    /// A keepalive ping went out and nothing has arrived since.
+    ping_sent: bool,
+    linger: Option<Duration>,
+    /// The lingering close was done (it is done once).
+    lingered: bool,
+}
+
+/// What to do when a read timed out.
+enum Expired {
+    /// Send a ping and read on.
+    Ping,
+    /// Fail the connection with [`Error::KeepaliveTimeout`].
+    Dead,
+}
+
+impl Policy {
+    /// Starts `timeouts` on `stream`.
+    fn start(timeouts: &Timeouts, stream: &TcpStream) -> io::Result<Policy> {
+        if let Some(keepalive) = timeouts.keepalive {
+            stream.set_read_timeout(Some(keepalive.ping_after.max(MIN_TIMEOUT)))?;
+        }
+        Ok(Policy {
+            keepalive: timeouts.keepalive,
+            ping_sent: false,
+            linger: timeouts.linger,
+            lingered: false,
+        })
+    }
+
+    /// Bytes arrived: the peer is alive.
+    fn heard(&mut self, stream: &TcpStream) -> io::Result<()> {
+        match self.keepalive {
+            Some(keepalive) if self.ping_sent => {
+                self.ping_sent = false;
+                stream.set_read_timeout(Some(keepalive.ping_after.max(MIN_TIMEOUT)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A read on `stream` failed with `error`: `None` if that is not the
+    /// keepalive's business (the error goes to the caller).
+    fn expired(&mut self, stream: &TcpStream, error: &io::Error) -> io::Result<Option<Expired>> {
+        let Some(keepalive) = self.keepalive else {
+            return Ok(None);
+        };
+        if !is_timeout_kind(error.kind()) {
+            return Ok(None);
+        }
+        if self.ping_sent {
+            return Ok(Some(Expired::Dead));
+        }
+        self.ping_sent = true;
+        stream.set_read_timeout(Some(keepalive.timeout.max(MIN_TIMEOUT)))?;
+        Ok(Some(Expired::Ping))
+    }
+
+    /// The lingering close, once, if it is set and `closable`: this is the
+    /// server and its connection may close the transport.
+    fn linger(&mut self, stream: &TcpStream, closable: bool) {
+        if let Some(time) = self.linger {
+            if !self.lingered && closable {
+                self.lingered = true;
+                linger(stream, time);
+            }
+        }
+    }
+}
+
+/// Shuts down the write half of `stream` (after what was written: our
+/// close frame or error response), then reads and discards input until
+/// end-of-file, `time` or [`LINGER_BYTES`], whichever comes first.
+fn linger(stream: &TcpStream, time: Duration) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return; // not connected any more: nothing to protect
+    }
+    let deadline = Instant::now() + time;
+    let mut buf = [0u8; 4096];
+    let mut left = LINGER_BYTES;
+    while left > 0 {
+        let now = Instant::now();
+        if now >= deadline || stream.set_read_timeout(Some(deadline - now)).is_err() {
+            return;
+        }
+        match (&*stream).read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => left = left.saturating_sub(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Sends what is pending without blocking (the peer may have stopped
+/// reading), then shuts `stream` down both ways: the end of a connection
+/// whose keepalive expired.
+fn abandon(stream: &TcpStream, mut write_pending: impl FnMut() -> io::Result<()>) {
+    if stream.set_nonblocking(true).is_ok() {
+        let _ = write_pending();
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// `WouldBlock` on Unix, `TimedOut` on Windows: a socket timeout.
+fn is_timeout_kind(kind: io::ErrorKind) -> bool {
+    matches!(kind, io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// The socket under a `WebSocket<TcpStream>`: lets the generic methods
+/// reach it once [`WebSocket::set_timeouts`] stored this for `S = TcpStream`.
+type SocketOf<S> = fn(&S) -> &TcpStream;
+
+fn itself(stream: &TcpStream) -> &TcpStream {
+    stream
 }
 
 /// A WebSocket over a blocking stream.
@@ -87,6 +352,8 @@ impl Error {
 pub struct WebSocket<S> {
     stream: S,
     conn: Connection,
+    /// The adapter's timeouts, over a `TcpStream` only.
+    timer: Option<(SocketOf<S>, Policy)>,
 }
 
 impl<S: Read + Write> WebSocket<S> {
@@ -117,7 +384,9 @@ impl<S: Read + Write> WebSocket<S> {
     /// Server side, after the request head was read by
     /// [`read_request`] (e.g. to serve plain HTTP on other paths): validates
     /// it as a WebSocket handshake and answers it. `rest` are the bytes read
-    /// after the head; they belong to the WebSocket stream.
+    /// after the head; they belong to the WebSocket stream. With
+    /// `config.deflate` enabled (feature `deflate`), a permessage-deflate
+    /// offer is accepted ([`UpgradeRequest::deflate`]).
     pub fn upgrade<F>(
         mut stream: S,
         request: Request,
@@ -128,10 +397,22 @@ impl<S: Read + Write> WebSocket<S> {
     where
         F: FnOnce(&UpgradeRequest) -> Result<Option<String>, Rejection>,
     {
+        #[cfg(feature = "deflate")]
+        let mut agreed = None;
         let answer = UpgradeRequest::validate(request).and_then(|upgrade| {
             let protocol = decide(&upgrade)?;
+            // RFC 7692: accept permessage-deflate if `config.deflate` enables it.
+            #[cfg(feature = "deflate")]
+            let entry = {
+                agreed = upgrade.deflate(&config.deflate);
+                agreed.map(|params| std::string::ToString::to_string(&params))
+            };
+            #[cfg(not(feature = "deflate"))]
+            let entry: Option<String> = None;
+            let extensions: Vec<&str> = entry.iter().map(String::as_str).collect();
             let options = AcceptOptions {
                 protocol: protocol.as_deref(),
+                extensions: &extensions,
                 ..AcceptOptions::default()
             };
             upgrade.accept_with(&options).map_err(Rejection::from)
@@ -140,9 +421,16 @@ impl<S: Read + Write> WebSocket<S> {
             Ok(response) => {
                 stream.write_all(&response)?;
                 stream.flush()?;
-                let mut conn = Connection::new(Role::Server, config);
+                let conn = Connection::new(Role::Server, config);
+                #[cfg(feature = "deflate")]
+                let conn = conn.with_deflate(agreed);
+                let mut conn = conn;
                 conn.receive(rest);
-                Ok(WebSocket { stream, conn })
+                Ok(WebSocket {
+                    stream,
+                    conn,
+                    timer: None,
+                })
             }
             Err(rejection) => {
                 stream.write_all(&rejection.response())?;
@@ -159,25 +447,46 @@ impl<S: Read + Write> WebSocket<S> {
         Self::connect_with(stream, uri, ClientOptions::default(), Config::default())
     }
 
-    /// Client side with subprotocols, extra headers and limits.
+    /// Client side with subprotocols, extra headers and limits. With
+    /// `config.deflate` enabled (feature `deflate`), permessage-deflate is
+    /// offered (unless `options` already offers it) and used if the server
+    /// accepts it.
     pub fn connect_with(
         mut stream: S,
         uri: &str,
-        options: ClientOptions,
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))] mut options: ClientOptions,
         config: Config,
     ) -> Result<(Self, Response), Error> {
+        #[cfg(feature = "deflate")]
+        if config.deflate.enabled && !crate::deflate::offered(&options.extensions) {
+            options.extensions.push(config.deflate.offer());
+        }
         let handshake = ClientHandshake::with_random_key(uri, options)?;
         stream.write_all(handshake.request())?;
         stream.flush()?;
         let (response, rest) = read_head(&mut stream, |buf| handshake.parse_response(buf))?;
-        let mut conn = Connection::new(Role::Client, config);
+        let conn = Connection::new(Role::Client, config);
+        #[cfg(feature = "deflate")]
+        let conn = conn.with_deflate(response.deflate());
+        let mut conn = conn;
         conn.receive(&rest);
-        Ok((WebSocket { stream, conn }, response))
+        Ok((
+            WebSocket {
+                stream,
+                conn,
+                timer: None,
+            },
+            response,
+        ))
     }
 
     /// Wraps a stream whose handshake was done elsewhere.
     pub fn from_connection(stream: S, conn: Connection) -> Self {
-        WebSocket { stream, conn }
+        WebSocket {
+            stream,
+            conn,
+            timer: None,
+        }
     }
 
     /// Reads the next message. Pings are answered (unless automatic pongs
@@ -201,18 +510,26 @@ impl<S: Read + Write> WebSocket<S> {
             // Whatever the event, send what it queued: a pong, a close
             // reply, the close frame of a protocol error.
             self.flush()?;
-            if let Some(event) = polled? {
-                return Ok(event);
+            match polled {
+                Ok(Some(event)) => return Ok(event),
+                Ok(None) => {}
+                Err(error) => {
+                    self.linger();
+                    return Err(error.into());
+                }
             }
             if let State::Closed { .. } = self.conn.state() {
+                self.linger();
                 return Err(Error::Closed(self.conn.peer_close().cloned()));
             }
             self.fill()?;
         }
     }
 
-    /// Reads once from the stream into the connection.
-    fn fill(&mut self) -> io::Result<()> {
+    /// Reads once from the stream into the connection. With a keepalive, a
+    /// read that times out sends a ping and reads on, or fails the
+    /// connection if the ping went unanswered.
+    fn fill(&mut self) -> Result<(), Error> {
         loop {
             let buf = self.conn.receive_buffer(READ_CHUNK);
             match self.stream.read(buf) {
@@ -223,6 +540,9 @@ impl<S: Read + Write> WebSocket<S> {
                 }
                 Ok(n) => {
                     self.conn.commit_received(n);
+                    if let Some((socket, policy)) = &mut self.timer {
+                        policy.heard(socket(&self.stream))?;
+                    }
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
@@ -230,9 +550,58 @@ impl<S: Read + Write> WebSocket<S> {
                 }
                 Err(e) => {
                     self.conn.commit_received(0);
-                    return Err(e);
+                    let expired = match &mut self.timer {
+                        Some((socket, policy)) => policy.expired(socket(&self.stream), &e)?,
+                        None => None,
+                    };
+                    match expired {
+                        None => return Err(e.into()),
+                        Some(Expired::Ping) => {
+                            // Refused only while closing: then the wait for
+                            // the peer's close goes on, bounded all the same.
+                            if self.conn.ping(b"").is_ok() {
+                                self.flush()?;
+                            }
+                        }
+                        Some(Expired::Dead) => return Err(self.keepalive_failed()),
+                    }
                 }
             }
+        }
+    }
+
+    /// Fails a connection whose peer went silent: a close frame with 1001
+    /// (going away, RFC 6455 §7.4.1: this end leaves a connection it holds
+    /// for dead; 1011 would claim an internal error, and 1006 must never
+    /// be sent) is written if the socket takes it without blocking, then
+    /// the socket is shut down. Waiting for a close reply or lingering
+    /// would only wait longer for a peer that is gone.
+    fn keepalive_failed(&mut self) -> Error {
+        if self.conn.state() == State::Open {
+            let _ = self.conn.close(CloseCode::GOING_AWAY, "keepalive timeout");
+        }
+        if let Some((socket, _)) = self.timer {
+            let mut stream: &TcpStream = socket(&self.stream);
+            let conn = &mut self.conn;
+            abandon(stream, || {
+                while !conn.pending().is_empty() {
+                    let n = stream.write(conn.pending())?;
+                    if n == 0 {
+                        break;
+                    }
+                    conn.advance(n);
+                }
+                Ok(())
+            });
+        }
+        Error::KeepaliveTimeout
+    }
+
+    /// The lingering close, if [`Timeouts::linger`] is set; see there.
+    fn linger(&mut self) {
+        if let Some((socket, policy)) = &mut self.timer {
+            let closable = self.conn.role() == Role::Server && self.conn.may_close_transport();
+            policy.linger(socket(&self.stream), closable);
         }
     }
 
@@ -263,7 +632,8 @@ impl<S: Read + Write> WebSocket<S> {
     /// Starts the close handshake and completes it: sends a close frame,
     /// then reads (and discards messages) until the peer's close frame
     /// arrives or the stream ends. Returns the peer's close frame. Set a
-    /// read timeout on the stream to bound the wait.
+    /// read timeout on the stream, or a keepalive
+    /// ([`set_timeouts`](WebSocket::set_timeouts)), to bound the wait.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<Option<CloseFrame>, Error> {
         if self.conn.state() == State::Open {
             self.conn.close(code, reason)?;
@@ -314,7 +684,8 @@ impl<S: Read + Write> WebSocket<S> {
         &mut self.stream
     }
 
-    /// Takes the stream and the connection apart.
+    /// Takes the stream and the connection apart. The adapter's
+    /// [`Timeouts`] end here; the socket keeps the read timeout it last had.
     pub fn into_parts(self) -> (S, Connection) {
         (self.stream, self.conn)
     }
@@ -323,7 +694,8 @@ impl<S: Read + Write> WebSocket<S> {
 /// Reads an HTTP request head from `stream` without reading past what is
 /// needed, and returns it with the bytes that followed it in the same read.
 /// A malformed or oversized head is answered with its HTTP error response
-/// (400, 431, ...) before the error is returned.
+/// (400, 431, ...) before the error is returned. Over a `TcpStream`,
+/// [`read_request_timed`] adds a deadline for the whole head.
 pub fn read_request<S: Read + Write>(
     stream: &mut S,
     limits: &Limits,
@@ -335,6 +707,104 @@ pub fn read_request<S: Read + Write>(
             Err(Error::Handshake(error))
         }
         other => other,
+    }
+}
+
+/// [`read_request`] over a `TcpStream` with the adapter's
+/// [`Timeouts`]: the whole head must arrive within
+/// [`Timeouts::handshake`] (else [`Error::HandshakeTimeout`], nothing
+/// answered), and an HTTP error response to a bad head is followed by the
+/// lingering close of [`Timeouts::linger`] so the peer gets to read it. The
+/// stream's read timeout is as it was before on return.
+pub fn read_request_timed(
+    stream: &mut TcpStream,
+    limits: &Limits,
+    timeouts: &Timeouts,
+) -> Result<(Request, Vec<u8>), Error> {
+    let result = match timeouts.handshake {
+        None => read_request(stream, limits),
+        Some(timeout) => {
+            let previous = stream.read_timeout()?;
+            let mut deadline = Deadline {
+                stream,
+                until: Instant::now() + timeout,
+            };
+            let result = read_request(&mut deadline, limits);
+            stream.set_read_timeout(previous)?;
+            match result {
+                Err(Error::Io(e)) if is_timeout_kind(e.kind()) => Err(Error::HandshakeTimeout),
+                other => other,
+            }
+        }
+    };
+    if let (Err(Error::Handshake(_)), Some(time)) = (&result, timeouts.linger) {
+        linger(stream, time);
+    }
+    result
+}
+
+/// A `TcpStream` whose reads all end by one deadline.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut stream = self.stream;
+        stream.read(buf)
+    }
+}
+
+impl Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut stream = self.stream;
+        stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut stream = self.stream;
+        stream.flush()
+    }
+}
+
+impl WebSocket<TcpStream> {
+    /// Server side with the adapter's [`Timeouts`]: reads the request head
+    /// with [`read_request_timed`], answers it as
+    /// [`accept_with`](Self::accept_with) does, then starts the keepalive
+    /// and lingering close with [`set_timeouts`](Self::set_timeouts).
+    pub fn accept_timed<F>(
+        mut stream: TcpStream,
+        limits: &Limits,
+        config: Config,
+        timeouts: &Timeouts,
+        decide: F,
+    ) -> Result<Self, Error>
+    where
+        F: FnOnce(&UpgradeRequest) -> Result<Option<String>, Rejection>,
+    {
+        let (request, rest) = read_request_timed(&mut stream, limits, timeouts)?;
+        let mut ws = Self::upgrade(stream, request, &rest, config, decide)?;
+        ws.set_timeouts(timeouts)?;
+        Ok(ws)
+    }
+
+    /// Starts the keepalive and the lingering close of `timeouts` on this
+    /// socket, however it was made (`upgrade`, `connect`,
+    /// `from_connection`); [`Timeouts::handshake`] is not used here. A
+    /// keepalive sets the socket's read timeout and owns it from now on.
+    /// The lingering close applies to the server side only (a client waits
+    /// for the server to close first, §7.1.1). [`split`](Self::split)
+    /// hands both on to the [`Reader`].
+    pub fn set_timeouts(&mut self, timeouts: &Timeouts) -> io::Result<()> {
+        let policy = Policy::start(timeouts, &self.stream)?;
+        self.timer = Some((itself, policy));
+        Ok(())
     }
 }
 
@@ -376,9 +846,9 @@ mod split {
     use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
     use std::vec::Vec;
 
-    use super::{Error, READ_CHUNK, WebSocket};
+    use super::{Error, Expired, Policy, READ_CHUNK, WebSocket, abandon};
     use crate::close::{CloseCode, CloseFrame};
-    use crate::connection::{Connection, State};
+    use crate::connection::{Connection, Role, State};
     use crate::message::{Event, Message};
 
     /// The most bytes copied out of the connection for one `write` call.
@@ -410,6 +880,7 @@ mod split {
         /// timeouts set through either apply to both, and the TCP connection
         /// ends when both halves are dropped, or at once with `shutdown`.
         pub fn split(self) -> io::Result<(Reader, Writer)> {
+            let policy = self.timer.map(|(_, policy)| policy);
             let (stream, conn) = self.into_parts();
             let writer_stream = stream.try_clone()?;
             let shared = Arc::new(Shared {
@@ -424,6 +895,7 @@ mod split {
                 stream,
                 shared: Arc::clone(&shared),
                 buf: Vec::new(),
+                policy,
             };
             Ok((
                 reader,
@@ -516,6 +988,9 @@ mod split {
         /// Where `read` puts bytes before they go into the connection.
         /// Allocated at the first read.
         buf: Vec<u8>,
+        /// The keepalive and lingering close of
+        /// [`WebSocket::set_timeouts`], carried over by `split`.
+        policy: Option<Policy>,
     }
 
     impl Reader {
@@ -582,18 +1057,51 @@ mod split {
             if queued {
                 self.shared.flush(&self.stream, false)?;
             }
-            if let Some(event) = polled? {
-                return Ok(Some(event));
+            match polled {
+                Ok(Some(event)) => return Ok(Some(event)),
+                Ok(None) => {}
+                Err(error) => {
+                    self.linger();
+                    return Err(error.into());
+                }
             }
             match closed {
-                Some(frame) => Err(Error::Closed(frame)),
+                Some(frame) => {
+                    self.linger();
+                    Err(Error::Closed(frame))
+                }
                 None => Ok(None),
             }
         }
 
+        /// The lingering close of [`Timeouts::linger`](super::Timeouts::linger),
+        /// once the connection is closed: first everything queued is
+        /// written, the close frame among it (by the writer, if it is
+        /// writing: so no frame is cut off by the shutdown), for at most the
+        /// linger time.
+        fn linger(&mut self) {
+            let Some(policy) = &mut self.policy else {
+                return;
+            };
+            let Some(time) = policy.linger.filter(|_| !policy.lingered) else {
+                return;
+            };
+            if self.shared.lock().conn.role() != Role::Server {
+                return; // a client waits for the server to close (§7.1.1)
+            }
+            let previous = self.stream.write_timeout().ok().flatten();
+            let _ = self.stream.set_write_timeout(Some(time));
+            let _ = self.shared.flush(&self.stream, true);
+            let _ = self.stream.set_write_timeout(previous);
+            let closable = self.shared.lock().conn.may_close_transport();
+            // Once, whether or not the flush went through.
+            policy.linger(&self.stream, closable);
+            policy.lingered = true;
+        }
+
         /// Reads once from the socket, without holding the lock, and hands
         /// what came to the connection.
-        fn fill(&mut self) -> io::Result<()> {
+        fn fill(&mut self) -> Result<(), Error> {
             if self.buf.is_empty() {
                 self.buf.resize(READ_CHUNK, 0);
             }
@@ -601,7 +1109,22 @@ mod split {
                 match self.stream.read(&mut self.buf) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        let expired = match &mut self.policy {
+                            Some(policy) => policy.expired(&self.stream, &e)?,
+                            None => None,
+                        };
+                        match expired {
+                            None => return Err(e.into()),
+                            Some(Expired::Ping) => {
+                                let queued = self.shared.lock().conn.ping(b"").is_ok();
+                                if queued {
+                                    self.shared.flush(&self.stream, false)?;
+                                }
+                            }
+                            Some(Expired::Dead) => return Err(self.keepalive_failed()),
+                        }
+                    }
                 }
             };
             let mut inner = self.shared.lock();
@@ -609,8 +1132,27 @@ mod split {
                 inner.conn.receive_eof();
             } else {
                 inner.conn.receive(&self.buf[..n]);
+                drop(inner);
+                if let Some(policy) = &mut self.policy {
+                    policy.heard(&self.stream)?;
+                }
             }
             Ok(())
+        }
+
+        /// Fails a connection whose peer went silent, as
+        /// `WebSocket::keepalive_failed` does. The socket is shared with the
+        /// writer: what is pending is written unless the writer is writing,
+        /// and then the shutdown ends its write too.
+        fn keepalive_failed(&mut self) -> Error {
+            {
+                let mut inner = self.shared.lock();
+                if inner.conn.state() == State::Open {
+                    let _ = inner.conn.close(CloseCode::GOING_AWAY, "keepalive timeout");
+                }
+            }
+            abandon(&self.stream, || self.shared.flush(&self.stream, false));
+            Error::KeepaliveTimeout
         }
 
         /// The connection's state.
