@@ -27,5 +27,11 @@ bash tests/browser/setup.sh
 step "unit, integration, example and doc tests"
 cargo test --all-features
 
+step "the scalar fallback alone (SIMD masking off)"
+cargo test --features no-simd --lib frame::mask
+
+step "Miri over the unsafe masking code (every path, lengths 0-100 and up to 256, chosen alignments, 4 KiB)"
+cargo +nightly miri test --lib frame::mask
+
 step "fuzz targets, 20 s each (installs cargo-fuzz if missing; see fuzz/README.md)"
 bash fuzz/run.sh 20
