@@ -9,8 +9,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "format"
 cargo fmt --all -- --check
 
-step "lints"
+step "lints (all features, then the default set: --all-features includes no-simd, which hides the SIMD paths)"
 cargo clippy --all-targets --all-features -- -D warnings
+cargo clippy --all-targets -- -D warnings
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
@@ -27,10 +28,16 @@ bash tests/browser/setup.sh
 step "unit, integration, example and doc tests"
 cargo test --all-features
 
+step "the SIMD masking paths (default features: --all-features above builds no-simd)"
+cargo test --lib frame::mask
+
 step "the scalar fallback alone (SIMD masking off)"
 cargo test --features no-simd --lib frame::mask
 
-step "Miri over the unsafe masking code (every path, lengths 0-100 and up to 256, chosen alignments, 4 KiB)"
+step "Miri over the unsafe masking code (every path, lengths 0-100 and up to 320, chosen alignments, 4 KiB)"
+if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^miri'; then
+    rustup +nightly component add miri rust-src
+fi
 cargo +nightly miri test --lib frame::mask
 
 step "fuzz targets, 20 s each (installs cargo-fuzz if missing; see fuzz/README.md)"

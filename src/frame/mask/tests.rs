@@ -1,11 +1,12 @@
 //! Every masking path this build has, each called directly (not only through
 //! the dispatcher), against the byte-at-a-time reference.
 //!
-//! Natively: every length 0–256 × every alignment 0–63 (from a 64-aligned
-//! base) × every key offset 0–3, plus 64 KiB + 7 and 1 MiB + 3 at three
-//! alignments, four offsets and two keys. Under Miri, which interprets every
-//! instruction, the same shapes on a smaller grid (lengths 0–100 and nine
-//! longer ones up to 256, ten alignments chosen around 16- and 32-byte
+//! Natively: every length 0–320 × every alignment 0–63 (from a 64-aligned
+//! base) × every key offset 0–3 (lengths from 256 up also take the steps to
+//! a vector boundary), plus 64 KiB + 7 and 1 MiB + 3 at three alignments,
+//! four offsets and two keys. Under Miri, which interprets every
+//! instruction, the same shapes on a smaller grid (lengths 0–100 and eleven
+//! longer ones up to 320, ten alignments chosen around 16- and 32-byte
 //! boundaries, 4 KiB + 7): every branch of every path, in a few minutes.
 #![allow(unsafe_code)]
 
@@ -16,16 +17,16 @@ use alloc::vec::Vec;
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 #[cfg(not(miri))]
-const LENS: &[usize] = &range::<257>();
+const LENS: &[usize] = &range::<321>();
 #[cfg(miri)]
 const LENS: &[usize] = &{
-    let mut lens = [0; 110];
+    let mut lens = [0; 112];
     let mut i = 0;
     while i <= 100 {
         lens[i] = i;
         i += 1;
     }
-    let long = [127, 128, 129, 160, 161, 192, 193, 255, 256];
+    let long = [127, 128, 129, 160, 161, 192, 193, 255, 256, 287, 320];
     let mut j = 0;
     while j < long.len() {
         lens[101 + j] = long[j];
@@ -99,7 +100,7 @@ fn fill(buf: &mut [u8], seed: u32) {
 
 #[repr(align(64))]
 #[derive(Clone, Copy)]
-struct Block([u8; 64 + 256 + 64]);
+struct Block([u8; 64 + 320 + 64]);
 
 /// `apply_mask` and every kernel against the reference on
 /// `buf[align..align + len]` of a 64-aligned block, for every listed length,
@@ -108,7 +109,7 @@ struct Block([u8; 64 + 256 + 64]);
 #[test]
 fn every_path_matches_reference_at_every_length_alignment_and_offset() {
     let kernels = kernels();
-    let mut original = Block([0; 384]);
+    let mut original = Block([0; 448]);
     fill(&mut original.0, 0x9e37_79b9);
     for &align in ALIGNS {
         for &len in LENS {
@@ -165,6 +166,32 @@ fn every_path_matches_reference_on_large_buffers() {
             }
         }
     }
+}
+
+/// The layout every path relies on for speed (correctness holds for any
+/// split): from `ALIGN_MIN` bytes the body starts on a block boundary, and
+/// head and tail are shorter than a block.
+#[test]
+fn split_aligns_the_body_of_long_buffers() {
+    fn check<const W: usize>(block: &mut Block) {
+        for align in 0..64 {
+            for len in [255, 256, 300] {
+                let buf = &mut block.0[align..align + len];
+                let (head, body, tail, _) = portable::split::<W>(buf, 0);
+                assert!(head.len() < W && tail.len() < W && body.len() % W == 0);
+                assert_eq!(head.len() + body.len() + tail.len(), len);
+                if len >= 256 {
+                    assert_eq!(body.as_ptr().addr() % W, 0, "W {W} align {align}");
+                } else {
+                    assert!(head.is_empty());
+                }
+            }
+        }
+    }
+    let mut block = Block([0; 448]);
+    check::<8>(&mut block);
+    check::<16>(&mut block);
+    check::<32>(&mut block);
 }
 
 #[test]

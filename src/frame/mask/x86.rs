@@ -33,9 +33,9 @@ macro_rules! vectors {
     }};
 }
 
-/// The widest path this CPU runs, for a buffer of any length (callers pass
-/// 32 bytes or more). Kept out of line, so that the inlined `apply_mask`
-/// holds only the short path and a call.
+/// The widest path this CPU runs, for a buffer of any length (`apply_mask`
+/// passes `SIMD_MIN` bytes or more). Kept out of line, so that the inlined
+/// `apply_mask` holds only the short path and a call.
 #[inline(never)]
 pub(super) fn dispatch(buf: &mut [u8], key: u32) {
     #[cfg(any(feature = "std", target_feature = "avx2"))]
