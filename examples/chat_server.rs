@@ -46,11 +46,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use std::{env, mem, process, thread};
 
 use rfc6455::blocking::{self, Error, Keepalive, Reader, Timeouts, WebSocket, Writer};
-use rfc6455::handshake::{Limits, http_response};
+use rfc6455::handshake::Limits;
 use rfc6455::{CloseCode, Config, Message, ProtocolError};
 use serde_json::{Value, json};
 
 /// The page served on `GET /`.
+mod support;
+
 const PAGE: &str = include_str!("chat.html");
 
 /// How long a client whose nickname is refused may take to answer our close.
@@ -320,23 +322,7 @@ fn serve(mut stream: TcpStream, room: &Mutex<Room>, settings: &Settings) -> Resu
             let ws = WebSocket::upgrade(stream, request, &rest, config, |_| Ok(None))?;
             return chat(ws, name, room, settings);
         }
-        ("GET", "/") => http_response(
-            200,
-            &[
-                ("Content-Type", "text/html; charset=utf-8"),
-                ("Connection", "close"),
-            ],
-            PAGE.as_bytes(),
-        ),
-        (_, "/") => http_response(405, &[("Allow", "GET"), ("Connection", "close")], b""),
-        _ => http_response(
-            404,
-            &[
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Connection", "close"),
-            ],
-            b"not found\n",
-        ),
+        (method, path) => support::plain_http(method, path, PAGE),
     };
     stream.write_all(&response)?;
     Ok(())

@@ -30,10 +30,12 @@ use std::time::Duration;
 use std::{env, process, thread};
 
 use rfc6455::blocking::{self, Error, Keepalive, Timeouts, WebSocket};
-use rfc6455::handshake::{Limits, http_response};
+use rfc6455::handshake::Limits;
 use rfc6455::{Config, ProtocolError};
 
 /// The page served on `GET /`.
+mod support;
+
 const PAGE: &str = include_str!("echo.html");
 
 /// How long one write may block. A client that stops reading while we echo
@@ -106,26 +108,7 @@ fn serve(mut stream: TcpStream, deflate: bool, timeouts: &Timeouts) -> Result<()
         return echo(&mut ws);
     }
 
-    let response = match (request.method(), request.path()) {
-        ("GET", "/") => http_response(
-            200,
-            &[
-                ("Content-Type", "text/html; charset=utf-8"),
-                ("Connection", "close"),
-            ],
-            PAGE.as_bytes(),
-        ),
-        (_, "/") => http_response(405, &[("Allow", "GET"), ("Connection", "close")], b""),
-        _ => http_response(
-            404,
-            &[
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Connection", "close"),
-            ],
-            b"not found\n",
-        ),
-    };
-    stream.write_all(&response)?;
+    stream.write_all(&support::plain_http(request.method(), request.path(), PAGE))?;
     Ok(())
 }
 

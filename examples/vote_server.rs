@@ -34,11 +34,13 @@ use std::time::Duration;
 use std::{env, mem, process, thread};
 
 use rfc6455::blocking::{self, Error, Reader, Timeouts, WebSocket, Writer};
-use rfc6455::handshake::{Limits, http_response};
+use rfc6455::handshake::Limits;
 use rfc6455::{Config, Message};
 use serde_json::{Value, json};
 
 /// The page served on `GET /`.
+mod support;
+
 const PAGE: &str = include_str!("vote.html");
 
 /// How long a client may take to send its request head.
@@ -238,23 +240,7 @@ fn serve(mut stream: TcpStream, board: &Mutex<Board>) -> Result<(), Error> {
             ws.set_timeouts(&Timeouts::default())?;
             return watch(ws, board);
         }
-        ("GET", "/") => http_response(
-            200,
-            &[
-                ("Content-Type", "text/html; charset=utf-8"),
-                ("Connection", "close"),
-            ],
-            PAGE.as_bytes(),
-        ),
-        (_, "/") => http_response(405, &[("Allow", "GET"), ("Connection", "close")], b""),
-        _ => http_response(
-            404,
-            &[
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Connection", "close"),
-            ],
-            b"not found\n",
-        ),
+        (method, path) => support::plain_http(method, path, PAGE),
     };
     stream.write_all(&response)?;
     Ok(())

@@ -493,13 +493,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// are off) and pongs skipped. When the peer closes, the close reply is
     /// sent and [`Error::Closed`] returned, then again on every later call.
     pub fn read(&mut self) -> Result<Message, Error> {
-        loop {
-            match self.read_event()? {
-                Event::Message(message) => return Ok(message),
-                Event::Ping(_) | Event::Pong(_) => {}
-                Event::Close(frame) => return Err(Error::Closed(Some(frame))),
-            }
-        }
+        next_message(|| self.read_event())
     }
 
     /// Reads the next event of any kind, answering pings and closes as
@@ -691,6 +685,18 @@ impl<S: Read + Write> WebSocket<S> {
     }
 }
 
+/// Pulls events until a message arrives: pings and pongs are skipped (the
+/// pong to a ping was already queued and sent), a close ends the stream.
+fn next_message(mut next_event: impl FnMut() -> Result<Event, Error>) -> Result<Message, Error> {
+    loop {
+        match next_event()? {
+            Event::Message(message) => return Ok(message),
+            Event::Ping(_) | Event::Pong(_) => {}
+            Event::Close(frame) => return Err(Error::Closed(Some(frame))),
+        }
+    }
+}
+
 /// Reads an HTTP request head from `stream` without reading past what is
 /// needed, and returns it with the bytes that followed it in the same read.
 /// A malformed or oversized head is answered with its HTTP error response
@@ -846,7 +852,7 @@ mod split {
     use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
     use std::vec::Vec;
 
-    use super::{Error, Expired, Policy, READ_CHUNK, WebSocket, abandon};
+    use super::{Error, Expired, Policy, READ_CHUNK, WebSocket, abandon, next_message};
     use crate::close::{CloseCode, CloseFrame};
     use crate::connection::{Connection, Role, State};
     use crate::message::{Event, Message};
@@ -1001,13 +1007,7 @@ mod split {
         /// the [`Writer`] completes: this returns `Closed` when the peer's
         /// reply arrives.
         pub fn read(&mut self) -> Result<Message, Error> {
-            loop {
-                match self.read_event()? {
-                    Event::Message(message) => return Ok(message),
-                    Event::Ping(_) | Event::Pong(_) => {}
-                    Event::Close(frame) => return Err(Error::Closed(Some(frame))),
-                }
-            }
+            next_message(|| self.read_event())
         }
 
         /// Reads the next event of any kind, like [`WebSocket::read_event`].

@@ -541,18 +541,9 @@ fn rsv_bits_without_extension_fail_with_1002() {
                 let mask = (role == Role::Server).then_some(KEY);
                 let input = raw_frame(true, rsv, opcode, mask, b"Hello, world!");
                 let out = feed(&mut connection(role), &input, input.len());
-                out.assert_failed_with(CloseCode::PROTOCOL_ERROR);
-                assert_eq!(
-                    out.error,
-                    Some(ProtocolError::ReservedBits),
-                    "{role:?} rsv {rsv} opcode {opcode}"
-                );
-                assert!(out.events.is_empty(), "{role:?} rsv {rsv} opcode {opcode}");
-                assert_eq!(
-                    out.sent.len(),
-                    1,
-                    "only the close frame, no pong: {:?}",
-                    out.sent
+                out.assert_failed_alone(
+                    ProtocolError::ReservedBits,
+                    &format!("{role:?} rsv {rsv} opcode {opcode}"),
                 );
             }
         }

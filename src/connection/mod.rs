@@ -700,6 +700,17 @@ impl Connection {
 
     // ---- the state machine ---------------------------------------------
 
+    /// Queues the close frame the state machine sends on its own: an echo
+    /// of the peer's code, or the code of a failure. Both codes are valid on
+    /// the wire (the peer's was checked on parse, ours are 1002/1007/1009),
+    /// so the payload always encodes.
+    fn queue_close_without_reason(&mut self, code: Option<CloseCode>) {
+        let mut payload = [0u8; 125];
+        let len = close::encode_payload(code, "", &mut payload).unwrap_or(0);
+        self.outbox
+            .push_frame(OpCode::Close, true, &payload[..len], self.masks.as_mut());
+    }
+
     /// Every state change happens here, together with the frames it queues.
     fn transition(&mut self, input: Input) {
         use Initiator::{Local, Remote};
@@ -707,10 +718,7 @@ impl Connection {
             (State::Open, Input::SendClose) => State::LocalClosing,
             (State::Open, Input::ReceiveClose(code)) => {
                 // §5.5.1: answer with a close frame, echoing the code.
-                let mut payload = [0u8; 125];
-                let len = close::encode_payload(code, "", &mut payload).unwrap_or(0);
-                self.outbox
-                    .push_frame(OpCode::Close, true, &payload[..len], self.masks.as_mut());
+                self.queue_close_without_reason(code);
                 State::Closed {
                     clean: true,
                     initiator: Remote,
@@ -722,10 +730,7 @@ impl Connection {
             },
             (State::Open, Input::Fail(code)) => {
                 // §7.1.7: fail the connection, telling the peer why.
-                let mut payload = [0u8; 125];
-                let len = close::encode_payload(Some(code), "", &mut payload).unwrap_or(0);
-                self.outbox
-                    .push_frame(OpCode::Close, true, &payload[..len], self.masks.as_mut());
+                self.queue_close_without_reason(Some(code));
                 State::Closed {
                     clean: false,
                     initiator: Local,

@@ -98,6 +98,26 @@ impl Outcome {
             })
     }
 
+    /// Asserts the connection failed with exactly `error`, handed out no
+    /// event, and sent nothing but its close frame with the error's code
+    /// (no pong to the offending frame). `context` names the case.
+    #[track_caller]
+    pub fn assert_failed_alone(&self, error: ProtocolError, context: &str) {
+        self.assert_failed_with(error.close_code());
+        assert_eq!(self.error, Some(error), "{context}");
+        assert!(
+            self.events.is_empty(),
+            "{context}: events {:?}",
+            self.events
+        );
+        assert_eq!(
+            self.sent.len(),
+            1,
+            "{context}: only the close frame: {:?}",
+            self.sent
+        );
+    }
+
     /// Asserts the connection failed with `code` and sent a close frame with it.
     #[track_caller]
     pub fn assert_failed_with(&self, code: CloseCode) {
