@@ -99,11 +99,12 @@ pub mod frame;
 pub mod handshake;
 mod message;
 pub mod utf8;
+mod utf8_bytes;
 
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{Config, Connection, Initiator, Role, State};
 pub use error::*;
-pub use message::{Event, Message, MessageKind};
+pub use message::{Event, Message, MessageKind, Utf8Bytes};
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

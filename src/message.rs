@@ -5,17 +5,39 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use crate::close::CloseFrame;
+pub use crate::utf8_bytes::Utf8Bytes;
 
 /// A complete data message (RFC 6455 §5.6), reassembled from its fragments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// A text message: valid UTF-8 (checked, §8.1).
-    Text(String),
+    /// A text message: valid UTF-8 (checked, §8.1), in a [`Utf8Bytes`]
+    /// that shares the received buffer (no copy, no second validation).
+    Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
 }
 
 impl Message {
+    /// A text message from anything that converts to [`Utf8Bytes`]
+    /// (`&str`, `String`, `&'static str` via [`Utf8Bytes::from_static`]).
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Message::Text(text.into())
+    }
+
+    /// A binary message from anything that converts to [`Bytes`]
+    /// (`Vec<u8>`, `&'static [u8]`, `Bytes`).
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Message::Binary(data.into())
+    }
+
+    /// The payload as [`Bytes`], without a copy (text as its UTF-8 bytes).
+    pub fn into_bytes(self) -> Bytes {
+        match self {
+            Message::Text(s) => s.into_bytes(),
+            Message::Binary(b) => b,
+        }
+    }
+
     /// The kind of message.
     pub fn kind(&self) -> MessageKind {
         match self {
@@ -45,7 +67,7 @@ impl Message {
     /// The text, if this is a text message.
     pub fn as_text(&self) -> Option<&str> {
         match self {
-            Message::Text(s) => Some(s),
+            Message::Text(s) => Some(s.as_str()),
             Message::Binary(_) => None,
         }
     }
@@ -53,6 +75,12 @@ impl Message {
 
 impl From<String> for Message {
     fn from(s: String) -> Self {
+        Message::Text(s.into())
+    }
+}
+
+impl From<Utf8Bytes> for Message {
+    fn from(s: Utf8Bytes) -> Self {
         Message::Text(s)
     }
 }

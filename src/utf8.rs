@@ -11,6 +11,25 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Utf8Error;
 
+impl core::fmt::Display for Utf8Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("invalid UTF-8")
+    }
+}
+
+impl core::error::Error for Utf8Error {}
+
+/// Validates a whole buffer as UTF-8, with SIMD where the CPU has it
+/// (`simdutf8`: AVX2/SSE4.2 chosen at run time with `std`, NEON, or a
+/// scalar fallback). Several times faster than `core::str::from_utf8` on
+/// non-ASCII text, the same on ASCII.
+#[inline]
+pub fn validate(bytes: &[u8]) -> Result<(), Utf8Error> {
+    simdutf8::basic::from_utf8(bytes)
+        .map(|_| ())
+        .map_err(|_| Utf8Error)
+}
+
 /// Streaming UTF-8 validator. Feed chunks with [`feed`](Self::feed), then
 /// call [`finish`](Self::finish) at the end of the message.
 #[derive(Debug, Clone, Default)]
@@ -67,11 +86,13 @@ impl Utf8Validator {
                 Err(_) => return Err(Utf8Error),
             }
         }
-        match core::str::from_utf8(chunk) {
+        // simdutf8's `compat` flavour reports where and how validation
+        // failed, like `core::str::from_utf8`, at SIMD speed.
+        match simdutf8::compat::from_utf8(chunk) {
             Ok(_) => Ok(()),
             // `error_len() == None`: the chunk ends in the middle of a
-            // sequence that is valid so far (std checks the ranges of the
-            // second byte, so overlong forms and surrogates fail here).
+            // sequence that is valid so far (the ranges of the second byte
+            // are checked, so overlong forms and surrogates fail here).
             Err(e) if e.error_len().is_none() => {
                 let tail = &chunk[e.valid_up_to()..];
                 self.partial[..tail.len()].copy_from_slice(tail);

@@ -133,7 +133,7 @@ fn text_and_binary_round_trip_from_empty_to_1_mib() {
         ws.send_text(&text).unwrap();
         assert_eq!(
             ws.read().unwrap(),
-            Message::Text(text),
+            Message::Text(text.into()),
             "text of {size} chars"
         );
         let data: Vec<u8> = (0..size).map(|i| (i * 7 % 256) as u8).collect();

@@ -156,7 +156,7 @@ fn large_message_then_close_then_ping_delivers_both_messages_and_no_pong() {
         assert_eq!(
             out.events,
             vec![
-                Event::Message(Message::Text(big.clone())),
+                Event::Message(Message::Text(big.clone().into())),
                 Event::Message(Message::Text("Hello World!".into())),
                 close_event(1000, ""),
             ]

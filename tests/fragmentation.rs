@@ -441,7 +441,7 @@ fn large_message_arrives_whole_as_one_frame_or_many_fragments() {
                 } else {
                     &mut pair.server
                 };
-                send_in_fragments(sender, &Message::Text(text.clone()), fragment);
+                send_in_fragments(sender, &Message::Text(text.clone().into()), fragment);
                 send_in_fragments(sender, &Message::Binary(data.clone().into()), fragment);
                 if let Some(size) = fragment {
                     let frames = parse_frames(sender.pending());

@@ -92,7 +92,7 @@ fn default_config_accepts_a_16_mib_frame_and_refuses_one_byte_more() {
     let out = feed(&mut server(), &frame, MIB);
     assert_eq!(out.error, None);
     assert!(
-        out.events == vec![Event::Message(Message::Text(text))],
+        out.events == vec![Event::Message(Message::Text(text.into()))],
         "the 16 MiB message"
     );
 
@@ -391,7 +391,7 @@ fn large_messages_in_one_frame_are_delivered() {
         let text = "*".repeat(size);
         let out = server_gets(&client_frame(true, 0x1, text.as_bytes()));
         assert!(
-            out.events == vec![Event::Message(Message::Text(text))],
+            out.events == vec![Event::Message(Message::Text(text.into()))],
             "{size}"
         );
         let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
@@ -416,7 +416,7 @@ fn large_fragmented_messages_are_delivered_whatever_the_frame_size() {
         );
         assert_eq!(out.error, None, "{frame_size}");
         assert!(
-            out.events == vec![Event::Message(Message::Text(text.clone()))],
+            out.events == vec![Event::Message(Message::Text(text.clone().into()))],
             "{frame_size}"
         );
         let out = feed(&mut server(), &fragmented(0x2, &data, frame_size), 64 << 10);
@@ -433,7 +433,7 @@ fn large_message_read_in_small_chops_is_delivered() {
         let out = feed(&mut server(), &frame, chop);
         assert_eq!(out.error, None, "{chop}");
         assert!(
-            out.events == vec![Event::Message(Message::Text(text.clone()))],
+            out.events == vec![Event::Message(Message::Text(text.clone().into()))],
             "{chop}"
         );
     }
@@ -484,7 +484,10 @@ fn text_sent_in_1300_byte_fragments_arrives_as_one_message() {
     assert_eq!(frames[50].payload.len(), 536);
     assert!(frames.iter().all(|f| f.masked));
     let (_, at_server) = pair.drive(1300);
-    assert_eq!(at_server, vec![Event::Message(Message::Text(text.clone()))]);
+    assert_eq!(
+        at_server,
+        vec![Event::Message(Message::Text(text.clone().into()))]
+    );
     // And echoed back the same way.
     for (i, piece) in pieces.iter().enumerate() {
         pair.server
@@ -492,7 +495,7 @@ fn text_sent_in_1300_byte_fragments_arrives_as_one_message() {
             .unwrap();
     }
     let (at_client, _) = pair.drive(4096);
-    assert_eq!(at_client, vec![Event::Message(Message::Text(text))]);
+    assert_eq!(at_client, vec![Event::Message(Message::Text(text.into()))]);
 }
 
 #[test]

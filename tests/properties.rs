@@ -135,7 +135,7 @@ fn message() -> impl Strategy<Value = Message> {
             .prop_map(|cs| Message::Text(cs.into_iter().collect())),
         prop::collection::vec(any::<u8>(), 0..3000).prop_map(|b| Message::Binary(b.into())),
         // Short ASCII and short binary, so that many messages fit in one case.
-        "[a-z]{0,10}".prop_map(Message::Text),
+        "[a-z]{0,10}".prop_map(Message::text),
         prop::collection::vec(any::<u8>(), 0..10).prop_map(|b| Message::Binary(b.into())),
     ]
 }

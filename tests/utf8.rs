@@ -349,7 +349,7 @@ fn empty_text_message_is_delivered() {
     assert_eq!(out.error, None);
     assert_eq!(
         out.events,
-        vec![Event::Message(Message::Text(String::new()))]
+        vec![Event::Message(Message::Text(String::new().into()))]
     );
 }
 
@@ -364,7 +364,7 @@ fn text_message_of_three_empty_fragments_is_one_empty_message() {
         assert_eq!(out.error, None);
         assert_eq!(
             out.events,
-            vec![Event::Message(Message::Text(String::new()))]
+            vec![Event::Message(Message::Text(String::new().into()))]
         );
     }
 }
@@ -639,7 +639,7 @@ fn each_message_is_validated_from_a_fresh_start() {
 fn every_unicode_scalar_value_is_valid_in_one_message() {
     let text: String = (0..=0x10FFFF).filter_map(char::from_u32).collect();
     let bytes = text.as_bytes();
-    let expected = vec![Event::Message(Message::Text(text.clone()))];
+    let expected = vec![Event::Message(Message::Text(text.clone().into()))];
     // One frame, read in pieces that cut code points.
     let out = feed(&mut server(), &client_frame(true, 0x1, bytes), 4093);
     assert_eq!(out.error, None);
@@ -740,7 +740,7 @@ fn noncharacters_are_valid() {
         let text = char::from_u32(c).unwrap().to_string();
         assert_eq!(validate(text.as_bytes()), Ok(()), "U+{c:04X}");
         let out = server_gets(&client_frame(true, 0x1, text.as_bytes()));
-        assert_eq!(out.events, vec![Event::Message(Message::Text(text))]);
+        assert_eq!(out.events, vec![Event::Message(Message::Text(text.into()))]);
     }
 }
 

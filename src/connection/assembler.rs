@@ -1,13 +1,12 @@
 //! Message assembly (RFC 6455 §5.4): data frames joined into messages,
 //! with text validated as it arrives.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
 use crate::error::ProtocolError;
-use crate::message::{Message, MessageKind};
-use crate::utf8::Utf8Validator;
+use crate::message::{Message, MessageKind, Utf8Bytes};
+use crate::utf8::{Utf8Validator, validate};
 
 /// The message being received, if one is open.
 #[derive(Debug, Default)]
@@ -134,8 +133,12 @@ impl Assembler {
             MessageKind::Binary => Message::Binary(all.into()),
             MessageKind::Text => {
                 self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                // Validated as it was inflated.
-                Message::Text(String::from_utf8(all).map_err(|_| ProtocolError::InvalidUtf8)?)
+                // SAFETY: every byte went through `self.utf8` as it was
+                // inflated, and `finish` confirmed the text ends on a
+                // character boundary.
+                #[allow(unsafe_code)]
+                let text = unsafe { Utf8Bytes::from_bytes_unchecked(all.into()) };
+                Message::Text(text)
             }
         })
     }
@@ -176,13 +179,27 @@ impl Assembler {
                 Message::Binary(all.into())
             }
             MessageKind::Text => {
+                let all = if self.parts.is_empty() {
+                    payload
+                } else {
+                    let mut all = core::mem::take(&mut self.parts);
+                    all.extend_from_slice(&payload);
+                    Bytes::from(all)
+                };
                 if streamed {
                     // §8.1: a message may not end inside a code point.
                     self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                } else {
+                    // A whole single-frame message, validated here once.
+                    validate(&all).map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
-                let mut all = core::mem::take(&mut self.parts);
-                all.extend_from_slice(&payload);
-                let text = String::from_utf8(all).map_err(|_| ProtocolError::InvalidUtf8)?;
+                // SAFETY: the bytes were validated: all of them just above,
+                // or (streamed) every byte as it was unmasked, through
+                // `check_text`, and `finish` confirmed the text ends on a
+                // character boundary. Fragmented messages are always
+                // streamed (see `Connection::begin_frame`).
+                #[allow(unsafe_code)]
+                let text = unsafe { Utf8Bytes::from_bytes_unchecked(all) };
                 Message::Text(text)
             }
         };

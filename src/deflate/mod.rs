@@ -43,7 +43,7 @@
 //! client.send_text(&"compress me ".repeat(100))?;
 //! assert!(client.pending().len() < 200);
 //! server.receive(client.pending());
-//! assert_eq!(server.poll_event()?, Some(Event::Message(Message::Text("compress me ".repeat(100)))));
+//! assert_eq!(server.poll_event()?, Some(Event::Message(Message::text("compress me ".repeat(100)))));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
