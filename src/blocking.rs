@@ -53,9 +53,40 @@ use crate::handshake::{
 };
 use crate::message::{Event, Message};
 
-/// How many bytes one `read` call on the stream may fill. Allocated only
-/// while a read is outstanding; frames larger than this are read in pieces.
-const READ_CHUNK: usize = 8 * 1024;
+/// How many bytes one `read` call on the stream may fill: adaptive, from
+/// [`ReadSize::MIN`] to [`ReadSize::MAX`].
+///
+/// The chunk is memory the connection holds (zeroed, so resident) for as
+/// long as a read blocks: an idle connection blocked in `read` with a small
+/// chunk costs little, while a bulk transfer wants few, large reads. So the
+/// size doubles each time a read fills the chunk and halves when reads come
+/// back three-quarters empty.
+#[derive(Debug, Clone, Copy)]
+struct ReadSize(usize);
+
+impl ReadSize {
+    /// The first read and the floor: an idle connection's chunk.
+    const MIN: usize = 1024;
+    /// The ceiling: 64 KiB, a typical socket receive window per read.
+    const MAX: usize = 64 * 1024;
+
+    fn new() -> Self {
+        ReadSize(Self::MIN)
+    }
+
+    fn get(self) -> usize {
+        self.0
+    }
+
+    /// Adapts to a read of `n` bytes into a chunk of the current size.
+    fn update(&mut self, n: usize) {
+        if n >= self.0 {
+            self.0 = (self.0 * 2).min(Self::MAX);
+        } else if n < self.0 / 4 {
+            self.0 = (self.0 / 2).max(Self::MIN);
+        }
+    }
+}
 
 /// Errors of the blocking adapter, by who is at fault.
 #[derive(Debug, thiserror::Error)]
@@ -354,6 +385,8 @@ pub struct WebSocket<S> {
     conn: Connection,
     /// The adapter's timeouts, over a `TcpStream` only.
     timer: Option<(SocketOf<S>, Policy)>,
+    /// How much the next read may fill.
+    read_size: ReadSize,
 }
 
 impl<S: Read + Write> WebSocket<S> {
@@ -430,6 +463,7 @@ impl<S: Read + Write> WebSocket<S> {
                     stream,
                     conn,
                     timer: None,
+                    read_size: ReadSize::new(),
                 })
             }
             Err(rejection) => {
@@ -475,6 +509,7 @@ impl<S: Read + Write> WebSocket<S> {
                 stream,
                 conn,
                 timer: None,
+                read_size: ReadSize::new(),
             },
             response,
         ))
@@ -486,6 +521,7 @@ impl<S: Read + Write> WebSocket<S> {
             stream,
             conn,
             timer: None,
+            read_size: ReadSize::new(),
         }
     }
 
@@ -525,7 +561,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// connection if the ping went unanswered.
     fn fill(&mut self) -> Result<(), Error> {
         loop {
-            let buf = self.conn.receive_buffer(READ_CHUNK);
+            let buf = self.conn.receive_buffer(self.read_size.get());
             match self.stream.read(buf) {
                 Ok(0) => {
                     self.conn.commit_received(0);
@@ -534,6 +570,7 @@ impl<S: Read + Write> WebSocket<S> {
                 }
                 Ok(n) => {
                     self.conn.commit_received(n);
+                    self.read_size.update(n);
                     if let Some((socket, policy)) = &mut self.timer {
                         policy.heard(socket(&self.stream))?;
                     }
@@ -850,9 +887,10 @@ mod split {
     use std::io::{self, Read, Write};
     use std::net::{Shutdown, TcpStream};
     use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+    use std::vec;
     use std::vec::Vec;
 
-    use super::{Error, Expired, Policy, READ_CHUNK, WebSocket, abandon, next_message};
+    use super::{Error, Expired, Policy, ReadSize, WebSocket, abandon, next_message};
     use crate::close::{CloseCode, CloseFrame};
     use crate::connection::{Connection, Role, State};
     use crate::message::{Event, Message};
@@ -901,6 +939,7 @@ mod split {
                 stream,
                 shared: Arc::clone(&shared),
                 buf: Vec::new(),
+                read_size: ReadSize::new(),
                 policy,
             };
             Ok((
@@ -992,8 +1031,10 @@ mod split {
         stream: TcpStream,
         shared: Arc<Shared>,
         /// Where `read` puts bytes before they go into the connection.
-        /// Allocated at the first read.
+        /// Allocated at the first read, resized as `read_size` adapts.
         buf: Vec<u8>,
+        /// How much the next read may fill.
+        read_size: ReadSize,
         /// The keepalive and lingering close of
         /// [`WebSocket::set_timeouts`], carried over by `split`.
         policy: Option<Policy>,
@@ -1102,8 +1143,10 @@ mod split {
         /// Reads once from the socket, without holding the lock, and hands
         /// what came to the connection.
         fn fill(&mut self) -> Result<(), Error> {
-            if self.buf.is_empty() {
-                self.buf.resize(READ_CHUNK, 0);
+            let size = self.read_size.get();
+            if self.buf.len() != size {
+                // A fresh, exactly sized buffer: shrinking gives memory back.
+                self.buf = vec![0; size];
             }
             let n = loop {
                 match self.stream.read(&mut self.buf) {
@@ -1127,6 +1170,7 @@ mod split {
                     }
                 }
             };
+            self.read_size.update(n);
             let mut inner = self.shared.lock();
             if n == 0 {
                 inner.conn.receive_eof();
@@ -1258,5 +1302,35 @@ mod split {
         pub fn get_ref(&self) -> &TcpStream {
             &self.stream
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReadSize;
+    use std::vec;
+
+    #[test]
+    fn read_size_grows_with_full_reads_and_shrinks_when_idle() {
+        let mut size = ReadSize::new();
+        assert_eq!(size.get(), ReadSize::MIN);
+        // A bulk transfer: every read fills the chunk.
+        let mut seen = vec![size.get()];
+        for _ in 0..10 {
+            size.update(size.get());
+            seen.push(size.get());
+        }
+        assert_eq!(&seen[..4], &[1024, 2048, 4096, 8192]);
+        assert_eq!(size.get(), ReadSize::MAX, "capped");
+        // A read that fills half the chunk keeps the size.
+        size.update(ReadSize::MAX / 2);
+        assert_eq!(size.get(), ReadSize::MAX);
+        // Small reads (a chat message, a ping) shrink it back to the floor.
+        for _ in 0..10 {
+            size.update(100);
+        }
+        assert_eq!(size.get(), ReadSize::MIN, "floor");
+        size.update(0);
+        assert_eq!(size.get(), ReadSize::MIN);
     }
 }
