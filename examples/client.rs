@@ -14,6 +14,12 @@
 //! half of the socket ([`WebSocket::split`]). The program ends when the
 //! connection does, whoever closed it: exit status 0 after a clean close
 //! handshake, 1 if the connection failed.
+//!
+//! The client offers permessage-deflate (RFC 7692) with the crate's defaults
+//! (`permessage-deflate; client_max_window_bits`: context takeover and
+//! 15-bit windows, unless the server asks for less) and compresses what it
+//! sends if the server accepts; the example servers and most others do.
+//! `--no-deflate` offers nothing. The output is the same either way.
 
 use std::io::{self, BufRead, Write};
 use std::net::TcpStream;
@@ -21,20 +27,24 @@ use std::time::Duration;
 use std::{env, process, thread};
 
 use rfc6455::blocking::{Error, Reader, WebSocket};
-use rfc6455::handshake::Uri;
-use rfc6455::{CloseCode, Message, ProtocolError};
+use rfc6455::handshake::{ClientOptions, Uri};
+use rfc6455::{CloseCode, Config, Message, ProtocolError};
 
 /// How long to wait for the server's close reply after ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 const USAGE: &str = "\
-usage: client ws://HOST:PORT/PATH
+usage: client [--no-deflate] ws://HOST:PORT/PATH
 
 Sends each line of stdin as a text message and prints what comes back.
-At the end of stdin, closes with code 1000.";
+At the end of stdin, closes with code 1000.
+
+  --no-deflate  do not offer permessage-deflate (RFC 7692); by default it
+                is offered, and used if the server accepts it
+  --help        show this help";
 
 fn main() {
-    let url = parse_args();
+    let (url, deflate) = parse_args();
     let uri = Uri::parse(&url).unwrap_or_else(|e| usage_error(&format!("{url:?}: {e}")));
     if uri.secure() {
         usage_error("wss:// needs TLS, which this example does not do; use ws://");
@@ -46,7 +56,8 @@ fn main() {
         process::exit(1);
     });
     let _ = stream.set_nodelay(true); // send each line at once
-    let ws = match WebSocket::connect(stream, &url) {
+    let ws = match WebSocket::connect_with(stream, &url, ClientOptions::default(), config(deflate))
+    {
         Ok((ws, _response)) => ws,
         Err(e) => {
             eprintln!("client: handshake with {url} failed: {e}");
@@ -121,15 +132,36 @@ fn print_messages(mut reader: Reader) -> i32 {
     }
 }
 
-fn parse_args() -> String {
-    let mut args = env::args().skip(1);
-    match (args.next(), args.next()) {
-        (Some(flag), _) if flag == "--help" || flag == "-h" => {
-            println!("{USAGE}");
-            process::exit(0);
+/// The connection settings: the defaults, offering permessage-deflate
+/// unless `--no-deflate` was given.
+fn config(deflate: bool) -> Config {
+    #[cfg(feature = "deflate")]
+    if deflate {
+        return Config::default().deflate(rfc6455::deflate::DeflateConfig::default());
+    }
+    let _ = deflate; // off, or built without the extension: nothing offered
+    Config::default()
+}
+
+/// The URL, and whether to offer permessage-deflate.
+fn parse_args() -> (String, bool) {
+    let mut url = None;
+    let mut deflate = true;
+    for arg in env::args().skip(1) {
+        match arg.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                process::exit(0);
+            }
+            "--no-deflate" => deflate = false,
+            flag if flag.starts_with("--") => usage_error(&format!("unknown argument {flag:?}")),
+            _ if url.is_some() => usage_error("expected one ws:// URL"),
+            _ => url = Some(arg),
         }
-        (Some(url), None) => url,
-        _ => usage_error("expected one ws:// URL"),
+    }
+    match url {
+        Some(url) => (url, deflate),
+        None => usage_error("expected one ws:// URL"),
     }
 }
 

@@ -20,9 +20,18 @@
 //! if it then stays silent for `--keepalive-timeout` seconds, and a close
 //! or a protocol error ends with a lingering close.
 //!
-//! With `--deflate` (and the crate's `deflate` feature, on by default) the
-//! server accepts permessage-deflate (RFC 7692) when a client offers it, and
-//! echoes compressed messages compressed.
+//! # Compression
+//! The server accepts permessage-deflate (RFC 7692) whenever a client offers
+//! it (browsers, Python `websockets` and Node `ws` all do by default), with
+//! no context takeover in either direction: the 101 answers
+//! `permessage-deflate; server_no_context_takeover; client_no_context_takeover`.
+//! Every message of 16 bytes or more is echoed compressed, each on its own,
+//! so a connection holds no zlib state between messages (under 1 KiB,
+//! against about 428 KiB per connection with context takeover; see
+//! `support::deflate_policy`). `--deflate-context-takeover` keeps the state
+//! instead (better compression of similar messages, at that memory cost; for
+//! trying out clients), and `--no-deflate` declines the extension. Without
+//! the crate's `deflate` feature (on by default) the extension is declined.
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -33,9 +42,9 @@ use rfc6455::blocking::{self, Error, Keepalive, Timeouts, WebSocket};
 use rfc6455::handshake::Limits;
 use rfc6455::{Config, ProtocolError};
 
-/// The page served on `GET /`.
 mod support;
 
+/// The page served on `GET /`.
 const PAGE: &str = include_str!("echo.html");
 
 /// How long one write may block. A client that stops reading while we echo
@@ -43,12 +52,21 @@ const PAGE: &str = include_str!("echo.html");
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 const USAGE: &str = "\
-usage: echo_server [--addr HOST:PORT] [--deflate] [--handshake-timeout SECS]
-                   [--ping-after SECS] [--keepalive-timeout SECS]
+usage: echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-takeover]
+                   [--handshake-timeout SECS] [--ping-after SECS]
+                   [--keepalive-timeout SECS]
 
   --addr HOST:PORT          address to listen on (default 127.0.0.1:9001;
                             port 0 picks a free port, printed at start)
-  --deflate                 accept permessage-deflate (RFC 7692) when offered
+  --no-deflate              decline permessage-deflate (RFC 7692); by default
+                            it is accepted when a client offers it, with no
+                            context takeover either way (no compression
+                            state kept between messages)
+  --deflate-context-takeover
+                            accept it with context takeover: better
+                            compression of similar messages, but about
+                            428 KiB per connection once both sides compressed
+  --deflate                 the default; accepted for older scripts
   --handshake-timeout SECS  time for the whole request head (default 10)
   --ping-after SECS         ping a client silent this long (default 30)
   --keepalive-timeout SECS  then drop it if it stays silent this long
@@ -87,7 +105,7 @@ fn main() {
 }
 
 /// Serves one connection: the page, a 404, or a WebSocket echoed until it closes.
-fn serve(mut stream: TcpStream, deflate: bool, timeouts: &Timeouts) -> Result<(), Error> {
+fn serve(mut stream: TcpStream, deflate: Deflate, timeouts: &Timeouts) -> Result<(), Error> {
     stream.set_nodelay(true)?; // echo each message at once, no Nagle delay
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     // The whole head must arrive by the handshake deadline, so slow or
@@ -112,14 +130,32 @@ fn serve(mut stream: TcpStream, deflate: bool, timeouts: &Timeouts) -> Result<()
     Ok(())
 }
 
+/// Whether and how permessage-deflate is accepted when a client offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deflate {
+    /// `--no-deflate`: declined.
+    Off,
+    /// The default: accepted with no context takeover either way.
+    NoContextTakeover,
+    /// `--deflate-context-takeover`: accepted with the RFC's defaults.
+    ContextTakeover,
+}
+
 /// The connection settings: the defaults, plus permessage-deflate (RFC 7692)
-/// accepted when offered if `--deflate` was given.
-fn config(deflate: bool) -> Config {
-    #[cfg(feature = "deflate")]
-    if deflate {
-        return Config::default().deflate(rfc6455::deflate::DeflateConfig::default());
+/// as `deflate` says.
+#[cfg(feature = "deflate")]
+fn config(deflate: Deflate) -> Config {
+    let config = Config::default();
+    match deflate {
+        Deflate::Off => config,
+        Deflate::NoContextTakeover => config.deflate(support::deflate_policy()),
+        Deflate::ContextTakeover => config.deflate(rfc6455::deflate::DeflateConfig::default()),
     }
-    let _ = deflate;
+}
+
+/// Without the `deflate` feature the extension is always declined.
+#[cfg(not(feature = "deflate"))]
+fn config(_: Deflate) -> Config {
     Config::default()
 }
 
@@ -153,10 +189,10 @@ fn log_error(peer: SocketAddr, error: &Error) {
 }
 
 /// The address to listen on, from `--addr HOST:PORT` or `--addr=HOST:PORT`,
-/// whether `--deflate` was given, and the adapter's timeouts.
-fn parse_args() -> (String, bool, Timeouts) {
+/// the permessage-deflate policy, and the adapter's timeouts.
+fn parse_args() -> (String, Deflate, Timeouts) {
     let mut addr = String::from("127.0.0.1:9001");
-    let mut deflate = false;
+    let mut deflate = Deflate::NoContextTakeover;
     let mut timeouts = Timeouts::default();
     let mut keepalive = Keepalive::default();
     let mut args = env::args().skip(1);
@@ -166,7 +202,9 @@ fn parse_args() -> (String, bool, Timeouts) {
                 println!("{USAGE}");
                 process::exit(0);
             }
-            "--deflate" => deflate = true,
+            "--no-deflate" => deflate = Deflate::Off,
+            "--deflate-context-takeover" => deflate = Deflate::ContextTakeover,
+            "--deflate" => {} // once needed to turn compression on; now the default
             "--handshake-timeout" => timeouts.handshake = Some(seconds(&arg, args.next())),
             "--ping-after" => keepalive.ping_after = seconds(&arg, args.next()),
             "--keepalive-timeout" => keepalive.timeout = seconds(&arg, args.next()),

@@ -4,7 +4,10 @@
 //!
 //! Each test starts one example on `127.0.0.1:0`, learns its page URL from
 //! the first line it prints, and runs `node tests/browser/<scenario>.mjs
-//! <page-url> <screenshot-dir>`. The script clicks and types in the pages
+//! <page-url> <screenshot-dir> <extensions>`, where `<extensions>` is what
+//! the server must answer Chromium's permessage-deflate offer with: the
+//! extension without context takeover by default, nothing (`""`) with
+//! `--no-deflate`. The script clicks and types in the pages
 //! as a person would, asserts what every page shows and exits non-zero with
 //! a message at the first mismatch; this side asserts that it exited 0 and
 //! printed "all checks passed", and prints everything it and the server
@@ -17,18 +20,13 @@
 mod app_harness;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use std::{env, fs};
 
-use app_harness::{Process, example_binary};
-
-const SETUP_HINT: &str = "run bash tests/browser/setup.sh";
-
-/// The browser the scenarios drive (Debian's package).
-const CHROMIUM: &str = "/usr/bin/chromium";
+use app_harness::{EXAMPLE_DEFLATE, Process, browser_dir, example_binary, require_browser};
 
 /// How long an example may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,10 +34,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one scenario may run. They take 4 to 14 s; the scripts give
 /// up on their own after 45 s and report what they saw.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(55);
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
 
 /// Where the scenarios save their screenshots: `browser/` in the target
 /// directory this test was built into (`target/browser/` by default).
@@ -60,46 +54,17 @@ fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-// ---- the browser is installed ------------------------------------------------
-
-/// Panics (never skips) unless Chromium is at /usr/bin/chromium and `node`
-/// finds `playwright-core` in tests/browser/node_modules.
-fn require_browser() {
-    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
-    let checked = CHECKED.get_or_init(|| {
-        if !Path::new(CHROMIUM).is_file() {
-            return Err(format!("{CHROMIUM} is missing: {SETUP_HINT}"));
-        }
-        let output = Command::new("node")
-            .args(["-e", "require.resolve('playwright-core')"])
-            .current_dir(browser_dir())
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run node ({e}): {SETUP_HINT}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "node module `playwright-core` (in tests/browser/node_modules) is missing: \
-                 {SETUP_HINT}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        Ok(())
-    });
-    if let Err(message) = checked {
-        panic!("{message}");
-    }
-}
-
 // ---- the example servers ---------------------------------------------------
 
-/// Starts example `name` on `addr` (port 0: a port the OS picks); returns
-/// it with its page URL, taken from the `http://127.0.0.1:PORT/` in its first
-/// line.
-fn start_example(name: &'static str, addr: &str) -> (Process, String) {
+/// Starts example `name` on `addr` (port 0: a port the OS picks) with
+/// `args`; returns it with its page URL, taken from the
+/// `http://127.0.0.1:PORT/` in its first line.
+fn start_example(name: &'static str, addr: &str, args: &[&str]) -> (Process, String) {
     let mut server = Process::spawn(
         name,
         Command::new(example_binary(name))
             .args(["--addr", addr])
+            .args(args)
             .current_dir(browser_dir()),
     );
     let line = server.next_line(START_TIMEOUT);
@@ -119,16 +84,17 @@ fn start_example(name: &'static str, addr: &str) -> (Process, String) {
     (server, url)
 }
 
-/// Runs `tests/browser/<script>` against `example` and asserts that every
-/// check in it passed.
+/// Runs `tests/browser/<script>` against `example` started with `args`,
+/// expecting it to answer permessage-deflate offers with `extensions`, and
+/// asserts that every check in the script passed.
 ///
 /// A script that prints the line `restart-server` gets the example stopped
 /// and started again on the same port, then reads `server-restarted` on its
 /// stdin: that is how a scenario checks that a page reconnects by itself.
-fn run_scenario(example: &'static str, script: &str) {
+fn run_scenario(example: &'static str, args: &[&str], script: &str, extensions: &str) {
     require_browser();
     let _browser = one_browser_at_a_time();
-    let (server, url) = start_example(example, "127.0.0.1:0");
+    let (server, url) = start_example(example, "127.0.0.1:0", args);
     let mut server = Some(server);
     let addr = url
         .trim_start_matches("http://")
@@ -144,6 +110,7 @@ fn run_scenario(example: &'static str, script: &str) {
             .arg(script)
             .arg(&url)
             .arg(&screenshots)
+            .arg(extensions)
             .current_dir(browser_dir()),
     );
     // A killed scenario script takes its Chromium along: the browser exits
@@ -154,7 +121,7 @@ fn run_scenario(example: &'static str, script: &str) {
         }
         // Kill this server (by its PID) before its successor binds the port.
         drop(server.take());
-        let (restarted, restarted_url) = start_example(example, &addr);
+        let (restarted, restarted_url) = start_example(example, &addr, args);
         assert_eq!(restarted_url, url, "the restarted {example} moved");
         server = Some(restarted);
         if let Err(e) = scenario.stdin().write_all(b"server-restarted\n") {
@@ -177,14 +144,16 @@ fn run_scenario(example: &'static str, script: &str) {
 
 // ---- the scenarios -------------------------------------------------------------
 
-/// examples/echo.html: the page connects; text typed with Chinese and emoji
-/// (sent with Enter and with the Send button) and a 100 KB text come back
-/// intact; the binary button's 8 bytes come back as binary; Chromium's
-/// permessage-deflate offer is declined (no extension in the 101,
-/// `ws.extensions === ""`). Screenshot: target/browser/echo.png.
+/// examples/echo.html: the page connects, and Chromium's permessage-deflate
+/// offer is answered with the extension, no context takeover either way (in
+/// the 101 and in `ws.extensions`); text typed with Chinese and emoji (sent
+/// with Enter and with the Send button) and a 100 KB text come back intact;
+/// the binary button's 8 bytes come back as binary; a compressible 1.5 MiB
+/// text, a small text and 1 MiB of binary come back equal through the
+/// extension. Screenshot: target/browser/echo.png.
 #[test]
-fn echo_page_echoes_typed_text_and_binary_and_declines_permessage_deflate() {
-    run_scenario("echo_server", "echo.mjs");
+fn echo_page_echoes_typed_text_and_binary_compressed() {
+    run_scenario("echo_server", &[], "echo.mjs", EXAMPLE_DEFLATE);
 }
 
 /// examples/chat.html, three users in separate browser contexts (nicknames
@@ -193,20 +162,41 @@ fn echo_page_echoes_typed_text_and_binary_and_declines_permessage_deflate() {
 /// HTML shown as text) once in every page with sender and time, in one
 /// order; a private message in the sender's and recipient's pages only; an
 /// error for a recipient who is offline; a duplicate nickname refused
-/// without a takeover; a leave notice; every page back by itself after a
-/// server restart. Screenshots: target/browser/chat-{a,b,c}.png.
+/// without a takeover; a leave notice; permessage-deflate negotiated in
+/// every page; every page back by itself after a server restart.
+/// Screenshots: target/browser/chat-{a,b,c}.png.
 #[test]
 fn chat_pages_see_room_and_private_messages_as_they_should() {
-    run_scenario("chat_server", "chat.mjs");
+    run_scenario("chat_server", &[], "chat.mjs", EXAMPLE_DEFLATE);
 }
 
 /// examples/vote.html, two pages: a click in one changes the count in the
 /// other at once (pushed: no reload, no HTTP request, nothing sent but the
 /// votes); 15 + 15 concurrent clicks are all counted; a third page opened
 /// later shows the current counts from its first message; malformed votes
-/// get an error and change nothing; both pages recover from a server
-/// restart. Screenshot: target/browser/vote.png.
+/// get an error and change nothing; permessage-deflate negotiated in every
+/// page; both pages recover from a server restart. Screenshot:
+/// target/browser/vote.png.
 #[test]
 fn vote_clicks_in_one_page_change_counts_in_the_others() {
-    run_scenario("vote_server", "vote.mjs");
+    run_scenario("vote_server", &[], "vote.mjs", EXAMPLE_DEFLATE);
+}
+
+// ---- --no-deflate --------------------------------------------------------------
+
+/// Each example started with `--no-deflate`: Chromium's offer is declined
+/// (no Sec-WebSocket-Extensions in the 101, `ws.extensions === ""`).
+#[test]
+fn echo_server_with_no_deflate_declines_chromiums_offer() {
+    run_scenario("echo_server", &["--no-deflate"], "extensions.mjs", "");
+}
+
+#[test]
+fn chat_server_with_no_deflate_declines_chromiums_offer() {
+    run_scenario("chat_server", &["--no-deflate"], "extensions.mjs", "");
+}
+
+#[test]
+fn vote_server_with_no_deflate_declines_chromiums_offer() {
+    run_scenario("vote_server", &["--no-deflate"], "extensions.mjs", "");
 }

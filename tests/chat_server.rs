@@ -1,9 +1,15 @@
 //! End-to-end tests of `examples/chat_server.rs`: the real binary on a free
 //! loopback port, driven by the crate's blocking client, by raw sockets,
-//! and by Python `websockets` and Node `ws` clients (tests/peers/chat_client.*).
+//! and by Python `websockets` and Node `ws` clients (tests/peers/chat_client.*),
+//! with permessage-deflate (accepted by default) and with `--no-deflate`.
 
 mod app_harness;
-use app_harness::{Server, names, require_node_ws, require_python_websockets, run_script};
+use app_harness::{
+    DEFAULT_OFFER, EXAMPLE_DEFLATE, Server, names, require_node_ws, require_python_websockets,
+    run_script,
+};
+#[cfg(feature = "deflate")]
+use app_harness::{connect_counted, read_counted, send_counted};
 
 use std::io::Write;
 use std::net::Shutdown;
@@ -401,11 +407,13 @@ fn help_and_bad_arguments() {
     let binary = app_harness::example_binary("chat_server");
     let help = Command::new(&binary).arg("--help").output().unwrap();
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--idle-timeout"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--idle-timeout") && help.contains("--no-deflate"));
     for bad in [
         &["--port", "1"][..],
         &["--queue", "-1"],
         &["--ping-interval"],
+        &["--no-deflate=yes"],
     ] {
         let output = Command::new(&binary).args(bad).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{bad:?}");
@@ -414,10 +422,16 @@ fn help_and_bad_arguments() {
 
 // ---- third-party clients in the room --------------------------------------------
 
-/// Our client is in the room while a peer script joins as `peer_name`,
-/// talks to the room, sends us a private message and waits for our answer,
-/// has a binary message refused, and closes with 1000.
-fn chat_with_peer(server: &Server, peer_name: &str, script: &mut Command) {
+/// The long room message the peer scripts send (see tests/peers/chat_client.*).
+fn long_message() -> String {
+    "长消息 long message 🦀 ".repeat(100)
+}
+
+/// Our client is in the room while a peer script joins as `peer_name`
+/// (checking that the server answered its permessage-deflate offer with
+/// `extensions`), talks to the room, sends us a private message and waits
+/// for our answer, has a binary message refused, and closes with 1000.
+fn chat_with_peer(server: &Server, peer_name: &str, extensions: &str, script: &mut Command) {
     let mut rust = server.join("rust");
     let watcher = thread::scope(|scope| {
         let ours = scope.spawn(move || {
@@ -425,6 +439,9 @@ fn chat_with_peer(server: &Server, peer_name: &str, script: &mut Command) {
             let room = rust.until("message", |_| true);
             assert_eq!(room["from"], peer_name);
             assert_eq!(room["text"], format!("hello from {peer_name} 你好 🦀"));
+            let long = rust.expect("message");
+            assert_eq!(long["from"], peer_name);
+            assert_eq!(long["text"], long_message());
             let private = rust.expect("private");
             assert_eq!(private["from"], peer_name);
             assert_eq!(private["text"], "psst, rust");
@@ -435,7 +452,7 @@ fn chat_with_peer(server: &Server, peer_name: &str, script: &mut Command) {
                 (&json!(peer_name), &json!("left"))
             );
         });
-        run_script(peer_name, script, Duration::from_secs(30));
+        run_script(peer_name, script.arg(extensions), Duration::from_secs(30));
         ours.join()
     });
     watcher.expect("our client saw the exchange");
@@ -449,6 +466,7 @@ fn python_websockets_client_chats_with_ours() {
     chat_with_peer(
         &server,
         "py-蟒",
+        EXAMPLE_DEFLATE,
         Command::new("python3").arg("chat_client.py").arg(url),
     );
 }
@@ -461,6 +479,80 @@ fn node_ws_client_chats_with_ours() {
     chat_with_peer(
         &server,
         "node-节点",
+        EXAMPLE_DEFLATE,
         Command::new("node").arg("chat_client.js").arg(url),
     );
+}
+
+// ---- permessage-deflate ---------------------------------------------------------
+
+/// Accepted without context takeover; the server compresses messages of
+/// 512 bytes or more only, and inflates what its clients compress.
+#[cfg(feature = "deflate")]
+#[test]
+fn permessage_deflate_is_accepted_and_long_messages_are_sent_compressed() {
+    use rfc6455::Message;
+    use rfc6455::deflate::DeflateConfig;
+
+    let server = start();
+    let (mut ws, response) = connect_counted(server.addr, "?name=zip", DeflateConfig::default());
+    assert_eq!(
+        response.header_str("Sec-WebSocket-Extensions"),
+        Some(EXAMPLE_DEFLATE)
+    );
+    let next = |ws: &mut _| -> (Value, usize, usize) {
+        let (message, wire) = read_counted(ws);
+        let text = message.as_text().expect("a text message").to_string();
+        (serde_json::from_str(&text).unwrap(), text.len(), wire)
+    };
+    // The welcome and join notice (they may come with the 101, so their
+    // bytes are not counted).
+    for kind in ["welcome", "join"] {
+        assert_eq!(next(&mut ws).0["type"], kind);
+    }
+    // A short line comes back uncompressed, a long one compressed. The
+    // server inflates ours (compressed from 16 bytes on: the crate's
+    // default threshold).
+    for (text, compressed) in [("hi 你好", false), (&*long_message(), true)] {
+        let out = Message::from(json!({ "text": text }).to_string());
+        let sent = send_counted(&mut ws, &out);
+        if compressed {
+            assert!(sent < out.len() / 4, "{} bytes sent as {sent}", out.len());
+        }
+        let (event, len, wire) = next(&mut ws);
+        assert_eq!(
+            (&event["type"], &event["text"]),
+            (&json!("message"), &json!(text))
+        );
+        if compressed {
+            assert!(wire < len / 4, "{len} bytes took only {wire}");
+        } else {
+            assert!(wire > len, "{len} bytes took {wire}");
+        }
+    }
+    assert_eq!(ws.connection().deflate_state(), (false, false));
+    ws.close(CloseCode::NORMAL, "").expect("close");
+    // The same answer to a raw offer (Chromium's, websockets', ws').
+    assert_eq!(
+        server
+            .extensions_answer("?name=raw", DEFAULT_OFFER)
+            .as_deref(),
+        Some(EXAMPLE_DEFLATE)
+    );
+}
+
+/// `--no-deflate`: the offer is declined, and Python `websockets` chats
+/// uncompressed.
+#[test]
+fn no_deflate_declines_permessage_deflate() {
+    require_python_websockets();
+    let server = Server::start("chat_server", &["--no-deflate"]);
+    let url = server.url("?name=plain");
+    chat_with_peer(
+        &server,
+        "plain",
+        "",
+        Command::new("python3").arg("chat_client.py").arg(url),
+    );
+    assert_eq!(server.extensions_answer("?name=raw", DEFAULT_OFFER), None);
 }

@@ -3,264 +3,109 @@
 //! on by default) and Node `ws` (`perMessageDeflate`).
 //!
 //! * Their clients (`tests/peers/deflate_py_client.py`,
-//!   `tests/peers/deflate_node_client.js`) against our `echo_server --deflate`,
-//!   each parameter combination they can offer, messages from empty to 1 MiB.
+//!   `tests/peers/deflate_node_client.js`) against our `echo_server`, with
+//!   its default policy (no context takeover either way) and with
+//!   `--deflate-context-takeover`: each parameter combination they can
+//!   offer, answered with exactly the parameters that follow from the offer
+//!   and the policy, and messages from empty to 1 MiB.
 //! * Our client, handshake done with the sans-IO API (offer → response →
 //!   `Connection::with_deflate`), against their compressing echo servers
 //!   (`tests/peers/deflate_py_server.py`, `tests/peers/deflate_node_server.js`),
 //!   with each of our parameter sets.
-//!
 //! * Headless Chromium (`tests/peers/deflate_chromium.mjs`) from the echo
-//!   page against `echo_server --deflate`.
+//!   page against `echo_server --deflate-context-takeover` (tests/browser.rs
+//!   drives it against the default policy).
 //!
-//! A missing peer fails the test (never skips it). Every child process is
-//! killed by its PID when its guard drops.
+//! A missing peer fails the test (never skips it). The example binaries,
+//! child processes and peer checks come from tests/app_harness; every child
+//! is killed by its PID when its guard drops.
 #![cfg(feature = "deflate")]
 
-use std::env;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::thread;
-use std::time::{Duration, Instant};
+mod app_harness;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use app_harness::{
+    Server, require_browser, require_node_ws, require_python_websockets, run_script,
+    start_peer_server,
+};
 use rfc6455::blocking::WebSocket;
 use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::{ClientHandshake, ClientOptions, Parsed, Response};
 use rfc6455::{CloseCode, Config, Connection, Message, Role};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
 const SIZES: [usize; 7] = [0, 1, 125, 126, 65535, 65536, 1 << 20];
-const SETUP_HINT: &str = "run bash tests/peers/setup.sh";
 
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
+// ---- our echo_server against their clients ------------------------------------
 
-fn require(command: &mut Command, what: &str) {
-    match command.stdin(Stdio::null()).output() {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => panic!(
-            "{what} is missing: {SETUP_HINT}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(e) => panic!("cannot run {command:?} ({e}): {SETUP_HINT}"),
-    }
-}
+/// The echo server's two permessage-deflate policies: the flags that select
+/// it and its name for the peer scripts.
+const DEFAULT_POLICY: (&[&str], &str) = (&[], "no-context-takeover");
+const CONTEXT_TAKEOVER: (&[&str], &str) = (&["--deflate-context-takeover"], "context-takeover");
 
-fn require_python_websockets() {
-    require(
-        Command::new("python3").args(["-c", "import websockets"]),
-        "python3 module `websockets`",
+/// Runs `script` (by `interpreter`, in tests/peers) against `echo_server`
+/// started with `policy`'s flags, telling it the policy.
+fn their_client(interpreter: &str, script: &str, (flags, policy): (&[&str], &str)) {
+    let server = Server::start("echo_server", flags);
+    run_script(
+        script,
+        Command::new(interpreter)
+            .arg(script)
+            .arg(server.url(""))
+            .arg(policy),
+        CLIENT_TIMEOUT,
     );
-}
-
-fn require_node_ws() {
-    require(
-        Command::new("node")
-            .args(["-e", "require('ws')"])
-            .current_dir(peers_dir()),
-        "node module `ws` (in tests/peers/node_modules)",
-    );
-}
-
-/// A child process, killed (by its own PID) when dropped; its output is
-/// shown if the test fails.
-struct Process {
-    name: String,
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Arc<Mutex<String>>,
-}
-
-impl Process {
-    fn spawn(name: &str, command: &mut Command) -> Process {
-        let mut child = command
-            .current_dir(peers_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}; {SETUP_HINT}"));
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, lines) = mpsc::channel();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let out_log = Arc::clone(&log);
-        thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                out_log.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = tx.send(line);
-            }
-        });
-        let mut stderr = child.stderr.take().unwrap();
-        let err_log = Arc::clone(&log);
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = stderr.read(&mut buf) {
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                err_log.lock().unwrap().push_str(&text);
-            }
-        });
-        Process {
-            name: name.to_owned(),
-            child,
-            lines,
-            log,
-        }
-    }
-
-    fn first_line(&mut self) -> String {
-        self.lines
-            .recv_timeout(START_TIMEOUT)
-            .unwrap_or_else(|_| self.fail("printed no line in time"))
-    }
-
-    fn fail(&self, problem: &str) -> ! {
-        thread::sleep(Duration::from_millis(100));
-        panic!(
-            "{}: {problem}\n--- output ---\n{}---",
-            self.name,
-            self.log.lock().unwrap()
-        )
-    }
-
-    /// Waits for the process to exit successfully, having printed `done`.
-    fn succeed(&mut self, timeout: Duration, done: &str) {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
-                _ => self.fail(&format!("did not finish within {timeout:?}")),
-            }
-        };
-        thread::sleep(Duration::from_millis(50));
-        if !status.success() || !self.log.lock().unwrap().contains(done) {
-            self.fail(&format!("failed ({status})"));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// ---- our echo_server --deflate against their clients ------------------------
-
-fn echo_server_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let exe = env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => "dev".to_owned(),
-            Some(name) => name.to_owned(),
-            None => panic!("no profile directory above {}", exe.display()),
-        };
-        let output = Command::new(env!("CARGO"))
-            .args(["build", "--example", "echo_server", "--profile", &profile])
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .output()
-            .expect("run cargo build --example echo_server");
-        assert!(
-            output.status.success(),
-            "cargo build --example echo_server failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        profile_dir
-            .join("examples")
-            .join(format!("echo_server{}", env::consts::EXE_SUFFIX))
-    })
-}
-
-fn start_echo_server() -> (Process, String) {
-    let mut server = Process::spawn(
-        "echo_server --deflate",
-        Command::new(echo_server_binary()).args(["--addr", "127.0.0.1:0", "--deflate"]),
-    );
-    let line = server.first_line();
-    let url = line
-        .strip_prefix("echo server listening on ")
-        .and_then(|rest| rest.split_once(" (page: "))
-        .map(|(url, _)| url.to_owned());
-    let Some(url) = url else {
-        server.fail(&format!("unexpected first line {line:?}"))
-    };
-    (server, url)
 }
 
 #[test]
 fn python_websockets_client_against_echo_server_with_deflate() {
     require_python_websockets();
-    let (_server, url) = start_echo_server();
-    let mut client = Process::spawn(
-        "deflate_py_client.py",
-        Command::new("python3")
-            .arg("deflate_py_client.py")
-            .arg(&url),
-    );
-    client.succeed(CLIENT_TIMEOUT, "deflate_py_client: all checks passed");
+    their_client("python3", "deflate_py_client.py", DEFAULT_POLICY);
+}
+
+#[test]
+fn python_websockets_client_against_echo_server_with_deflate_context_takeover() {
+    require_python_websockets();
+    their_client("python3", "deflate_py_client.py", CONTEXT_TAKEOVER);
 }
 
 #[test]
 fn node_ws_client_against_echo_server_with_deflate() {
     require_node_ws();
-    let (_server, url) = start_echo_server();
-    let mut client = Process::spawn(
-        "deflate_node_client.js",
-        Command::new("node").arg("deflate_node_client.js").arg(&url),
-    );
-    client.succeed(CLIENT_TIMEOUT, "deflate_node_client: all checks passed");
+    their_client("node", "deflate_node_client.js", DEFAULT_POLICY);
+}
+
+#[test]
+fn node_ws_client_against_echo_server_with_deflate_context_takeover() {
+    require_node_ws();
+    their_client("node", "deflate_node_client.js", CONTEXT_TAKEOVER);
 }
 
 /// Headless Chromium, which offers permessage-deflate by default, from the
 /// echo page; needs `bash tests/browser/setup.sh` (Debian's chromium and
 /// playwright-core).
 #[test]
-fn chromium_against_echo_server_with_deflate() {
-    assert!(
-        Path::new("/usr/bin/chromium").is_file(),
-        "/usr/bin/chromium is missing: run bash tests/browser/setup.sh"
-    );
-    require(
-        Command::new("node")
-            .args(["-e", "require.resolve('playwright-core')"])
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")),
-        "playwright-core (in tests/browser/node_modules): run bash tests/browser/setup.sh; it",
-    );
-    let (_server, url) = start_echo_server();
-    let page = url
-        .replace("ws://", "http://")
-        .trim_end_matches("ws")
-        .to_owned();
-    let mut client = Process::spawn(
+fn chromium_against_echo_server_with_deflate_context_takeover() {
+    require_browser();
+    let server = Server::start("echo_server", CONTEXT_TAKEOVER.0);
+    let page = format!("http://{}/", server.addr);
+    run_script(
         "deflate_chromium.mjs",
-        Command::new("node").arg("deflate_chromium.mjs").arg(&page),
+        Command::new("node")
+            .arg("deflate_chromium.mjs")
+            .arg(&page)
+            .arg("permessage-deflate"),
+        CLIENT_TIMEOUT,
     );
-    client.succeed(CLIENT_TIMEOUT, "deflate_chromium: all checks passed");
 }
 
 // ---- our client against their compressing servers ---------------------------
-
-fn start_peer_server(name: &str, command: &mut Command) -> (Process, SocketAddr) {
-    let mut server = Process::spawn(name, command);
-    let line = server.first_line();
-    let Some(port) = line
-        .strip_prefix("listening on ")
-        .and_then(|p| p.trim().parse::<u16>().ok())
-    else {
-        server.fail(&format!("unexpected first line {line:?}"))
-    };
-    (server, SocketAddr::from(([127, 0, 0, 1], port)))
-}
 
 /// The opening handshake with the sans-IO API, offering `deflate`; the
 /// connection gets the parameters the response agreed to.

@@ -10,9 +10,17 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use app_harness::{Server, example_binary, http_get, start_echo_server, tcp_with_timeout};
+use app_harness::{
+    DEFAULT_OFFER, EXAMPLE_DEFLATE, Server, example_binary, http_get, start_echo_server,
+    tcp_with_timeout,
+};
 use rfc6455::blocking::{Error, WebSocket};
 use rfc6455::{CloseCode, Message};
+#[cfg(feature = "deflate")]
+use {
+    app_harness::{Counted, connect_counted, read_counted, send_counted},
+    rfc6455::deflate::{DeflateConfig, DeflateParams},
+};
 
 /// Read and write timeout of every test socket: no test can hang on a
 /// server that stopped answering.
@@ -228,7 +236,14 @@ fn help_and_bad_arguments() {
         .output()
         .unwrap();
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--addr HOST:PORT"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--addr HOST:PORT",
+        "--no-deflate",
+        "--deflate-context-takeover",
+    ] {
+        assert!(help.contains(flag), "no {flag} in {help}");
+    }
 
     let bad = Command::new(example_binary("echo_server"))
         .arg("--port")
@@ -236,4 +251,156 @@ fn help_and_bad_arguments() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown argument"));
+}
+
+// ---- permessage-deflate ------------------------------------------------------------
+
+/// Compressible text of exactly `len` bytes: words picked pseudo-randomly
+/// from a small vocabulary, as in prose (not one repeated byte).
+fn words(len: usize) -> String {
+    const WORDS: [&str; 12] = [
+        "echo ",
+        "server ",
+        "deflate ",
+        "window ",
+        "message ",
+        "the ",
+        "a ",
+        "狗 ",
+        "🦀 ",
+        "context ",
+        "takeover ",
+        "frame ",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut out = String::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.push_str(WORDS[(state % WORDS.len() as u64) as usize]);
+    }
+    while out.len() > len {
+        out.pop();
+    }
+    while out.len() < len {
+        out.push('.');
+    }
+    out
+}
+
+/// Sends `message`, reads its echo; returns the bytes each way on the wire.
+#[cfg(feature = "deflate")]
+fn echo_counted(ws: &mut WebSocket<Counted<TcpStream>>, message: &Message) -> (usize, usize) {
+    let sent = send_counted(ws, message);
+    let (echo, received) = read_counted(ws);
+    assert_eq!(echo.kind(), message.kind());
+    assert!(
+        echo == *message,
+        "echo differs ({} bytes sent)",
+        message.len()
+    );
+    (sent, received)
+}
+
+/// By default the server accepts permessage-deflate with no context
+/// takeover either way: messages cross compressed in both directions, a
+/// message repeated costs as much as the first time (no shared window), and
+/// neither end keeps zlib state between messages.
+#[cfg(feature = "deflate")]
+#[test]
+fn permessage_deflate_is_accepted_without_context_takeover_and_compresses_both_ways() {
+    let server = start_echo_server();
+    assert_eq!(
+        server.extensions_answer("", DEFAULT_OFFER).as_deref(),
+        Some(EXAMPLE_DEFLATE)
+    );
+    let (mut ws, response) = connect_counted(server.addr, "", DeflateConfig::default());
+    assert_eq!(
+        response.header_str("Sec-WebSocket-Extensions"),
+        Some(EXAMPLE_DEFLATE)
+    );
+    let expected = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        ..DeflateParams::default()
+    };
+    assert_eq!(response.deflate(), Some(expected));
+
+    // Small and large, text and binary: each frame is smaller than its
+    // payload alone, both ways.
+    let small = Message::from(words(200));
+    let large = Message::from(words(2 << 20));
+    let binary = Message::from(words(70_000).into_bytes());
+    for message in [&small, &large, &binary] {
+        let (sent, received) = echo_counted(&mut ws, message);
+        assert!(
+            sent < message.len() * 3 / 4 && received < message.len() * 3 / 4,
+            "{} bytes crossed as {sent} and {received}",
+            message.len()
+        );
+    }
+    // A message the same as the one before is compressed afresh.
+    let first = echo_counted(&mut ws, &small);
+    let again = echo_counted(&mut ws, &small);
+    assert_eq!(first, again, "no context takeover: the same bytes again");
+    assert_eq!(ws.connection().deflate_state(), (false, false));
+    // Messages under 16 bytes go uncompressed (a 2-byte header, 5 bytes).
+    let (_, received) = echo_counted(&mut ws, &Message::from("short"));
+    assert_eq!(received, 2 + 5);
+    ws.close(CloseCode::NORMAL, "").expect("close");
+}
+
+/// `--deflate-context-takeover` accepts the offer as it is: both ends keep
+/// their window, so a message repeated costs a few bytes.
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_context_takeover_flag_keeps_the_window_between_messages() {
+    let server = Server::start("echo_server", &["--deflate-context-takeover"]);
+    assert_eq!(
+        server.extensions_answer("", DEFAULT_OFFER).as_deref(),
+        Some("permessage-deflate")
+    );
+    let (mut ws, response) = connect_counted(server.addr, "", DeflateConfig::default());
+    assert_eq!(response.deflate(), Some(DeflateParams::default()));
+    let message = Message::from(words(2000));
+    let (sent, received) = echo_counted(&mut ws, &message);
+    let (sent_again, received_again) = echo_counted(&mut ws, &message);
+    assert!(
+        sent_again < sent / 4 && received_again < received / 4,
+        "the repeat took {sent_again} and {received_again} bytes, the first {sent} and {received}"
+    );
+    assert_eq!(ws.connection().deflate_state(), (true, true));
+    ws.close(CloseCode::NORMAL, "").expect("close");
+}
+
+/// `--no-deflate` declines the offer: a megabyte crosses as a megabyte.
+#[test]
+fn no_deflate_declines_permessage_deflate() {
+    let server = Server::start("echo_server", &["--no-deflate"]);
+    assert_eq!(server.extensions_answer("", DEFAULT_OFFER), None);
+    #[cfg(feature = "deflate")]
+    {
+        let (mut ws, response) = connect_counted(server.addr, "", DeflateConfig::default());
+        assert_eq!(response.deflate(), None);
+        assert_eq!(response.header_str("Sec-WebSocket-Extensions"), None);
+        let message = Message::from(words(1 << 20));
+        let (sent, received) = echo_counted(&mut ws, &message);
+        assert!(sent > message.len() && received > message.len());
+        ws.close(CloseCode::NORMAL, "").expect("close");
+    }
+    // Still an echo server.
+    let mut ws = connect(server.addr);
+    assert_echo(&mut ws, &Message::from("plain"));
+}
+
+/// `--deflate`, which once turned compression on, is still accepted and
+/// changes nothing.
+#[test]
+fn deflate_flag_is_accepted_as_the_default() {
+    let server = Server::start("echo_server", &["--deflate"]);
+    assert_eq!(
+        server.extensions_answer("", DEFAULT_OFFER).as_deref(),
+        Some(EXAMPLE_DEFLATE)
+    );
 }

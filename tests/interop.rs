@@ -6,8 +6,14 @@
 //! * Their clients (`tests/peers/py_client.py`, `tests/peers/node_client.js`)
 //!   against our `echo_server` example: the scripts assert every echo, pong
 //!   and close code themselves and exit non-zero on the first mismatch.
+//!   Both offer permessage-deflate, as they do by default: against the
+//!   server's defaults they must report it negotiated with the parameters
+//!   the examples answer with (no context takeover either way), against
+//!   `echo_server --no-deflate` not at all.
 //! * Our blocking client against their servers
-//!   (`tests/peers/py_echo_server.py`, `tests/peers/node_echo_server.js`).
+//!   (`tests/peers/py_echo_server.py`, `tests/peers/node_echo_server.js`),
+//!   uncompressed: `Config::default()` offers no extension. Compression with
+//!   their servers is tested in tests/deflate_interop.rs.
 //!
 //! A missing peer fails the test (never skips it). Every socket and every
 //! child process is bounded by a timeout; each child is killed by its PID
@@ -21,7 +27,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use app_harness::{
-    Process, peers_dir, require_node_ws, require_python_websockets, run_script, start_echo_server,
+    EXAMPLE_DEFLATE, Server, require_node_ws, require_python_websockets, run_script,
+    start_echo_server, start_peer_server,
 };
 use rfc6455::blocking::{Error, WebSocket};
 use rfc6455::handshake::ClientOptions;
@@ -29,9 +36,6 @@ use rfc6455::{CloseCode, Config, Event, Message};
 
 /// Read and write timeout of every socket the Rust side opens.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long a peer server may take to print its port.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a whole peer client script may run (it takes well under a second).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,45 +46,48 @@ const SIZES: [usize; 7] = [0, 1, 125, 126, 65535, 65536, 1 << 20];
 /// The subprotocol the peer servers accept.
 const SUBPROTOCOL: &str = "interop.v1";
 
-/// A peer server, started in tests/peers: its first line is `listening on PORT`.
-fn start_peer_server(name: &str, command: &mut Command) -> (Process, SocketAddr) {
-    let mut server = Process::spawn(name, command.current_dir(peers_dir()));
-    let line = server.next_line(START_TIMEOUT);
-    let Some(port) = line
-        .strip_prefix("listening on ")
-        .and_then(|port| port.trim().parse::<u16>().ok())
-    else {
-        server.fail(&format!("unexpected first line {line:?}"));
-    };
-    (server, SocketAddr::from(([127, 0, 0, 1], port)))
-}
-
 // ---- their clients against our server ---------------------------------------
+
+/// Runs `script` (in tests/peers, by `interpreter`) against `server`,
+/// expecting the server to answer its permessage-deflate offer with
+/// `extensions` ("" for none).
+fn their_client(interpreter: &str, script: &str, server: &Server, extensions: &str) {
+    run_script(
+        script,
+        Command::new(interpreter)
+            .arg(script)
+            .arg(server.url(""))
+            .arg(extensions),
+        CLIENT_TIMEOUT,
+    );
+}
 
 #[test]
 fn python_websockets_client_against_echo_server() {
     require_python_websockets();
     let server = start_echo_server();
-    run_script(
-        "py_client.py",
-        Command::new("python3")
-            .arg("py_client.py")
-            .arg(server.url("")),
-        CLIENT_TIMEOUT,
-    );
+    their_client("python3", "py_client.py", &server, EXAMPLE_DEFLATE);
+}
+
+#[test]
+fn python_websockets_client_against_echo_server_with_no_deflate() {
+    require_python_websockets();
+    let server = Server::start("echo_server", &["--no-deflate"]);
+    their_client("python3", "py_client.py", &server, "");
 }
 
 #[test]
 fn node_ws_client_against_echo_server() {
     require_node_ws();
     let server = start_echo_server();
-    run_script(
-        "node_client.js",
-        Command::new("node")
-            .arg("node_client.js")
-            .arg(server.url("")),
-        CLIENT_TIMEOUT,
-    );
+    their_client("node", "node_client.js", &server, EXAMPLE_DEFLATE);
+}
+
+#[test]
+fn node_ws_client_against_echo_server_with_no_deflate() {
+    require_node_ws();
+    let server = Server::start("echo_server", &["--no-deflate"]);
+    their_client("node", "node_client.js", &server, "");
 }
 
 // ---- our client against their servers ----------------------------------------

@@ -1,8 +1,11 @@
 //! End-to-end tests of `examples/vote_server.rs`: the real binary on a free
-//! loopback port, driven by the crate's blocking client.
+//! loopback port, driven by the crate's blocking client, with
+//! permessage-deflate (accepted by default) and with `--no-deflate`.
 
 mod app_harness;
-use app_harness::{Client, Server};
+use app_harness::{Client, DEFAULT_OFFER, EXAMPLE_DEFLATE, Server};
+#[cfg(feature = "deflate")]
+use app_harness::{connect_counted, read_counted, send_counted};
 
 use std::process::Command;
 use std::sync::{Arc, Barrier};
@@ -224,9 +227,93 @@ fn help_and_bad_arguments() {
     let binary = app_harness::example_binary("vote_server");
     let help = Command::new(&binary).arg("--help").output().unwrap();
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--candidates"));
-    for bad in [&["--nope"][..], &["--candidates", " , "], &["--addr"]] {
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--candidates") && help.contains("--no-deflate"));
+    for bad in [
+        &["--nope"][..],
+        &["--candidates", " , "],
+        &["--addr"],
+        &["--no-deflate=1"],
+    ] {
         let output = Command::new(&binary).args(bad).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{bad:?}");
     }
+}
+
+// ---- permessage-deflate ---------------------------------------------------------
+
+/// Accepted without context takeover. Counts under 512 bytes (the usual
+/// four candidates) are sent as they are; the counts of a long candidate
+/// list go compressed. Compressed votes are inflated and counted.
+#[cfg(feature = "deflate")]
+#[test]
+fn permessage_deflate_is_accepted_and_only_long_counts_are_compressed() {
+    use rfc6455::Message;
+    use rfc6455::deflate::DeflateConfig;
+
+    let many: Vec<String> = (0..40).map(|i| format!("candidate number {i}")).collect();
+    let many = many.join(",");
+    for (args, compressed) in [(&[][..], false), (&["--candidates", &many], true)] {
+        let server = Server::start("vote_server", args);
+        assert_eq!(
+            server.extensions_answer("", DEFAULT_OFFER).as_deref(),
+            Some(EXAMPLE_DEFLATE)
+        );
+        let (mut ws, response) = connect_counted(server.addr, "", DeflateConfig::default());
+        assert_eq!(
+            response.header_str("Sec-WebSocket-Extensions"),
+            Some(EXAMPLE_DEFLATE)
+        );
+        // The first counts may come with the 101: not counted.
+        let first = ws.read().expect("the first counts");
+        let first: Value = serde_json::from_str(first.as_text().unwrap()).unwrap();
+        let name = first["candidates"][0]["name"].as_str().unwrap().to_string();
+        // A vote padded with JSON whitespace: it goes compressed, and the
+        // server counts it.
+        let vote = Message::from(format!("{{\"vote\": {}{}}}", json!(name), " ".repeat(300)));
+        let sent = send_counted(&mut ws, &vote);
+        assert!(sent < vote.len() / 2, "{} bytes sent as {sent}", vote.len());
+        let (counts, wire) = read_counted(&mut ws);
+        let text = counts.as_text().unwrap();
+        let event: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(event["candidates"][0]["votes"], 1, "{event}");
+        if compressed {
+            assert!(
+                text.len() > 512 && wire < text.len() / 2,
+                "{} bytes took {wire}",
+                text.len()
+            );
+        } else {
+            assert!(
+                text.len() < 512 && wire > text.len(),
+                "{} bytes took {wire}",
+                text.len()
+            );
+        }
+        assert_eq!(ws.connection().deflate_state(), (false, false));
+        ws.close(CloseCode::NORMAL, "").expect("close");
+    }
+}
+
+/// `--no-deflate`: the offer is declined, and votes are counted all the same.
+#[test]
+fn no_deflate_declines_permessage_deflate() {
+    let server = Server::start("vote_server", &["--no-deflate"]);
+    assert_eq!(server.extensions_answer("", DEFAULT_OFFER), None);
+    #[cfg(feature = "deflate")]
+    {
+        let (mut ws, response) =
+            connect_counted(server.addr, "", rfc6455::deflate::DeflateConfig::default());
+        assert_eq!(response.deflate(), None);
+        ws.read().expect("the first counts");
+        ws.send_text(r#"{"vote": "Zig"}"#).expect("vote");
+        let message = ws.read().expect("the new counts");
+        let event: Value = serde_json::from_str(message.as_text().unwrap()).unwrap();
+        assert_eq!(counts(&event), expected([0, 0, 1, 0]));
+        ws.close(CloseCode::NORMAL, "").expect("close");
+    }
+    let mut client = server.connect("");
+    let total = counts(&client.expect("counts")).1;
+    assert_eq!(total, u64::from(cfg!(feature = "deflate")));
+    client.close();
 }

@@ -2,12 +2,13 @@
 //! `echo_server`, `client`), of interop and of the browser: build an example
 //! binary, run it on a free loopback port, kill it by PID when the test
 //! ends, connect JSON-speaking WebSocket clients with timeouts, run
-//! third-party peer scripts from tests/peers.
+//! third-party peer scripts and servers from tests/peers, see what a server
+//! answers to a permessage-deflate offer and count the bytes on the wire.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::env;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -25,9 +26,29 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub const SETUP_HINT: &str = "run bash tests/peers/setup.sh";
 
+/// What the example servers answer to a plain permessage-deflate offer
+/// (Chromium's, Python `websockets`' and Node `ws`' default:
+/// `permessage-deflate; client_max_window_bits`): the extension with no
+/// context takeover either way (`support::deflate_policy` in the examples).
+pub const EXAMPLE_DEFLATE: &str =
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+
+/// The offer Chromium, Python `websockets` and Node `ws` send by default.
+pub const DEFAULT_OFFER: &str = "permessage-deflate; client_max_window_bits";
+
 pub fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
 }
+
+pub fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// The browser the browser tests drive (Debian's package), installed with
+/// `playwright-core` by `bash tests/browser/setup.sh`.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+pub const BROWSER_SETUP_HINT: &str = "run bash tests/browser/setup.sh";
 
 // ---- example binaries ---------------------------------------------------------
 
@@ -282,6 +303,20 @@ pub fn run_script(name: &str, command: &mut Command, timeout: Duration) {
     }
 }
 
+/// Starts a peer server from tests/peers whose first line is
+/// `listening on PORT`; returns it with its address on 127.0.0.1.
+pub fn start_peer_server(name: &str, command: &mut Command) -> (Process, SocketAddr) {
+    let mut server = Process::spawn(name, command.current_dir(peers_dir()));
+    let line = server.next_line(IO_TIMEOUT);
+    let Some(port) = line
+        .strip_prefix("listening on ")
+        .and_then(|port| port.trim().parse::<u16>().ok())
+    else {
+        server.fail(&format!("unexpected first line {line:?}"));
+    };
+    (server, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
 // ---- the third-party peers are installed ----------------------------------------
 
 /// Panics (never skips) unless `python3` imports `websockets`.
@@ -310,6 +345,34 @@ fn require(command: &mut Command, what: &str) {
             String::from_utf8_lossy(&output.stderr)
         ),
         Err(e) => panic!("cannot run {command:?} ({e}): {SETUP_HINT}"),
+    }
+}
+
+/// Panics (never skips) unless Chromium is at [`CHROMIUM`] and `node` finds
+/// `playwright-core` in tests/browser/node_modules.
+pub fn require_browser() {
+    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+    let checked = CHECKED.get_or_init(|| {
+        if !Path::new(CHROMIUM).is_file() {
+            return Err(format!("{CHROMIUM} is missing: {BROWSER_SETUP_HINT}"));
+        }
+        let output = Command::new("node")
+            .args(["-e", "require.resolve('playwright-core')"])
+            .current_dir(browser_dir())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run node ({e}): {BROWSER_SETUP_HINT}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "node module `playwright-core` (in tests/browser/node_modules) is missing: \
+                 {BROWSER_SETUP_HINT}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(())
+    });
+    if let Err(message) = checked {
+        panic!("{message}");
     }
 }
 
@@ -377,6 +440,120 @@ impl Server {
     pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
         http_get(self.tcp(), self.addr, path)
     }
+
+    /// The `Sec-WebSocket-Extensions` of the server's 101 to a handshake on
+    /// `/ws` + `query` offering `offer`, or `None` if it has none. The
+    /// connection is dropped after the response head.
+    pub fn extensions_answer(&self, query: &str, offer: &str) -> Option<String> {
+        extensions_answer(self.tcp(), self.addr, &format!("/ws{query}"), offer)
+    }
+}
+
+/// Sends a WebSocket handshake for `path` offering the extensions `offer`
+/// over `stream`, and returns the `Sec-WebSocket-Extensions` of the 101, or
+/// `None` if it has none. Panics on any other status.
+pub fn extensions_answer(
+    mut stream: TcpStream,
+    host: SocketAddr,
+    path: &str,
+    offer: &str,
+) -> Option<String> {
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: {offer}\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("the 101 response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).expect("an ASCII head");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let mut answers = head.lines().filter_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("Sec-WebSocket-Extensions")
+            .then(|| value.trim().to_string())
+    });
+    let answer = answers.next();
+    assert!(answers.next().is_none(), "two extension headers in {head}");
+    answer
+}
+
+/// A stream that counts the bytes read from and written to it: how much a
+/// message took on the wire, to tell a compressed one from a plain one.
+pub struct Counted<S> {
+    pub inner: S,
+    pub read: usize,
+    pub written: usize,
+}
+
+impl<S> Counted<S> {
+    pub fn new(inner: S) -> Self {
+        Counted {
+            inner,
+            read: 0,
+            written: 0,
+        }
+    }
+}
+
+impl<S: Read> Read for Counted<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n;
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Counted<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A client on `ws://addr/ws` + `query` whose socket counts its bytes,
+/// offering permessage-deflate with `deflate` (the crate's defaults offer
+/// `permessage-deflate; client_max_window_bits`, as browsers do).
+#[cfg(feature = "deflate")]
+pub fn connect_counted(
+    addr: SocketAddr,
+    query: &str,
+    deflate: rfc6455::deflate::DeflateConfig,
+) -> (WebSocket<Counted<TcpStream>>, rfc6455::handshake::Response) {
+    let (ws, response) = WebSocket::connect_with(
+        Counted::new(tcp(addr)),
+        &format!("ws://{addr}/ws{query}"),
+        rfc6455::handshake::ClientOptions::default(),
+        rfc6455::Config::default().deflate(deflate),
+    )
+    .expect("WebSocket handshake with the example server");
+    assert_eq!(response.status(), 101);
+    (ws, response)
+}
+
+/// Reads the next message through `ws` and returns it with the bytes it
+/// took on the wire (everything read meanwhile: nothing else may arrive).
+pub fn read_counted<S: Read + Write>(ws: &mut WebSocket<Counted<S>>) -> (Message, usize) {
+    let before = ws.get_ref().read;
+    let message = ws.read().expect("a message");
+    (message, ws.get_ref().read - before)
+}
+
+/// Sends `message` through `ws` and returns the bytes it took on the wire.
+pub fn send_counted<S: Read + Write>(ws: &mut WebSocket<Counted<S>>, message: &Message) -> usize {
+    let before = ws.get_ref().written;
+    ws.send(message).expect("send");
+    ws.get_ref().written - before
 }
 
 /// Our `echo_server` example on a free loopback port (see [`Server::start`]),

@@ -7,14 +7,14 @@
 //
 //   node tests/browser/chat.mjs http://127.0.0.1:PORT/ <screenshot-dir>
 
-import { check, checkNoExtension, eventually, ok, restartServer, scenario } from './lib.mjs';
+import { check, checkExtensions, eventually, ok, restartServer, scenario } from './lib.mjs';
 
 // Nicknames that need percent-encoding in the WebSocket URL's query.
 const A = 'wukong';
 const B = '八戒';
 const C = '沙僧 🐢';
 
-await scenario('chat', async ({ url, origin, openPage, screenshot }) => {
+await scenario('chat', async ({ url, origin, extensions, openPage, screenshot }) => {
   const wsUrl = origin.replace(/^http/, 'ws') + '/ws';
 
   /// Everything a chat page shows, in one round trip.
@@ -244,7 +244,7 @@ await scenario('chat', async ({ url, origin, openPage, screenshot }) => {
   }
   ok(`${C} closed the page: "${(await lines(a, 'notice')).at(-1).text}" in both other pages`);
 
-  for (const [page, me] of [[a, A], [b, B]]) await checkNoExtension(page, `${wsUrl}?name=${encodeURIComponent(me)}`);
+  for (const [page, me] of [[a, A], [b, B]]) await checkExtensions(page, `${wsUrl}?name=${encodeURIComponent(me)}`, extensions);
 
   // --- The server restarts: both pages come back by themselves, with their
   // nicknames, and chat again.

@@ -1,13 +1,16 @@
 // examples/echo.html against examples/echo_server.rs in headless Chromium:
 // typed text (Chinese, emoji, 100 KB) and the binary button come back as
-// they were sent, Chromium's permessage-deflate offer is declined, and the
-// page reconnects by itself when the server restarts.
+// they were sent, Chromium's permessage-deflate offer gets the answer
+// expected (the extension with its parameters, or none), a compressible
+// text of 1.5 MiB, a small one and a binary message of 1 MiB come back
+// equal through it, and the page reconnects by itself when the server
+// restarts.
 //
-//   node tests/browser/echo.mjs http://127.0.0.1:PORT/ <screenshot-dir>
+//   node tests/browser/echo.mjs http://127.0.0.1:PORT/ <screenshot-dir> <extensions>
 
-import { check, checkNoExtension, eventually, ok, restartServer, scenario } from './lib.mjs';
+import { check, checkExtensions, eventually, ok, restartServer, scenario } from './lib.mjs';
 
-await scenario('echo', async ({ url, origin, openPage, screenshot }) => {
+await scenario('echo', async ({ url, origin, extensions, openPage, screenshot }) => {
   const wsUrl = origin.replace(/^http/, 'ws') + '/ws';
   const page = await openPage('echo page');
   await page.goto(url);
@@ -23,8 +26,8 @@ await scenario('echo', async ({ url, origin, openPage, screenshot }) => {
   check(await page.locator('#send-binary').isEnabled(), '#send-binary is disabled while connected');
   ok(`connected to ${wsUrl}`);
 
-  // Permessage-deflate offered by Chromium, declined by the server.
-  await checkNoExtension(page, wsUrl);
+  // Permessage-deflate offered by Chromium, answered as expected.
+  await checkExtensions(page, wsUrl, extensions);
 
   const logItems = async (className) => page.locator(`#log li.${className}`).allTextContents();
 
@@ -82,6 +85,60 @@ await scenario('echo', async ({ url, origin, openPage, screenshot }) => {
   const received = await logItems('received');
   check(sent.length === 4 && received.length === 4, `log: ${sent.length} sent, ${received.length} received lines`);
 
+  // Large and small messages through the extension, on a second socket of
+  // the page's own (its log stays short): a compressible text of 1.5 MiB, a
+  // small text (over the server's 16-byte threshold, so compressed both
+  // ways), 1 MiB of binary. Each comes back equal.
+  const big = await page.evaluate(async ({ wsUrl }) => {
+    const ws = new WebSocket(wsUrl);
+    ws.binaryType = 'arraybuffer';
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error(`cannot open ${wsUrl}`));
+    });
+    const received = [];
+    let waiter = null;
+    ws.onmessage = (e) => (waiter ? waiter(e.data) : received.push(e.data));
+    const next = () => (received.length
+      ? Promise.resolve(received.shift())
+      : new Promise((resolve) => { waiter = (data) => { waiter = null; resolve(data); }; }));
+    const words = ['echo ', 'deflate ', 'window ', '长消息 ', '🦀 ', 'the ', 'a ', 'message '];
+    const parts = [];
+    let seed = 12345;
+    for (let n = 0; n < 1.5 * (1 << 20);) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const w = words[seed % words.length];
+      parts.push(w);
+      n += new TextEncoder().encode(w).length;
+    }
+    const large = parts.join('');
+    const small = 'small message 小 🦀';
+    const bytes = new Uint8Array(1 << 20);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i % 7) * 31 + (i >> 12);
+    const results = [];
+    for (const [what, message] of [['1.5 MiB text', large], ['small text', small], ['1 MiB binary', bytes]]) {
+      ws.send(message);
+      const back = await next();
+      const equal = typeof message === 'string'
+        ? back === message
+        : back instanceof ArrayBuffer && back.byteLength === message.length
+          && new Uint8Array(back).every((b, i) => b === message[i]);
+      const size = typeof message === 'string' ? new TextEncoder().encode(message).length : message.length;
+      results.push({ what, size, equal });
+    }
+    const negotiated = ws.extensions;
+    ws.close(1000);
+    await new Promise((resolve) => { ws.onclose = resolve; });
+    return { results, negotiated };
+  }, { wsUrl });
+  check(big.negotiated === extensions,
+    `the second socket negotiated ${JSON.stringify(big.negotiated)}, expected ${JSON.stringify(extensions)}`);
+  for (const { what, size, equal } of big.results) {
+    check(equal, `the ${what} (${size} bytes) did not come back equal`);
+    ok(`${what} (${size} bytes) echoed equal with extensions ${JSON.stringify(big.negotiated)}`);
+  }
+  check(big.results[0].size >= 1 << 20, `the large text is only ${big.results[0].size} bytes`);
+
   // The server goes away and comes back on the same port: the page shows
   // the loss, reconnects by itself and echoes again.
   await restartServer();
@@ -99,6 +156,6 @@ await scenario('echo', async ({ url, origin, openPage, screenshot }) => {
     const received = await logItems('received');
     return { ok: received.at(-1) === '← again 再来 🔁', seen: received.slice(-2).map((r) => r.slice(0, 40)) };
   });
-  await checkNoExtension(page, wsUrl);
+  await checkExtensions(page, wsUrl, extensions);
   ok('the page reconnected by itself after the server restart and echoes again');
 });

@@ -1,6 +1,10 @@
 // Shared harness of the headless Chromium scenarios run by tests/browser.rs.
 //
-//   node tests/browser/<scenario>.mjs <page-url> <screenshot-dir>
+//   node tests/browser/<scenario>.mjs <page-url> <screenshot-dir> <extensions>
+//
+// <extensions> is the Sec-WebSocket-Extensions the server must answer
+// Chromium's permessage-deflate offer with ("" for none: the server was
+// started with --no-deflate); see checkExtensions.
 //
 // Each scenario drives Debian's /usr/bin/chromium through playwright-core
 // (installed by tests/browser/setup.sh; no browser download, ever), asserts
@@ -35,14 +39,14 @@ export const STEP_TIMEOUT_MS = 5000;
 /// Rust test kills it a little later).
 const SCENARIO_TIMEOUT_MS = 45000;
 
-/// Runs `body({ browser, url, origin, openPage, screenshot })` in a fresh
-/// headless Chromium. `url` is the page URL given on the command
-/// line. Exits 0 when `body` returns and no page logged a JavaScript error,
-/// 1 otherwise.
+/// Runs `body({ browser, url, origin, extensions, openPage, screenshot })`
+/// in a fresh headless Chromium. `url` and `extensions` are the page URL and
+/// the expected Sec-WebSocket-Extensions given on the command line. Exits 0
+/// when `body` returns and no page logged a JavaScript error, 1 otherwise.
 export async function scenario(name, body) {
-  const [url, screenshotDir] = process.argv.slice(2);
-  if (!url || !screenshotDir) {
-    console.error(`usage: node ${name}.mjs <page-url> <screenshot-dir>`);
+  const [url, screenshotDir, extensions] = process.argv.slice(2);
+  if (!url || !screenshotDir || extensions === undefined || process.argv.length !== 5) {
+    console.error(`usage: node ${name}.mjs <page-url> <screenshot-dir> <extensions>`);
     process.exit(2);
   }
   const pages = [];
@@ -64,6 +68,7 @@ export async function scenario(name, body) {
       browser,
       url,
       origin: new URL(url).origin,
+      extensions,
       openPage: async (label) => {
         const page = await openPage(browser, label);
         pages.push(page);
@@ -204,12 +209,13 @@ export async function openSockets(page) {
 }
 
 /// Asserts that Chromium offered permessage-deflate in every handshake the
-/// page made, that every 101 declined it (no Sec-WebSocket-Extensions), and
+/// page made, that every 101 answered it with exactly `extensions` in
+/// Sec-WebSocket-Extensions (no such header when `extensions` is ""), and
 /// that the page has exactly one open WebSocket, whose URL starts with
-/// `wsUrlPrefix` and whose `extensions` is "".
-export async function checkNoExtension(page, wsUrlPrefix) {
-  // What went over the wire: Chromium offered permessage-deflate, the 101
-  // carried no Sec-WebSocket-Extensions.
+/// `wsUrlPrefix` and whose `extensions` (what Chromium put into use) is
+/// `extensions` too.
+export async function checkExtensions(page, wsUrlPrefix, extensions) {
+  // What went over the wire: Chromium's offer, the 101's answer.
   // (A reconnect attempt that found no server has no response.)
   const answered = page.handshakes.filter((h) => h.response);
   check(answered.length >= 1, `${page.label}: no WebSocket handshake response recorded`);
@@ -226,21 +232,29 @@ export async function checkNoExtension(page, wsUrlPrefix) {
       'sec-websocket-accept' in response.headers,
       `${page.label}: the 101's headers as recorded lack Sec-WebSocket-Accept: ${JSON.stringify(response.headers)}`,
     );
-    check(
-      !('sec-websocket-extensions' in response.headers),
-      `${page.label}: the 101 accepted an extension: ${response.headers['sec-websocket-extensions']}`,
-    );
+    if (extensions === '') {
+      check(
+        !('sec-websocket-extensions' in response.headers),
+        `${page.label}: the 101 accepted an extension: ${response.headers['sec-websocket-extensions']}`,
+      );
+    } else {
+      check(
+        response.headers['sec-websocket-extensions'] === extensions,
+        `${page.label}: the 101 answered extensions ${JSON.stringify(response.headers['sec-websocket-extensions'])}, expected ${JSON.stringify(extensions)}`,
+      );
+    }
   }
   const offer = JSON.stringify(page.handshakes[0].request['sec-websocket-extensions']);
-  ok(`${page.label}: Chromium offered ${offer} in ${page.handshakes.length} handshake(s), every 101 declined it`);
+  const answer = extensions === '' ? 'declined it' : `answered ${JSON.stringify(extensions)}`;
+  ok(`${page.label}: Chromium offered ${offer} in ${page.handshakes.length} handshake(s), every 101 ${answer}`);
 
   const sockets = await openSockets(page);
   check(sockets.length === 1, `${page.label}: expected one open WebSocket, found ${JSON.stringify(sockets)}`);
   const [socket] = sockets;
   check(socket.url.startsWith(wsUrlPrefix), `${page.label}: WebSocket URL ${socket.url}, expected ${wsUrlPrefix}…`);
   check(
-    socket.extensions === '',
-    `${page.label}: ws.extensions is ${JSON.stringify(socket.extensions)}; the server must decline permessage-deflate`,
+    socket.extensions === extensions,
+    `${page.label}: ws.extensions is ${JSON.stringify(socket.extensions)}, expected ${JSON.stringify(extensions)}`,
   );
-  ok(`${page.label}: WebSocket ${socket.url} open, ws.extensions === ""`);
+  ok(`${page.label}: WebSocket ${socket.url} open, ws.extensions === ${JSON.stringify(extensions)}`);
 }

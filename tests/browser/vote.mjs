@@ -7,12 +7,12 @@
 //
 //   node tests/browser/vote.mjs http://127.0.0.1:PORT/ <screenshot-dir>
 
-import { check, checkNoExtension, eventually, ok, restartServer, scenario } from './lib.mjs';
+import { check, checkExtensions, eventually, ok, restartServer, scenario } from './lib.mjs';
 
 // The server's default candidates (`--candidates` not given).
 const CANDIDATES = ['Rust', 'Go', 'Zig', 'C++'];
 
-await scenario('vote', async ({ url, origin, openPage, screenshot }) => {
+await scenario('vote', async ({ url, origin, extensions, openPage, screenshot }) => {
   const wsUrl = origin.replace(/^http/, 'ws') + '/ws';
 
   /// What a vote page shows: the status, each candidate with its count, the total, the error line.
@@ -128,7 +128,7 @@ await scenario('vote', async ({ url, origin, openPage, screenshot }) => {
   check(errors.length === 2, `page C: ${errors.length} error messages on the wire, expected 2: ${JSON.stringify(errors)}`);
   ok(`malformed votes refused ("${error}"), counts unchanged; a valid vote after them counted once`);
 
-  for (const page of [a, b, c]) await checkNoExtension(page, wsUrl);
+  for (const page of [a, b, c]) await checkExtensions(page, wsUrl, extensions);
   await c.waitForTimeout(300); // the bars' 0.2 s width transition
   await screenshot(c, 'vote.png');
 

@@ -1,18 +1,25 @@
 // Node `ws` client in the room of examples/chat_server.rs (tests/chat_server.rs).
 //
-//     node tests/peers/chat_client.js 'ws://127.0.0.1:PORT/ws?name=NAME'
+//     node tests/peers/chat_client.js 'ws://127.0.0.1:PORT/ws?name=NAME' EXTENSIONS
 //
-// The test's own client, named "rust", is already in the room. This joins,
-// says hello to the room (Chinese and emoji), sends "rust" a private message
-// and waits for its answer, checks that a binary message is refused with an
-// error, and closes with 1000. Every message must arrive in the order the
-// server's protocol implies. Prints one line per check; on the first
-// mismatch prints what went wrong on stderr and exits 1.
+// The test's own client, named "rust", is already in the room. This joins
+// (offering permessage-deflate, ws' default) and checks that the server
+// answered with the Sec-WebSocket-Extensions EXTENSIONS ("" for none) and
+// that ws put exactly that into use. Then it says hello to the room (Chinese
+// and emoji), sends a long message (compressed both ways when the extension
+// is on: ws compresses messages of 1 KiB or more), sends "rust" a private
+// message and waits for its answer, checks that a binary message is refused
+// with an error, and closes with 1000. Every message must arrive in the
+// order the server's protocol implies. Prints one line per check; on the
+// first mismatch prints what went wrong on stderr and exits 1.
 'use strict';
 
 const WebSocket = require('ws');
 
 const TIMEOUT_MS = 10000; // for any one message or the close
+// A room message long enough for the server to compress (it sends messages
+// under 512 bytes as they are); tests/chat_server.rs expects the same text.
+const LONG = '长消息 long message 🦀 '.repeat(100);
 
 class Mismatch extends Error {}
 
@@ -29,6 +36,7 @@ class Peer {
     this.ws.on('message', (data, isBinary) => this.push({ type: 'message', data, isBinary }));
     this.ws.on('close', (code, reason) => this.push({ type: 'close', code, reason: reason.toString() }));
     this.ws.on('error', (error) => this.push({ type: 'error', error }));
+    this.ws.on('upgrade', (response) => { this.response = response; });
   }
 
   push(event) {
@@ -70,10 +78,16 @@ class Peer {
   }
 }
 
-async function run(url) {
+async function run(url, extensions) {
   const name = new URL(url).searchParams.get('name');
   const peer = new Peer(url);
   await peer.open();
+  // The 101 carried `extensions` ("" for no header), and ws uses it.
+  const answered = peer.response.headers['sec-websocket-extensions'] || '';
+  check(answered === extensions, `the server answered extensions ${JSON.stringify(answered)}, expected ${JSON.stringify(extensions)}`);
+  const inUse = extensions ? 'permessage-deflate' : '';
+  check(peer.ws.extensions === inUse, `ws uses the extensions ${JSON.stringify(peer.ws.extensions)}, expected ${JSON.stringify(inUse)}`);
+  console.log(`ok extensions: ${JSON.stringify(answered)}`);
   const welcome = await peer.expect('welcome', { you: name });
   check(welcome.users.includes('rust'), `rust is not online: ${JSON.stringify(welcome)}`);
   await peer.expect('join', { user: name });
@@ -81,6 +95,8 @@ async function run(url) {
   const hello = `hello from ${name} 你好 🦀`;
   peer.ws.send(JSON.stringify({ text: hello }));
   await peer.expect('message', { from: name, text: hello });
+  peer.ws.send(JSON.stringify({ text: LONG }));
+  await peer.expect('message', { from: name, text: LONG });
 
   peer.ws.send(JSON.stringify({ text: 'psst, rust', to: 'rust' }));
   await peer.expect('private', { from: name, to: 'rust', text: 'psst, rust' });
@@ -96,7 +112,11 @@ async function run(url) {
   console.log('ok close 1000');
 }
 
-run(process.argv[2]).then(
+if (process.argv.length !== 4) {
+  console.error("usage: node chat_client.js 'ws://HOST:PORT/ws?name=NAME' EXTENSIONS");
+  process.exit(2);
+}
+run(process.argv[2], process.argv[3]).then(
   () => { console.log('chat_client.js: all checks passed'); process.exit(0); },
   (error) => {
     if (error instanceof Mismatch) console.error(`chat_client.js: MISMATCH: ${error.message}`);

@@ -1,19 +1,24 @@
 // Headless Chromium (which offers permessage-deflate by default) against
-// our echo_server with --deflate (tests/deflate_interop.rs).
+// our echo_server (tests/deflate_interop.rs).
 //
-//     node tests/peers/deflate_chromium.mjs http://127.0.0.1:PORT/
+//     node tests/peers/deflate_chromium.mjs http://127.0.0.1:PORT/ EXTENSIONS
 //
 // Drives Debian's /usr/bin/chromium through the playwright-core that
 // tests/browser/setup.sh installs (no browser download). Opens the echo
 // page, then from the page's JavaScript opens a WebSocket to /ws, checks
-// that permessage-deflate was agreed (`WebSocket.extensions`) and that text
-// and binary messages from empty to 1 MiB come back unchanged. Prints one
-// line per check and "deflate_chromium: all checks passed"; exits 1 on the
-// first failure.
+// that permessage-deflate was agreed with exactly the parameters EXTENSIONS
+// (`WebSocket.extensions`) and that text and binary messages from empty to
+// 1 MiB come back unchanged, sent in a row (with context takeover the
+// windows carry over). Prints one line per check and "deflate_chromium: all
+// checks passed"; exits 1 on the first failure.
 
 import { chromium } from '../browser/node_modules/playwright-core/index.mjs';
 
-const url = process.argv[2];
+const [url, expected] = process.argv.slice(2);
+if (process.argv.length !== 4) {
+  console.error('usage: node deflate_chromium.mjs http://HOST:PORT/ EXTENSIONS');
+  process.exit(2);
+}
 const watchdog = setTimeout(() => { console.error('deflate_chromium: timed out'); process.exit(1); }, 60000);
 
 const browser = await chromium.launch({
@@ -28,13 +33,13 @@ try {
   const page = await browser.newPage();
   await page.goto(url);
   const wsUrl = url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws';
-  const result = await page.evaluate(async (wsUrl) => {
+  const result = await page.evaluate(async ({ wsUrl, expected }) => {
     const log = [];
     const ws = new WebSocket(wsUrl);
     ws.binaryType = 'arraybuffer';
     await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('open failed')); });
     log.push(`extensions: ${ws.extensions}`);
-    if (!ws.extensions.startsWith('permessage-deflate')) return { ok: false, log, why: 'not agreed' };
+    if (ws.extensions !== expected) return { ok: false, log, why: `agreed ${JSON.stringify(ws.extensions)}, expected ${JSON.stringify(expected)}` };
     const queue = [];
     let waiter = null;
     ws.onmessage = (e) => { if (waiter) { const w = waiter; waiter = null; w(e.data); } else queue.push(e.data); };
@@ -58,7 +63,7 @@ try {
     }
     ws.close(1000);
     return { ok: true, log };
-  }, wsUrl);
+  }, { wsUrl, expected });
   for (const line of result.log) console.log(line);
   if (!result.ok) { console.error(`deflate_chromium: FAIL: ${result.why}`); failed = true; }
 } catch (e) {

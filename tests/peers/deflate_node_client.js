@@ -1,10 +1,14 @@
 // Node `ws` client with permessage-deflate against a server that speaks it
-// (tests/deflate_interop.rs): our echo_server with --deflate.
+// (tests/deflate_interop.rs): our echo_server.
 //
-//     node tests/peers/deflate_node_client.js ws://127.0.0.1:PORT/ws
+//     node tests/peers/deflate_node_client.js ws://127.0.0.1:PORT/ws POLICY
 //
-// For each parameter combination, checks that the server accepted
-// permessage-deflate and that messages from empty to 1 MiB (compressible
+// POLICY is how the server was started: `no-context-takeover` (its
+// default: it adds server_no_context_takeover and client_no_context_takeover
+// to every answer) or `context-takeover` (--deflate-context-takeover: it
+// answers each offer as asked). For each parameter combination, checks that
+// the server answered with exactly the parameters that follow from the
+// offer and the policy, and that messages from empty to 1 MiB (compressible
 // text, incompressible binary, fragmented) come back unchanged. Exits 1 on
 // the first mismatch.
 'use strict';
@@ -15,23 +19,31 @@ const WebSocket = require('ws');
 const TIMEOUT_MS = 10000;
 const SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20];
 
-// [name, ws' perMessageDeflate option, the response parameters expected]
+// [name, ws' perMessageDeflate option, the parameters the offer asks for]
 const COMBOS = [
-  ['default', { threshold: 0 }, 'permessage-deflate'],
-  ['server_no_context_takeover', { threshold: 0, serverNoContextTakeover: true },
-    'permessage-deflate; server_no_context_takeover'],
-  ['client_no_context_takeover', { threshold: 0, clientNoContextTakeover: true },
-    'permessage-deflate; client_no_context_takeover'],
-  ['server_max_window_bits=9', { threshold: 0, serverMaxWindowBits: 9 },
-    'permessage-deflate; server_max_window_bits=9'],
-  ['client_max_window_bits=10', { threshold: 0, clientMaxWindowBits: 10 },
-    'permessage-deflate; client_max_window_bits=10'],
+  ['default', { threshold: 0 }, {}],
+  ['server_no_context_takeover', { threshold: 0, serverNoContextTakeover: true }, { snct: true }],
+  ['client_no_context_takeover', { threshold: 0, clientNoContextTakeover: true }, { cnct: true }],
+  ['server_max_window_bits=9', { threshold: 0, serverMaxWindowBits: 9 }, { smwb: 9 }],
+  ['client_max_window_bits=10', { threshold: 0, clientMaxWindowBits: 10 }, { cmwb: 10 }],
   ['everything', {
     threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true,
     serverMaxWindowBits: 11, clientMaxWindowBits: 9,
-  }, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=11; client_max_window_bits=9'],
-  ['ws threshold (small messages uncompressed)', true, 'permessage-deflate'],
+  }, { snct: true, cnct: true, smwb: 11, cmwb: 9 }],
+  ['ws threshold (small messages uncompressed)', true, {}],
 ];
+
+// The Sec-WebSocket-Extensions the server answers an offer asking for
+// `asked` with, under `policy`.
+function expectedAnswer(asked, policy) {
+  const noTakeover = policy === 'no-context-takeover';
+  let out = 'permessage-deflate';
+  if (asked.snct || noTakeover) out += '; server_no_context_takeover';
+  if (asked.cnct || noTakeover) out += '; client_no_context_takeover';
+  if (asked.smwb) out += `; server_max_window_bits=${asked.smwb}`;
+  if (asked.cmwb) out += `; client_max_window_bits=${asked.cmwb}`;
+  return out;
+}
 
 class Mismatch extends Error {}
 
@@ -86,7 +98,8 @@ async function echo(peer, data, isBinary, what) {
   check(same, `${what}: echo differs (${e.data.length} bytes)`);
 }
 
-async function runCombo(url, name, options, expected) {
+async function runCombo(url, name, options, asked, policy) {
+  const expected = expectedAnswer(asked, policy);
   const peer = await open(url, options);
   check(peer.accepted === expected, `${name}: the server answered ${JSON.stringify(peer.accepted)}, expected ${JSON.stringify(expected)}`);
   for (const size of SIZES) {
@@ -113,11 +126,16 @@ async function runCombo(url, name, options, expected) {
   console.log(`ok ${name}: accepted ${JSON.stringify(peer.accepted)}`);
 }
 
-async function run(url) {
-  for (const [name, options, expected] of COMBOS) await runCombo(url, name, options, expected);
+async function run(url, policy) {
+  for (const [name, options, asked] of COMBOS) await runCombo(url, name, options, asked, policy);
 }
 
-run(process.argv[2]).then(
+const [url, policy] = process.argv.slice(2);
+if (process.argv.length !== 4 || !['no-context-takeover', 'context-takeover'].includes(policy)) {
+  console.error('usage: node deflate_node_client.js ws://HOST:PORT/PATH no-context-takeover|context-takeover');
+  process.exit(2);
+}
+run(url, policy).then(
   () => { console.log('deflate_node_client: all checks passed'); process.exit(0); },
   (error) => {
     if (error instanceof Mismatch) console.error(`deflate_node_client: MISMATCH: ${error.message}`);

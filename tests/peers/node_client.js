@@ -1,11 +1,14 @@
 // Node `ws` client against an echo server (tests/interop.rs).
 //
-//     node tests/peers/node_client.js ws://127.0.0.1:PORT/ws
+//     node tests/peers/node_client.js ws://127.0.0.1:PORT/ws EXTENSIONS
 //
-// Checks that every message comes back with the same type and bytes (sizes
-// across the three length forms, non-ASCII text, fragmented messages), that a
-// ping with a payload gets its pong, and that the close handshake is clean
-// with the code echoed. Prints one line per check on stdout; on the first
+// Offers permessage-deflate (ws' default) on every connection and checks
+// that the server answered with the Sec-WebSocket-Extensions EXTENSIONS (""
+// for none) and that ws put exactly that into use. Checks that every message
+// comes back with the same type and bytes (sizes across the three length
+// forms, non-ASCII text, fragmented messages; compressed both ways when the
+// extension is on, from 1 KiB up on ws' side), that a ping with a payload
+// gets its pong, and that the close handshake is clean with the code echoed. Prints one line per check on stdout; on the first
 // mismatch prints what went wrong on stderr and exits 1.
 'use strict';
 
@@ -41,10 +44,10 @@ function describe(data, isBinary) {
 
 // A socket whose events are awaited one at a time, with a timeout each.
 class Peer {
-  constructor(url) {
-    // Compression stays at its default (offered): a server that does not
-    // implement permessage-deflate must decline it.
+  constructor(url, extensions) {
+    // Compression stays at its default: permessage-deflate is offered.
     this.ws = new WebSocket(url, { handshakeTimeout: TIMEOUT_MS, maxPayload: 0 });
+    this.extensions = extensions;
     this.queue = [];
     this.waiters = [];
     this.ws.on('message', (data, isBinary) => this.push({ type: 'message', data, isBinary }));
@@ -86,7 +89,12 @@ class Peer {
       this.ws.once('error', (e) => { clearTimeout(timer); reject(new Mismatch(`handshake failed: ${e.message}`)); });
     });
     check(this.response.statusCode === 101, `handshake status ${this.response.statusCode}`);
-    check(this.ws.extensions === '', `server accepted an extension it does not implement: ${this.ws.extensions}`);
+    // The 101 carried the expected extensions ("" for no header), and ws uses them.
+    const answered = this.response.headers['sec-websocket-extensions'] || '';
+    check(answered === this.extensions,
+      `the server answered extensions ${JSON.stringify(answered)}, expected ${JSON.stringify(this.extensions)}`);
+    const inUse = this.extensions ? 'permessage-deflate' : '';
+    check(this.ws.extensions === inUse, `ws uses the extensions ${JSON.stringify(this.ws.extensions)}, expected ${JSON.stringify(inUse)}`);
   }
 
   // `sent` is sent as one message, or as fragments if it is an array of
@@ -120,9 +128,10 @@ class Peer {
   }
 }
 
-async function run(url) {
-  let peer = new Peer(url);
+async function run(url, extensions) {
+  let peer = new Peer(url, extensions);
   await peer.open();
+  console.log(`ok extensions: ${JSON.stringify(extensions)}`);
 
   for (const size of SIZES) {
     await peer.echo(textOf(size), textOf(size), false);
@@ -181,14 +190,14 @@ async function run(url) {
 
   await peer.close(1000, 'bye from node 再见');
 
-  peer = new Peer(url);
+  peer = new Peer(url, extensions);
   await peer.open();
   await peer.echo('second connection', 'second connection', false);
   await peer.close(4000, 'application code');
 
   // A close frame without a code: the server answers with one without a
   // code too (ws reports that as 1005) or with 1000.
-  peer = new Peer(url);
+  peer = new Peer(url, extensions);
   await peer.open();
   const start = Date.now();
   peer.ws.close();
@@ -199,7 +208,7 @@ async function run(url) {
 
   // An overlong encoding (0xC0 0x80) in a text message: the server fails
   // the connection with 1007 (§8.1).
-  peer = new Peer(url);
+  peer = new Peer(url, extensions);
   await peer.open();
   peer.ws.send(Buffer.from([0x61, 0xc0, 0x80]), { binary: false });
   const failed = await peer.next('the close after invalid UTF-8');
@@ -208,7 +217,11 @@ async function run(url) {
   console.log('ok invalid UTF-8 closed with 1007');
 }
 
-run(process.argv[2]).then(
+if (process.argv.length !== 4) {
+  console.error('usage: node node_client.js ws://HOST:PORT/PATH EXTENSIONS');
+  process.exit(2);
+}
+run(process.argv[2], process.argv[3]).then(
   () => { console.log('node_client: all checks passed'); process.exit(0); },
   (error) => {
     if (error instanceof Mismatch) console.error(`node_client: MISMATCH: ${error.message}`);

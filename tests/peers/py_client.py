@@ -1,11 +1,14 @@
 """Python `websockets` client against an echo server (tests/interop.rs).
 
-    python3 tests/peers/py_client.py ws://127.0.0.1:PORT/ws
+    python3 tests/peers/py_client.py ws://127.0.0.1:PORT/ws EXTENSIONS
 
-Checks that every message comes back with the same type and bytes (sizes
-across the three length forms, non-ASCII text, fragmented messages), that a
-ping with a payload gets its pong, and that the close handshake is clean with
-the code echoed. Prints one line per check on stdout; on the first mismatch
+Offers permessage-deflate (websockets' default) and checks that the server
+answered with the Sec-WebSocket-Extensions EXTENSIONS ("" for none) and that
+websockets put exactly that into use, with its parameters. Checks that every
+message comes back with the same type and bytes (sizes across the three
+length forms, non-ASCII text, fragmented messages; compressed both ways when
+the extension is on), that a ping with a payload gets its pong, and that the
+close handshake is clean with the code echoed. Prints one line per check on stdout; on the first mismatch
 prints what went wrong on stderr and exits 1.
 """
 
@@ -40,8 +43,7 @@ def describe(data):
 def open_socket(url):
     # No proxy (loopback only), no keepalive pings (the test sends its own),
     # no size limit (1 MiB messages are exactly websockets' default limit).
-    # Compression stays at its default: the offer of permessage-deflate must
-    # be declined by a server that does not implement it.
+    # Compression stays at its default: permessage-deflate is offered.
     return connect(
         url,
         proxy=None,
@@ -75,8 +77,9 @@ def bytes_of(size):
     return bytes(i % 251 for i in range(size))
 
 
-def run(url):
+def run(url, extensions):
     with open_socket(url) as ws:
+        check_extensions(ws, extensions)
         exercise(ws)
         # Close handshake: the server echoes the code; the close is clean
         # (websockets calls a close clean only with code 1000 or 1001).
@@ -117,13 +120,30 @@ def close(ws, code, reason):
     print(f"ok close: code {ws.close_code}, reason {ws.close_reason!r}", flush=True)
 
 
-def exercise(ws):
+def check_extensions(ws, expected):
+    """The 101 carried `expected` ("" for no header), and websockets uses
+    exactly that: permessage-deflate with the context takeover it names."""
     check(ws.response.status_code == 101, f"handshake status {ws.response.status_code}")
-    check(
-        ws.response.headers.get("Sec-WebSocket-Extensions") is None,
-        "server accepted an extension it does not implement: "
-        + str(ws.response.headers.get("Sec-WebSocket-Extensions")),
-    )
+    answered = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+    check(answered == expected, f"the server answered extensions {answered!r}, expected {expected!r}")
+    in_use = ws.protocol.extensions
+    if not expected:
+        check(in_use == [], f"websockets uses {in_use} though the server declined")
+    else:
+        check(len(in_use) == 1 and in_use[0].name == "permessage-deflate",
+              f"websockets uses {in_use}, expected permessage-deflate")
+        deflate = in_use[0]
+        # The server's parameters as websockets applies them: "remote" is
+        # the server's side, "local" ours.
+        for param, value in [
+            ("server_no_context_takeover", deflate.remote_no_context_takeover),
+            ("client_no_context_takeover", deflate.local_no_context_takeover),
+        ]:
+            check(value == (param in expected), f"{param}: websockets has {value} for {expected!r}")
+    print(f"ok extensions: {answered!r}", flush=True)
+
+
+def exercise(ws):
 
     for size in SIZES:
         expect_echo(ws, text_of(size))
@@ -164,10 +184,10 @@ def exercise(ws):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: py_client.py ws://HOST:PORT/PATH")
+    if len(sys.argv) != 3:
+        sys.exit("usage: py_client.py ws://HOST:PORT/PATH EXTENSIONS")
     try:
-        run(sys.argv[1])
+        run(sys.argv[1], sys.argv[2])
     except Mismatch as e:
         print(f"py_client: MISMATCH: {e}", file=sys.stderr)
         sys.exit(1)
