@@ -1,11 +1,12 @@
 //! End-to-end tests of `examples/client.rs`, the command-line client: the
 //! real binary fed lines on stdin, against our `echo_server` and
-//! `chat_server` examples, a Python `websockets` and a Node `ws` echo server
-//! (tests/peers), and a server written here.
+//! `chat_server` examples, Python `websockets` and Node `ws` echo servers
+//! (tests/peers), with and without permessage-deflate, and servers written
+//! here.
 
 mod app_harness;
 use app_harness::{
-    Process, Server, example_binary, peers_dir, require_node_ws, require_python_websockets,
+    Process, Server, example_binary, require_node_ws, require_python_websockets, start_peer_server,
 };
 
 use std::io::Write;
@@ -21,13 +22,26 @@ const FINISH: Duration = Duration::from_secs(20);
 
 /// Starts the client example on `url`.
 fn client(url: &str) -> Process {
-    Process::spawn("client", Command::new(example_binary("client")).arg(url))
+    client_with(&[], url)
+}
+
+/// Starts the client example with `args` (flags) on `url`.
+fn client_with(args: &[&str], url: &str) -> Process {
+    Process::spawn(
+        "client",
+        Command::new(example_binary("client")).args(args).arg(url),
+    )
 }
 
 /// Feeds `lines` to the client, closes its stdin, and returns its stdout
 /// after checking that it exited 0 after a clean close.
 fn run_lines(url: &str, lines: &[&str]) -> (String, String) {
-    let mut client = client(url);
+    run_lines_with(&[], url, lines)
+}
+
+/// [`run_lines`] with flags.
+fn run_lines_with(args: &[&str], url: &str, lines: &[&str]) -> (String, String) {
+    let mut client = client_with(args, url);
     for line in lines {
         writeln!(client.stdin(), "{line}").unwrap();
     }
@@ -177,15 +191,8 @@ fn bad_arguments_and_unreachable_servers() {
 /// by the client's reader thread, stdin's end closes with 1000, and a close
 /// from the server ends the client.
 fn against_peer(name: &str, command: &mut Command) {
-    let mut server = Process::spawn(name, command.current_dir(peers_dir()));
-    let line = server.next_line(Duration::from_secs(10));
-    let Some(port) = line
-        .strip_prefix("listening on ")
-        .and_then(|p| p.trim().parse::<u16>().ok())
-    else {
-        server.fail(&format!("unexpected first line {line:?}"));
-    };
-    let url = format!("ws://127.0.0.1:{port}/echo");
+    let (_server, addr) = start_peer_server(name, command);
+    let url = format!("ws://{addr}/echo");
 
     // Each echo is awaited before the next line: python `websockets` answers
     // a close at once, dropping echoes its handler has not sent yet.
@@ -233,4 +240,168 @@ fn against_node_ws_echo_server() {
         "node_echo_server.js",
         Command::new("node").arg("node_echo_server.js"),
     );
+}
+
+// ---- permessage-deflate ------------------------------------------------------------
+
+/// Compressible text of about `len` bytes, one line.
+fn words(len: usize) -> String {
+    let words = [
+        "client ", "deflate ", "line ", "狗 ", "🦀 ", "the ", "window ",
+    ];
+    (0..)
+        .map(|i: usize| words[(i * i + i / 3) % words.len()])
+        .scan(0, |n, w| {
+            *n += w.len();
+            (*n <= len).then_some(w)
+        })
+        .collect()
+}
+
+/// What a server written here saw of the client: the extensions it
+/// offered, what was agreed, whether the client's message came compressed.
+#[cfg(feature = "deflate")]
+struct Seen {
+    offer: Option<String>,
+    agreed: Option<rfc6455::deflate::DeflateParams>,
+    inflated: bool,
+}
+
+/// A server that accepts permessage-deflate with the crate's defaults
+/// (context takeover), sends `text` and reads one message, which must be
+/// `expected`, then the close.
+#[cfg(feature = "deflate")]
+fn deflate_server(text: String, expected: String) -> (SocketAddr, thread::JoinHandle<Seen>) {
+    use rfc6455::Config;
+    use rfc6455::blocking::read_request;
+    use rfc6455::deflate::DeflateConfig;
+    use rfc6455::handshake::Limits;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (request, rest) = read_request(&mut stream, &Limits::default()).unwrap();
+        let offer = request
+            .header_str("Sec-WebSocket-Extensions")
+            .map(str::to_string);
+        let config = Config::default().deflate(DeflateConfig::default());
+        let mut ws = WebSocket::upgrade(stream, request, &rest, config, |_| Ok(None)).unwrap();
+        let agreed = ws.connection().deflate();
+        ws.send_text(&text).unwrap();
+        let message = ws.read().expect("the client's line");
+        assert_eq!(message.as_text(), Some(expected.as_str()));
+        // With context takeover the decompressor outlives a compressed
+        // message: it is there only if the client compressed its line.
+        let inflated = ws.connection().deflate_state().1;
+        match ws.read() {
+            Err(Error::Closed(_)) => {}
+            other => panic!("expected the client's close, got {other:?}"),
+        }
+        Seen {
+            offer,
+            agreed,
+            inflated,
+        }
+    });
+    (addr, server)
+}
+
+/// By default the client offers permessage-deflate as the crate does,
+/// inflates what the server compressed and compresses what it sends; with
+/// `--no-deflate` it offers nothing. Its output is the same either way.
+#[cfg(feature = "deflate")]
+#[test]
+fn offers_permessage_deflate_unless_no_deflate() {
+    use rfc6455::deflate::DeflateParams;
+
+    let from_server = words(5000);
+    let from_client = words(3000);
+    for (args, deflate) in [(&[][..], true), (&["--no-deflate"], false)] {
+        let (addr, server) = deflate_server(from_server.clone(), from_client.clone());
+        let (stdout, _) = run_lines_with(args, &format!("ws://{addr}/"), &[&from_client]);
+        assert!(
+            stdout == format!("{from_server}\n"),
+            "{args:?}: the output differs"
+        );
+        let seen = server.join().unwrap();
+        if deflate {
+            assert_eq!(
+                seen.offer.as_deref(),
+                Some("permessage-deflate; client_max_window_bits")
+            );
+            assert_eq!(seen.agreed, Some(DeflateParams::default()));
+            assert!(seen.inflated, "the client's line came uncompressed");
+        } else {
+            assert_eq!(seen.offer, None);
+            assert_eq!(seen.agreed, None);
+            assert!(!seen.inflated);
+        }
+    }
+}
+
+/// Against the compressing Python `websockets` and Node `ws` echo servers
+/// (tests/peers/deflate_*_server.*): the line `extensions?` is answered with
+/// the Sec-WebSocket-Extensions the peer sent, which names the extension
+/// by default and is empty with `--no-deflate`; a long line comes back.
+fn against_deflate_peer(name: &str, command: impl Fn() -> Command, answer: &str) {
+    let long = words(20_000);
+    for (args, expected) in [(&[][..], answer), (&["--no-deflate"], "")] {
+        let (_server, addr) = start_peer_server(name, &mut command());
+        let url = format!("ws://{addr}/");
+        // Each answer is awaited before the next line (see `against_peer`).
+        let mut client = client_with(args, &url);
+        writeln!(client.stdin(), "extensions?").unwrap();
+        let answer = client.next_line(Duration::from_secs(10));
+        assert_eq!(answer, expected, "{name} {args:?}");
+        writeln!(client.stdin(), "{long}").unwrap();
+        let echo = client.next_line(Duration::from_secs(10));
+        assert!(
+            echo == long,
+            "{name} {args:?}: the long line came back different"
+        );
+        client.close_stdin();
+        assert!(client.wait(FINISH).success(), "{name} {args:?}");
+    }
+}
+
+#[test]
+fn against_compressing_python_websockets_echo_server() {
+    require_python_websockets();
+    against_deflate_peer(
+        "deflate_py_server.py",
+        || {
+            let mut command = Command::new("python3");
+            command.arg("deflate_py_server.py");
+            command
+        },
+        "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+    );
+}
+
+#[test]
+fn against_compressing_node_ws_echo_server() {
+    require_node_ws();
+    against_deflate_peer(
+        "deflate_node_server.js",
+        || {
+            let mut command = Command::new("node");
+            command.arg("deflate_node_server.js");
+            command
+        },
+        "permessage-deflate",
+    );
+}
+
+#[test]
+fn help_names_no_deflate() {
+    let help = Command::new(example_binary("client"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--no-deflate"));
 }

@@ -257,6 +257,7 @@ fn help_and_bad_arguments() {
 
 /// Compressible text of exactly `len` bytes: words picked pseudo-randomly
 /// from a small vocabulary, as in prose (not one repeated byte).
+#[cfg(feature = "deflate")]
 fn words(len: usize) -> String {
     const WORDS: [&str; 12] = [
         "echo ",

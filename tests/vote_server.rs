@@ -3,9 +3,9 @@
 //! permessage-deflate (accepted by default) and with `--no-deflate`.
 
 mod app_harness;
-use app_harness::{Client, DEFAULT_OFFER, EXAMPLE_DEFLATE, Server};
+use app_harness::{Client, DEFAULT_OFFER, Server};
 #[cfg(feature = "deflate")]
-use app_harness::{connect_counted, read_counted, send_counted};
+use app_harness::{EXAMPLE_DEFLATE, connect_counted, read_counted, send_counted};
 
 use std::process::Command;
 use std::sync::{Arc, Barrier};
