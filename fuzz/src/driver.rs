@@ -8,13 +8,18 @@
 //! * `pending()` is always a sequence of whole, valid frames, masked by a
 //!   client and not by a server, control payloads ≤ 125 bytes, nothing but
 //!   pongs after a close frame (§5.5.1 forbids data; §5.5.2 still answers
-//!   pings);
+//!   pings); RSV bits clear except RSV1 on the first frame of a message
+//!   when permessage-deflate is agreed (RFC 7692 §6), set exactly when the
+//!   documented policy compresses (window ≥ 9 bits, a whole message of at
+//!   least the threshold or any fragmented one);
 //! * after an `Err`, at most one close frame is queued, and nothing after;
 //! * a `UsageError` queues nothing and changes no state, and the calls that
 //!   fail are exactly the ones the docs say fail;
-//! * every message respects `max_message_size`;
+//! * every message respects `max_message_size` (for a compressed one, its
+//!   decompressed size);
 //! * what is written is exactly what was sent: a second connection of the
-//!   other role reads everything written and must see, in order, the
+//!   other role, with the same permessage-deflate agreement (so whatever we
+//!   compress must decompress there), reads everything written and must see, in order, the
 //!   messages, pings, pongs, automatic pongs and close frames the API calls
 //!   and received events call for, and never fail;
 //! * after every `poll_event` loop, the events received are exactly those
@@ -24,12 +29,14 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use rfc6455::deflate::{DeflateConfig, DeflateParams};
 use rfc6455::frame::{FrameHeader, OpCode};
 use rfc6455::{
     CloseCode, CloseFrame, Config, Connection, Event, Initiator, Message, MessageKind,
     ProtocolError, Role, State, UsageError,
 };
 
+use crate::deflate::send_bits;
 use crate::model::{self, Reference};
 use crate::wire::{close_code_valid, ref_decode};
 
@@ -59,6 +66,10 @@ pub struct Driver {
     conn: Connection,
     role: Role,
     config: Config,
+    /// The permessage-deflate agreement, if any.
+    deflate: Option<DeflateParams>,
+    /// The window we compress with (`None`: we send nothing compressed).
+    send_bits: Option<u8>,
     /// Echo every message received while open (an echo server).
     pub echo: bool,
     /// Reads the bytes handed to the connection before end-of-file.
@@ -90,20 +101,30 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(role: Role, config: Config) -> Self {
+    pub fn new(role: Role, config: Config, deflate: Option<DeflateParams>) -> Self {
         KEY_COUNTER.store(0, Ordering::Relaxed);
-        let reference = Reference::new(role, config.max_frame_size, config.max_message_size);
+        let reference = Reference::new(
+            role,
+            config.max_frame_size,
+            config.max_message_size,
+            deflate,
+        );
         let peer_role = match role {
             Role::Client => Role::Server,
             Role::Server => Role::Client,
         };
         // The peer has the default (large) limits: it is a validator.
-        let peer =
-            Connection::with_mask_source(peer_role, Config::default().auto_pong(false), keys);
+        let peer_config = Config::default()
+            .auto_pong(false)
+            .deflate(DeflateConfig::default());
+        let peer = Connection::with_mask_source(peer_role, peer_config, keys).with_deflate(deflate);
+        let send_bits = deflate.and_then(|p| send_bits(role, &p, &config.deflate));
         Driver {
-            conn: Connection::with_mask_source(role, config.clone(), keys),
+            conn: Connection::with_mask_source(role, config.clone(), keys).with_deflate(deflate),
             role,
             config,
+            deflate,
+            send_bits,
             echo: false,
             reference,
             received: 0,
@@ -125,6 +146,15 @@ impl Driver {
 
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
+    }
+
+    /// The window we compress with, if we compress at all.
+    pub fn send_bits(&self) -> Option<u8> {
+        self.send_bits
     }
 
     pub fn state(&self) -> State {
@@ -232,7 +262,8 @@ impl Driver {
                     message.len(),
                     self.config.max_message_size
                 );
-                if let Message::Text(text) = message {
+                if message.kind() == MessageKind::Text {
+                    let text = message.as_text().expect("a text message has text");
                     assert!(core::str::from_utf8(text.as_bytes()).is_ok());
                 }
                 assert_eq!(state, before, "a message changed the state");
@@ -377,7 +408,16 @@ impl Driver {
                 (reference.len, reference.payload_len, reference.mask),
                 (n, header.payload_len, header.mask)
             );
-            assert_eq!(header.rsv, 0, "RSV bits set on a queued frame");
+            // RFC 7692 §6: RSV1 marks the first frame of a compressed
+            // message; nothing else sets an RSV bit.
+            let rsv1_allowed =
+                self.deflate.is_some() && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+            assert!(
+                header.rsv == 0 || (header.rsv == 0b100 && rsv1_allowed),
+                "RSV bits {:#05b} on a queued {:?} frame",
+                header.rsv,
+                header.opcode
+            );
             // §5.1: a client masks every frame, a server none.
             assert_eq!(
                 header.mask.is_some(),
@@ -505,6 +545,7 @@ impl Driver {
         // `UsageError::FragmentOrder`).
         let ok = before.0 == State::Open && self.sending.is_none();
         if self.usage("send", result, ok, before, message.kind()) {
+            self.check_compressed(before.1, true, message.len(), true);
             self.expected.push_back(Event::Message(message));
         }
         self.after_step();
@@ -531,9 +572,29 @@ impl Driver {
             "send whole"
         };
         if self.usage(call, result, ok, before, (kind, data.len(), fin)) {
+            let first = self.sending.is_none();
+            self.check_compressed(before.1, first, data.len(), fin || !fragment);
             self.sent_data(kind, data, fragment, fin);
         }
         self.after_step();
+    }
+
+    /// The frame a successful send queued at `at` in `pending()`: RSV1
+    /// exactly when `DeflateConfig` says a message is compressed (the
+    /// first frame of a whole message of at least `threshold` bytes or of
+    /// any fragmented one, when this end's window is at least 9 bits).
+    fn check_compressed(&self, at: usize, first: bool, len: usize, fin: bool) {
+        let Ok(Some((header, _))) = FrameHeader::decode(&self.conn.pending()[at..]) else {
+            panic!("a send queued no frame");
+        };
+        let compressed =
+            first && self.send_bits.is_some() && (!fin || len >= self.config.deflate.threshold);
+        assert_eq!(
+            header.rsv & 0b100 != 0,
+            compressed,
+            "RSV1 of a sent frame (first {first}, {len} bytes, fin {fin}, window {:?})",
+            self.send_bits
+        );
     }
 
     fn sent_data(&mut self, kind: MessageKind, data: &[u8], fragment: bool, fin: bool) {
@@ -543,8 +604,8 @@ impl Driver {
             self.sending = Some((kind, all));
         } else {
             let message = match kind {
-                MessageKind::Text => Message::Text(String::from_utf8(all).unwrap()),
-                MessageKind::Binary => Message::Binary(all.into()),
+                MessageKind::Text => Message::from(String::from_utf8(all).unwrap()),
+                MessageKind::Binary => Message::from(all),
             };
             self.expected.push_back(Event::Message(message));
         }

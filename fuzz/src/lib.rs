@@ -7,9 +7,11 @@
 //! * [`seed`]: writes connection inputs for the seed corpus.
 //! * [`http`]: helpers for the handshake targets.
 
+pub mod deflate;
 pub mod driver;
 pub mod http;
 pub mod model;
+pub mod negotiate;
 pub mod script;
 pub mod seed;
 pub mod wire;

@@ -1,15 +1,20 @@
 //! A reference receiver: what a connection must make of a byte stream,
-//! computed frame by frame straight from RFC 6455 (§5.2-§5.6, §7.1.5, §8.1)
-//! and the documented limits, without any of the crate's receive code.
+//! computed frame by frame straight from RFC 6455 (§5.2-§5.6, §7.1.5, §8.1),
+//! RFC 7692 (§6 RSV1, §7.2.2 decompression, with flate2 directly) and the
+//! documented limits (for a compressed message: its decompressed size),
+//! without any of the crate's receive code.
 //!
 //! It is fed the same bytes as the connection and compared with it after
 //! every `poll_event` loop: the same events in the same order, and an error
 //! exactly when the bytes so far call for one. Where the RFC leaves a choice
-//! (which of several broken rules to report; whether a partial header or
-//! close payload is judged before it is complete) every right answer passes.
+//! (which of several broken rules to report; whether a partial header,
+//! close payload or compressed payload is judged before it is complete)
+//! every right answer passes.
 
+use rfc6455::deflate::DeflateParams;
 use rfc6455::{CloseCode, CloseFrame, Event, Message, ProtocolError, Role};
 
+use crate::deflate::{Inflater, TRAILER, inflate_rules};
 use crate::wire::{RawHeader, close_code_valid, ref_decode, unmask};
 
 /// How the stream ends if no more bytes arrive.
@@ -22,8 +27,30 @@ pub enum Ending {
     /// The stream stopped between frames or inside one. At end-of-file the
     /// connection must report [`ProtocolError::AbnormalClosure`]; either way
     /// it may already have failed with one of `may_fail` (rules a partial
-    /// header or close payload already breaks).
+    /// header, close payload or compressed payload already breaks).
     Open { may_fail: Vec<ProtocolError> },
+}
+
+/// The message being received.
+#[derive(Debug)]
+struct Open {
+    text: bool,
+    /// RSV1 on its first frame (RFC 7692 §6): `data` is what was inflated.
+    compressed: bool,
+    /// Its payload so far (decompressed, if compressed).
+    data: Vec<u8>,
+    /// How much of `data` is known to be valid UTF-8 (all but an
+    /// incomplete tail).
+    valid: usize,
+}
+
+/// The frame whose header was read and accepted, its payload not complete.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    h: RawHeader,
+    /// Payload bytes already inflated (compressed frames are inflated as
+    /// they arrive, as a receiver must to bound its memory).
+    done: usize,
 }
 
 /// The reference receiver.
@@ -32,11 +59,15 @@ pub struct Reference {
     role: Role,
     max_frame: usize,
     max_message: usize,
+    /// permessage-deflate, when agreed.
+    inflater: Option<Inflater>,
     /// Received bytes not yet consumed as whole frames.
     buf: Vec<u8>,
-    /// The open fragmented message: text or not, its payload so far, and how
-    /// much of it is known to be valid UTF-8 (all but an incomplete tail).
-    open: Option<(bool, Vec<u8>, usize)>,
+    head: Option<Head>,
+    open: Option<Open>,
+    /// Rules the compressed payload of the current frame already broke: the
+    /// connection may fail with one now, and must once the frame is whole.
+    partial_fail: Vec<ProtocolError>,
     /// The events of the whole frames so far.
     pub events: Vec<Event>,
     /// Set once a frame failed or a close arrived.
@@ -44,13 +75,21 @@ pub struct Reference {
 }
 
 impl Reference {
-    pub fn new(role: Role, max_frame: usize, max_message: usize) -> Self {
+    pub fn new(
+        role: Role,
+        max_frame: usize,
+        max_message: usize,
+        deflate: Option<DeflateParams>,
+    ) -> Self {
         Reference {
             role,
             max_frame,
             max_message,
+            inflater: deflate.map(|p| Inflater::new(role, &p)),
             buf: Vec::new(),
+            head: None,
             open: None,
+            partial_fail: Vec::new(),
             events: Vec::new(),
             end: None,
         }
@@ -74,19 +113,59 @@ impl Reference {
         self.buf = buf;
     }
 
-    /// Consumes the frame at the start of `rest` if it is whole (returns its
-    /// length), or settles the ending if it breaks a rule.
-    fn frame(&mut self, rest: &[u8]) -> Option<usize> {
-        let (Some(h), mut broken) = ref_decode(rest) else {
-            return None;
+    /// Inflates compressed payload bytes into the open message.
+    fn inflate(&mut self, input: &[u8]) {
+        if !self.partial_fail.is_empty() {
+            return; // the stream is broken already
+        }
+        let (Some(inflater), Some(open)) = (&mut self.inflater, &mut self.open) else {
+            unreachable!("a compressed frame without an agreement or a message");
         };
-        broken.extend(self.header_rules(&h));
-        if !broken.is_empty() {
-            self.end = Some(Ending::Fail(broken));
+        let valid = open.text.then_some(&mut open.valid);
+        self.partial_fail = inflate_rules(inflater, input, &mut open.data, valid, self.max_message);
+    }
+
+    /// Consumes the frame at the start of `rest` if it is whole (returns its
+    /// length), or settles the ending if it breaks a rule. A compressed
+    /// frame's payload is inflated as it arrives.
+    fn frame(&mut self, rest: &[u8]) -> Option<usize> {
+        if self.head.is_none() {
+            let (Some(h), mut broken) = ref_decode(rest) else {
+                return None;
+            };
+            broken.extend(self.header_rules(&h));
+            if !broken.is_empty() {
+                self.end = Some(Ending::Fail(broken));
+                return None;
+            }
+            if matches!(h.opcode, 0x1 | 0x2) {
+                self.open = Some(Open {
+                    text: h.opcode == 0x1,
+                    compressed: h.rsv & 0b100 != 0,
+                    data: Vec::new(),
+                    valid: 0,
+                });
+            }
+            self.head = Some(Head { h, done: 0 });
+        }
+        let Head { h, done } = self.head.expect("set above");
+        let len = h.payload_len as usize; // at most max_frame, or 125
+        let avail = (rest.len() - h.len).min(len);
+        let compressed = !h.is_control() && self.open.as_ref().is_some_and(|o| o.compressed);
+        if compressed && avail > done {
+            let mut fresh = rest[h.len..h.len + avail].to_vec();
+            if let Some(key) = h.mask {
+                unmask(&mut fresh, key);
+            }
+            self.head = Some(Head { h, done: avail });
+            self.inflate(&fresh[done..]);
+        }
+        if avail < len {
             return None;
         }
-        let len = h.payload_len as usize; // at most max_frame, or 125
-        if rest.len() - h.len < len {
+        self.head = None;
+        if !self.partial_fail.is_empty() {
+            self.end = Some(Ending::Fail(core::mem::take(&mut self.partial_fail)));
             return None;
         }
         let mut payload = rest[h.len..h.len + len].to_vec();
@@ -110,18 +189,37 @@ impl Reference {
                 self.end = Some(Ending::Closed);
                 return None;
             }
-            opcode => {
-                let (text, mut data, mut valid) = match opcode {
-                    0x0 => self.open.take().expect("checked by header_rules"),
-                    op => (op == 0x1, Vec::new(), 0),
-                };
-                data.extend_from_slice(&payload);
-                if text {
+            _ if compressed => {
+                if h.fin {
+                    // §7.2.2: the removed 00 00 ff ff goes back on the end.
+                    self.inflate(&TRAILER);
+                    let open = self.open.as_ref().expect("a message is open");
+                    if open.text && core::str::from_utf8(&open.data).is_err() {
+                        self.partial_fail.push(ProtocolError::InvalidUtf8);
+                    }
+                    if !self.partial_fail.is_empty() {
+                        self.end = Some(Ending::Fail(core::mem::take(&mut self.partial_fail)));
+                        return None;
+                    }
+                    if let Some(inflater) = &mut self.inflater {
+                        inflater.end_message();
+                    }
+                    let open = self.open.take().expect("a message is open");
+                    self.events
+                        .push(Event::Message(message(open.text, open.data)));
+                }
+            }
+            _ => {
+                let open = self.open.as_mut().expect("checked by header_rules");
+                open.data.extend_from_slice(&payload);
+                if open.text {
                     // §8.1: fail as soon as the text can no longer be valid,
                     // and at the end if it stops inside a character.
-                    match core::str::from_utf8(&data[valid..]) {
-                        Ok(_) => valid = data.len(),
-                        Err(e) if e.error_len().is_none() && !h.fin => valid += e.valid_up_to(),
+                    match core::str::from_utf8(&open.data[open.valid..]) {
+                        Ok(_) => open.valid = open.data.len(),
+                        Err(e) if e.error_len().is_none() && !h.fin => {
+                            open.valid += e.valid_up_to()
+                        }
                         Err(_) => {
                             self.end = Some(Ending::Fail(vec![ProtocolError::InvalidUtf8]));
                             return None;
@@ -129,14 +227,9 @@ impl Reference {
                     }
                 }
                 if h.fin {
-                    let message = if text {
-                        Message::Text(String::from_utf8(data).unwrap())
-                    } else {
-                        Message::Binary(data.into())
-                    };
-                    self.events.push(Event::Message(message));
-                } else {
-                    self.open = Some((text, data, valid));
+                    let open = self.open.take().expect("open above");
+                    self.events
+                        .push(Event::Message(message(open.text, open.data)));
                 }
             }
         }
@@ -149,14 +242,14 @@ impl Reference {
             return end.clone();
         }
         let rest = &self.buf[..];
-        if rest.is_empty() {
-            return Ending::Open {
-                may_fail: Vec::new(),
-            };
-        }
-        let (header, mut broken) = ref_decode(rest);
-        let Some(h) = header else {
-            // What a partial header already shows may be reported early.
+        let Some(Head { h, .. }) = self.head else {
+            if rest.is_empty() {
+                return Ending::Open {
+                    may_fail: Vec::new(),
+                };
+            }
+            // A partial header (a whole one sets `head` or the ending).
+            let (_, mut broken) = ref_decode(rest);
             if let [b0, b1, ..] = rest {
                 let partial = RawHeader {
                     fin: b0 & 0x80 != 0,
@@ -166,6 +259,7 @@ impl Reference {
                     payload_len: 0,
                     len: 0,
                 };
+                // What a partial header already shows may be reported early.
                 broken.extend(self.header_rules(&partial).into_iter().filter(|e| {
                     !matches!(
                         e,
@@ -175,22 +269,22 @@ impl Reference {
             }
             return Ending::Open { may_fail: broken };
         };
-        // A partial payload (whole frames and broken headers are consumed).
+        if !self.partial_fail.is_empty() {
+            return Ending::Open {
+                may_fail: self.partial_fail.clone(),
+            };
+        }
+        // A partial payload.
         let mut payload = rest[h.len..].to_vec();
         if let Some(key) = h.mask {
             unmask(&mut payload, key);
         }
-        let open_text = self.open.as_ref().filter(|o| o.0);
-        if h.opcode == 0x1 || (h.opcode == 0x0 && open_text.is_some()) {
+        let open = self.open.as_ref().filter(|_| !h.is_control());
+        if let Some(open) = open.filter(|o| o.text && !o.compressed) {
             // Text fails as soon as it can no longer be valid, before the
             // frame's end (§8.1; DESIGN.md: "fails as early as the first
             // invalid byte"; Autobahn 6.4).
-            let mut tail = open_text
-                .map(|(_, data, valid)| data[*valid..].to_vec())
-                .unwrap_or_default();
-            if h.opcode == 0x1 {
-                tail.clear();
-            }
+            let mut tail = open.data[open.valid..].to_vec();
             tail.extend_from_slice(&payload);
             if definitely_invalid(&tail) {
                 return Ending::Fail(vec![ProtocolError::InvalidUtf8]);
@@ -209,8 +303,14 @@ impl Reference {
     /// §5.2 RSV, §5.4, the configured limits).
     fn header_rules(&self, h: &RawHeader) -> Vec<ProtocolError> {
         let mut broken = Vec::new();
-        if h.rsv != 0 {
+        // §5.2: RSV bits only as an extension defines them; RFC 7692 §6:
+        // RSV1 on the first frame of a data message, once agreed.
+        let rsv1 = h.rsv & 0b100 != 0;
+        if h.rsv & 0b011 != 0 || (rsv1 && self.inflater.is_none()) {
             broken.push(ProtocolError::ReservedBits);
+        }
+        if rsv1 && (h.is_control() || h.opcode == 0x0) {
+            broken.push(ProtocolError::UnexpectedCompression);
         }
         match (self.role, h.mask.is_some()) {
             (Role::Server, false) => broken.push(ProtocolError::UnmaskedFrame),
@@ -233,7 +333,10 @@ impl Reference {
                 broken.push(ProtocolError::ExpectedContinuation);
                 None
             }
-            (0x0, Some(open)) => Some(open.1.len() as u64),
+            // A compressed message is limited by its decompressed size.
+            (0x0, Some(open)) if open.compressed => None,
+            (0x1 | 0x2, None) if rsv1 => None,
+            (0x0, Some(open)) => Some(open.data.len() as u64),
             (0x1 | 0x2, None) => Some(0),
             _ => None,
         };
@@ -247,6 +350,14 @@ impl Reference {
             }
         }
         broken
+    }
+}
+
+fn message(text: bool, data: Vec<u8>) -> Message {
+    if text {
+        Message::from(String::from_utf8(data).expect("checked as it arrived"))
+    } else {
+        Message::from(data)
     }
 }
 

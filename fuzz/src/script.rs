@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use arbitrary::{Arbitrary, Unstructured};
 use rfc6455::{Config, MessageKind, Role};
 
+use crate::deflate::{DeflateSetup, Flush, Sender, bomb};
 use crate::driver::{Driver, MAX_QUEUED};
 use crate::wire::{DEFINED_OPCODES, build_frame};
 
@@ -29,6 +30,8 @@ pub struct Setup {
     pub eof: bool,
     /// Echo every message received while open.
     pub echo: bool,
+    /// The permessage-deflate agreement, or none.
+    pub deflate: DeflateSetup,
 }
 
 impl Setup {
@@ -45,6 +48,7 @@ impl Setup {
             .max_frame_size(usize::from(self.max_frame) % 4097)
             .max_message_size(usize::from(self.max_message) % 16385)
             .auto_pong(self.auto_pong)
+            .deflate(self.deflate.config(self.role()))
     }
 }
 
@@ -74,7 +78,9 @@ pub enum Op {
         fragment: bool,
         fin: bool,
     },
-    /// `len % 2048` bytes, plus 64 KiB if `big` (the 64-bit length form).
+    /// `len % 2048` bytes, plus 64 KiB if `big` (the 64-bit length form),
+    /// unless we compress with a window under 12 bits (sliding a small
+    /// window over 64 KiB is too slow instrumented).
     SendBinary {
         len: u16,
         big: bool,
@@ -95,6 +101,8 @@ pub enum Op {
         n: u16,
     },
     AdvanceAll,
+    /// `receive` a whole compressed message (RFC 7692), in frames.
+    Deflated(DeflateSpec),
 }
 
 /// A frame to receive: well formed unless the fuzzer picks otherwise.
@@ -131,6 +139,45 @@ pub enum Payload {
     /// any) and a reason of `reason_len & 0x7F` bytes, invalid UTF-8 when
     /// the top bit is set.
     Close { code: u16, reason_len: u8 },
+}
+
+/// A compressed message to receive: compressed by the peer's own
+/// compressor (flate2, context kept across messages as agreed), cut into
+/// frames anywhere, with RSV1 on the first; or damaged on purpose.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeflateSpec {
+    /// A text message (else binary).
+    pub text: bool,
+    /// What is compressed: below 0xA0 the running valid text; below 0xC0
+    /// that text with the byte at `at` replaced; below 0xE0 pseudo-random
+    /// bytes; else a bomb: zeros, 16 KiB + 1 to 8 MiB (`len % 4` picks).
+    pub source: u8,
+    /// Uncompressed length % 6000 (bombs go past the 16 KiB limit; longer
+    /// text would only slow the run: compressing with a small window slides
+    /// it, and the instrumented slide is slow).
+    pub len: u16,
+    /// The message goes out in 1 + frames % 6 frames ...
+    pub frames: u8,
+    /// ... cut at points an xorshift from this seed picks.
+    pub cuts: u16,
+    /// How the sender flushes ([`Flush::from_byte`]).
+    pub flush: u8,
+    /// The window of a new compressor: 9 + this % (the receiver's - 8).
+    pub window: u8,
+    /// The level of a new compressor (% 10).
+    pub level: u8,
+    /// Below 0xC0: none; else one of eight kinds (this % 8): flip a
+    /// compressed byte, cut the compressed bytes short, append garbage,
+    /// RSV1 on the last continuation too, no RSV1 at all, a ping with RSV1
+    /// between the frames, keep the context despite an agreed
+    /// no_context_takeover, RSV2/RSV3 on the first frame.
+    pub damage: u8,
+    /// Where the damage goes.
+    pub at: u16,
+    /// Bit i: a ping after frame i.
+    pub pings: u8,
+    /// Where each frame's bytes are cut into two reads (% (length + 1)).
+    pub split: u16,
 }
 
 /// Text with characters of every width, and the edges of each width.
@@ -198,16 +245,20 @@ pub struct Player<'a> {
     pub tail: &'a [u8],
     /// Where the next text fragment continues in the repeated [`TEXT`].
     text_pos: usize,
+    /// The peer's compressor, when permessage-deflate is agreed.
+    sender: Option<Sender>,
 }
 
 impl<'a> Player<'a> {
     pub fn new(setup: &Setup, tail: &'a [u8]) -> Self {
-        let mut driver = Driver::new(setup.role(), setup.config());
+        let params = setup.deflate.params();
+        let mut driver = Driver::new(setup.role(), setup.config(), params);
         driver.echo = setup.echo;
         Player {
             driver,
             tail,
             text_pos: 0,
+            sender: params.map(|p| Sender::new(setup.role(), &p)),
         }
     }
 
@@ -244,6 +295,7 @@ impl<'a> Player<'a> {
                 fragment,
                 fin,
             } => {
+                let big = big && d.send_bits().is_none_or(|bits| bits >= 12);
                 let len = usize::from(len) % 2048 + if big { 0x10000 } else { 0 };
                 d.send_data(
                     MessageKind::Binary,
@@ -259,6 +311,7 @@ impl<'a> Player<'a> {
             }
             Op::Advance { n } => d.advance(usize::from(n)),
             Op::AdvanceAll => d.advance_all(),
+            Op::Deflated(spec) => self.deflated(spec),
         }
         self.driver.queued() < MAX_QUEUED
     }
@@ -319,6 +372,121 @@ impl<'a> Player<'a> {
         let cut = usize::from(spec.split) % (bytes.len() + 1);
         self.driver.receive(&bytes[..cut]);
         self.driver.receive(&bytes[cut..]);
+    }
+
+    /// Receives a compressed message built from `spec`. Without an
+    /// agreement the same frames arrive (RSV1 is then a protocol error).
+    fn deflated(&mut self, spec: DeflateSpec) {
+        let len = usize::from(spec.len) % 6000;
+        let damage = (spec.damage >= 0xC0).then_some(spec.damage % 8);
+        let frames = 1 + usize::from(spec.frames % 6);
+        let mut cuts_seed = u32::from(spec.cuts) | 0x1_0000;
+        let mut cut_points = |n: usize| {
+            let mut at: Vec<usize> = (1..frames)
+                .map(|_| {
+                    cuts_seed ^= cuts_seed << 13;
+                    cuts_seed ^= cuts_seed >> 17;
+                    cuts_seed ^= cuts_seed << 5;
+                    cuts_seed as usize % (n + 1)
+                })
+                .collect();
+            at.sort_unstable();
+            at
+        };
+        // The uncompressed message.
+        let data: Vec<u8> = match spec.source {
+            0..=0xBF => {
+                let mut t = text(len).as_bytes().to_vec();
+                if spec.source >= 0xA0 && !t.is_empty() {
+                    let i = usize::from(spec.at) % t.len();
+                    t[i] = (spec.at >> 8) as u8;
+                }
+                t
+            }
+            0xC0..=0xDF => pseudo_random(spec.source, len).to_vec(),
+            _ => Vec::new(),
+        };
+        let flush = Flush::from_byte(spec.flush);
+        // The compressed payloads of the frames.
+        let mut payloads: Vec<Vec<u8>> = if spec.source >= 0xE0 {
+            vec![bomb(spec.len as u8).to_vec()]
+        } else {
+            let role = self.driver.role();
+            // Without an agreement: compressed as if the defaults were agreed.
+            let sender = self
+                .sender
+                .get_or_insert_with(|| Sender::new(role, &Default::default()));
+            let pieces: Vec<&[u8]> = if flush == Flush::SyncEachPiece {
+                let mut at = cut_points(data.len());
+                at.push(data.len());
+                let mut start = 0;
+                at.iter()
+                    .map(|&end| {
+                        let piece = &data[start..end];
+                        start = end;
+                        piece
+                    })
+                    .collect()
+            } else {
+                vec![&data[..]]
+            };
+            let keep = damage == Some(6);
+            sender.compress(&pieces, flush, spec.window, spec.level, keep)
+        };
+        if payloads.len() == 1 {
+            // Cut the compressed bytes anywhere.
+            let mut all = payloads.pop().unwrap_or_default();
+            match damage {
+                Some(0) if !all.is_empty() => {
+                    let i = usize::from(spec.at) % all.len();
+                    all[i] ^= (spec.at >> 8) as u8 | 1;
+                }
+                Some(1) => all.truncate(usize::from(spec.at) % (all.len() + 1)),
+                Some(2) => all
+                    .extend_from_slice(pseudo_random(spec.at as u8, usize::from(spec.at % 16) + 1)),
+                _ => {}
+            }
+            let mut start = 0;
+            for end in cut_points(all.len()).into_iter().chain([all.len()]) {
+                payloads.push(all[start..end].to_vec());
+                start = end;
+            }
+        }
+        let n = payloads.len();
+        let masked = self.driver.role() == Role::Server;
+        for (i, payload) in payloads.iter().enumerate() {
+            let first = i == 0;
+            let last = i + 1 == n;
+            let opcode = match (first, spec.text) {
+                (true, true) => 0x1,
+                (true, false) => 0x2,
+                (false, _) => 0x0,
+            };
+            let rsv = match (first, damage) {
+                (true, Some(4)) => 0,
+                (true, Some(7)) => 0b100 | (1 + (spec.at as u8) % 3),
+                (true, _) => 0b100,
+                (false, Some(3)) if last => 0b100,
+                (false, _) => 0,
+            };
+            let key = [i as u8, spec.split as u8, 0xA5, spec.cuts as u8];
+            let bytes = build_frame(last, rsv, opcode, masked.then_some(key), payload, false);
+            let cut = usize::from(spec.split) % (bytes.len() + 1);
+            self.driver.receive(&bytes[..cut]);
+            self.driver.receive(&bytes[cut..]);
+            if !last && spec.pings >> (i % 8) & 1 != 0 {
+                let rsv = if damage == Some(5) { 0b100 } else { 0 };
+                let ping = build_frame(
+                    true,
+                    rsv,
+                    0x9,
+                    masked.then_some(key),
+                    &[b'p', i as u8],
+                    false,
+                );
+                self.driver.receive(&ping);
+            }
+        }
     }
 
     /// Feeds what is left of the tail in reads of `setup.chunk` bytes (an

@@ -5,7 +5,8 @@
 
 use arbitrary::Unstructured;
 
-use crate::script::{FrameSpec, Op, Payload, Setup};
+use crate::deflate::DeflateSetup;
+use crate::script::{DeflateSpec, FrameSpec, Op, Payload, Setup};
 
 pub trait Encode {
     fn encode(&self, out: &mut Vec<u8>);
@@ -42,6 +43,19 @@ macro_rules! fields {
 impl Encode for Setup {
     fn encode(&self, out: &mut Vec<u8>) {
         fields!(out; self.client, self.auto_pong, self.max_frame, self.max_message, self.chunk, self.eof, self.echo);
+        self.deflate.encode(out);
+    }
+}
+
+impl Encode for DeflateSetup {
+    fn encode(&self, out: &mut Vec<u8>) {
+        fields!(out; self.on, self.server_bits, self.client_bits, self.flags, self.own_bits, self.level, self.threshold);
+    }
+}
+
+impl Encode for DeflateSpec {
+    fn encode(&self, out: &mut Vec<u8>) {
+        fields!(out; self.text, self.source, self.len, self.frames, self.cuts, self.flush, self.window, self.level, self.damage, self.at, self.pings, self.split);
     }
 }
 
@@ -75,7 +89,7 @@ impl Encode for Payload {
 
 impl Encode for Op {
     fn encode(&self, out: &mut Vec<u8>) {
-        const N: u64 = 12;
+        const N: u64 = 13;
         match *self {
             Op::Receive { len } => {
                 tag(0, N, out);
@@ -124,6 +138,10 @@ impl Encode for Op {
                 fields!(out; n);
             }
             Op::AdvanceAll => tag(11, N, out),
+            Op::Deflated(spec) => {
+                tag(12, N, out);
+                spec.encode(out);
+            }
         }
     }
 }

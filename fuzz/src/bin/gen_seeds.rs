@@ -10,8 +10,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use rfc6455::deflate::{DeflateConfig, DeflateParams};
 use rfc6455::handshake::{Limits, Parsed, UpgradeRequest};
-use rfc6455_fuzz::script::{FrameSpec, Op, Payload, Setup};
+use rfc6455::{Config, Connection, Role};
+use rfc6455_fuzz::deflate::{DeflateSetup, Flush, Sender};
+use rfc6455_fuzz::script::{DeflateSpec, FrameSpec, Op, Payload, Setup};
 use rfc6455_fuzz::seed::{connection_input, frames_input};
 use rfc6455_fuzz::wire::build_frame;
 
@@ -70,6 +73,61 @@ fn setup(client: bool, chunk: u8) -> Setup {
         chunk,
         eof: true,
         echo: true,
+        deflate: DeflateSetup::default(),
+    }
+}
+
+/// permessage-deflate agreed with no parameters (context takeover, 15-bit
+/// windows), level 6, threshold 16: what Chromium and a default server agree.
+const DEFLATE_DEFAULT: DeflateSetup = DeflateSetup {
+    on: 0xFF,
+    server_bits: 7,
+    client_bits: 7,
+    flags: 0,
+    own_bits: 7,
+    level: 6,
+    threshold: 16,
+};
+
+/// Python websockets' server answer: 12-bit windows both ways.
+const DEFLATE_WEBSOCKETS: DeflateSetup = DeflateSetup {
+    server_bits: 4,
+    client_bits: 4,
+    ..DEFLATE_DEFAULT
+};
+
+/// No context takeover either way, 9-bit windows, level 1, threshold 0.
+const DEFLATE_SMALL: DeflateSetup = DeflateSetup {
+    server_bits: 1,
+    client_bits: 1,
+    flags: 3,
+    own_bits: 1,
+    level: 1,
+    threshold: 0,
+    ..DEFLATE_DEFAULT
+};
+
+fn deflate_setup(client: bool, chunk: u8, deflate: DeflateSetup) -> Setup {
+    Setup {
+        deflate,
+        ..setup(client, chunk)
+    }
+}
+
+fn deflated(text: bool, len: u16, frames: u8, flush: u8) -> DeflateSpec {
+    DeflateSpec {
+        text,
+        source: 0,
+        len,
+        frames,
+        cuts: 0x1234,
+        flush,
+        window: 7,
+        level: 6,
+        damage: 0,
+        at: 0,
+        pings: 0,
+        split: 5,
     }
 }
 
@@ -419,5 +477,342 @@ fn main() {
             &frames_input(&setup(client, 0), &ops),
         );
     }
+    deflate_seeds(&out);
     println!("seeds written under {}", out.root.display());
+}
+
+/// An RFC 7692 frame (RSV1 on the first) towards a receiver: masked
+/// (with the §5.7 key) for a server, unmasked for a client.
+fn pmd_frame(to_server: bool, fin: bool, rsv1: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let rsv = if rsv1 { 0b100 } else { 0 };
+    build_frame(fin, rsv, opcode, to_server.then_some(KEY), payload, false)
+}
+
+/// What our own `Connection` sends with `params`: text, binary, a
+/// fragmented text with a ping between, one more text (context takeover).
+fn own_compressed(client: bool, params: DeflateParams) -> Vec<u8> {
+    let role = if client { Role::Client } else { Role::Server };
+    let config = Config::default().deflate(DeflateConfig::default());
+    let mut conn =
+        Connection::with_mask_source(role, config, |b| b.fill(0x5A)).with_deflate(Some(params));
+    let text = "permessage-deflate: Hello, κόσμε! €😀 ".repeat(20);
+    conn.send_text(&text).unwrap();
+    conn.send_binary(&[7u8; 300]).unwrap();
+    conn.send_text_fragment(&text[..100], false).unwrap();
+    conn.ping(b"between").unwrap();
+    conn.send_text_fragment(&text[100..], true).unwrap();
+    conn.send_text(&text).unwrap();
+    conn.pending().to_vec()
+}
+
+fn deflate_seeds(out: &Out) {
+    // ---- connection: RFC 7692 §7.2.3 frames, raw, both roles -----------------
+    let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    for (to_server, role) in [(true, "server"), (false, "client")] {
+        let f = |fin, rsv1, op, p: &[u8]| pmd_frame(to_server, fin, rsv1, op, p);
+        let streams: Vec<(&str, Vec<u8>)> = vec![
+            // §7.2.3.1: "Hello" in one frame, and as "Hel" + "lo" fragments.
+            ("rfc7692-hello", f(true, true, 1, &hello)),
+            (
+                "rfc7692-hello-fragments",
+                [
+                    f(false, true, 1, &hello[..3]),
+                    f(true, false, 0, &hello[3..]),
+                ]
+                .concat(),
+            ),
+            // §7.2.3.2: the second "Hello" uses the first one's window.
+            (
+                "rfc7692-shared-window",
+                [
+                    f(true, true, 1, &hello),
+                    f(true, true, 1, &[0xf2, 0x00, 0x11, 0x00, 0x00]),
+                ]
+                .concat(),
+            ),
+            // §7.2.3.3: a stored (uncompressed) block.
+            (
+                "rfc7692-stored-block",
+                f(
+                    true,
+                    true,
+                    1,
+                    &[
+                        0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+                    ],
+                ),
+            ),
+            // §7.2.3.4: a block with BFINAL set, then a 0x00; then another message.
+            (
+                "rfc7692-bfinal",
+                [
+                    f(
+                        true,
+                        true,
+                        1,
+                        &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00],
+                    ),
+                    f(true, true, 1, &hello),
+                ]
+                .concat(),
+            ),
+            // §7.2.3.5: two deflate blocks in one message.
+            (
+                "rfc7692-two-blocks",
+                f(
+                    true,
+                    true,
+                    1,
+                    &[
+                        0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07,
+                        0x00,
+                    ],
+                ),
+            ),
+            // §7.2.3.6: the final fragment is empty: a single 0x00.
+            (
+                "rfc7692-empty-final-fragment",
+                [
+                    f(
+                        false,
+                        true,
+                        1,
+                        &[
+                            0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff,
+                        ],
+                    ),
+                    f(true, false, 0, &[0x00]),
+                ]
+                .concat(),
+            ),
+            // §6: RSV1 on a continuation, and on a ping, is a protocol error.
+            (
+                "rfc7692-rsv1-on-continuation",
+                [
+                    f(false, true, 1, &hello[..3]),
+                    f(true, true, 0, &hello[3..]),
+                ]
+                .concat(),
+            ),
+            ("rfc7692-rsv1-on-ping", f(true, true, 9, b"p")),
+        ];
+        for (name, bytes) in streams {
+            let name = format!("{name}-to-{role}");
+            out.write(
+                "connection",
+                &name,
+                &connection_input(&deflate_setup(!to_server, 3, DEFLATE_DEFAULT), &[], &bytes),
+            );
+            out.write("frame_header", &name, &bytes[..bytes.len().min(24)]);
+        }
+        // What our own peer sends, with defaults and with small windows.
+        for (tag, setup, params) in [
+            ("default", DEFLATE_DEFAULT, DEFLATE_DEFAULT.params()),
+            ("small", DEFLATE_SMALL, DEFLATE_SMALL.params()),
+        ] {
+            let stream = own_compressed(to_server, params.unwrap());
+            out.write(
+                "connection",
+                &format!("own-compressed-{tag}-to-{role}"),
+                &connection_input(&deflate_setup(!to_server, 0, setup), &[], &stream),
+            );
+        }
+        // Python websockets' 12-bit windows, compressed by flate2 as it does.
+        let mut sender = Sender::new(
+            if to_server {
+                Role::Server
+            } else {
+                Role::Client
+            },
+            &DEFLATE_WEBSOCKETS.params().unwrap(),
+        );
+        let text = "websockets permessage-deflate ".repeat(30);
+        let mut stream = Vec::new();
+        for _ in 0..3 {
+            let payload = sender
+                .compress(&[text.as_bytes()], Flush::Sync, 3, 6, false)
+                .remove(0);
+            stream.extend(f(true, true, 1, &payload));
+        }
+        out.write(
+            "connection",
+            &format!("websockets-12-bit-to-{role}"),
+            &connection_input(
+                &deflate_setup(!to_server, 7, DEFLATE_WEBSOCKETS),
+                &[],
+                &stream,
+            ),
+        );
+    }
+
+    // ---- connection_frames: compressed messages -------------------------------
+    for (client, name) in [(false, "server"), (true, "client")] {
+        let mut bomb = deflated(false, 2, 5, 0);
+        bomb.source = 0xF0;
+        let mut corrupt = deflated(true, 300, 2, 0);
+        corrupt.damage = 0xC0;
+        corrupt.at = 0x4005;
+        let mut pinged = deflated(true, 1500, 3, 0);
+        pinged.pings = 0b11;
+        let mut bad_text = deflated(true, 200, 1, 0);
+        bad_text.source = 0xA0;
+        bad_text.at = 0xC050;
+        let scripts: Vec<(&str, DeflateSetup, Vec<Op>)> = vec![
+            (
+                "deflate-messages-context-takeover",
+                DEFLATE_DEFAULT,
+                vec![
+                    Op::Deflated(deflated(true, 100, 0, 0)),
+                    Op::Deflated(deflated(true, 100, 0, 0)),
+                    Op::Deflated(deflated(false, 2000, 2, 0)),
+                    Op::SendText {
+                        len: 300,
+                        fragment: false,
+                        fin: true,
+                    },
+                    Op::AdvanceAll,
+                    Op::Deflated(pinged),
+                ],
+            ),
+            (
+                "deflate-flush-modes",
+                DEFLATE_WEBSOCKETS,
+                (0..8)
+                    .map(|flush| Op::Deflated(deflated(flush % 2 == 0, 400, flush, flush)))
+                    .collect(),
+            ),
+            (
+                "deflate-no-context-takeover-small-windows",
+                DEFLATE_SMALL,
+                vec![
+                    Op::Deflated(deflated(true, 3000, 3, 3)),
+                    Op::SendBinary {
+                        len: 1000,
+                        big: false,
+                        fragment: true,
+                        fin: false,
+                    },
+                    Op::SendBinary {
+                        len: 10,
+                        big: false,
+                        fragment: true,
+                        fin: true,
+                    },
+                    Op::Deflated(deflated(true, 3000, 0, 0)),
+                    Op::AdvanceAll,
+                ],
+            ),
+            (
+                "deflate-bomb",
+                DEFLATE_DEFAULT,
+                vec![Op::Deflated(deflated(true, 10, 0, 0)), Op::Deflated(bomb)],
+            ),
+            (
+                "deflate-corrupt",
+                DEFLATE_DEFAULT,
+                vec![Op::Deflated(corrupt)],
+            ),
+            (
+                "deflate-invalid-utf8",
+                DEFLATE_DEFAULT,
+                vec![Op::Deflated(bad_text)],
+            ),
+        ];
+        for (script, deflate, ops) in scripts {
+            out.write(
+                "connection_frames",
+                &format!("{name}-{script}"),
+                &frames_input(&deflate_setup(client, 0, deflate), &ops),
+            );
+        }
+    }
+
+    // ---- deflate_negotiate: policy bytes, offers, `--`, a response ------------
+    let negotiate = |policy: [u8; 3], offers: &str, response: &str| {
+        let mut v = policy.to_vec();
+        v.extend_from_slice(offers.as_bytes());
+        v.extend_from_slice(b"\n--\n");
+        v.extend_from_slice(response.as_bytes());
+        v
+    };
+    let d = [0, 15, 15];
+    let seeds = [
+        // Chromium (and Node ws, and Python websockets' client) offer this;
+        // Python websockets' server answers with 12-bit windows.
+        (
+            "chromium-offer-websockets-answer",
+            d,
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        ),
+        (
+            "node-ws-offer-answer",
+            [0, 12, 10],
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; client_max_window_bits=15",
+        ),
+        (
+            "firefox-offer",
+            [3, 9, 9],
+            "permessage-deflate",
+            "permessage-deflate",
+        ),
+        // Python wsproto's offer names both windows at 15 (it trips K1).
+        (
+            "wsproto-offer",
+            d,
+            "permessage-deflate; client_max_window_bits=15; server_max_window_bits=15",
+            "permessage-deflate; client_max_window_bits=15; server_max_window_bits=15",
+        ),
+        (
+            "two-offers-quoted",
+            [2, 11, 13],
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=\"10\", x-webkit-deflate-frame\npermessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=10",
+        ),
+        (
+            "invalid-params",
+            [0x80, 8, 8],
+            "permessage-deflate; server_max_window_bits; client_max_window_bits=08, permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+            "permessage-deflate; client_max_window_bits",
+        ),
+        // K1, minimised: the server answers without server_max_window_bits.
+        (
+            "crash-k1-server-max-window-bits-15",
+            d,
+            "permessage-deflate; server_max_window_bits=15",
+            "",
+        ),
+        // K2, minimised: an unbalanced quote in one offer hides the next.
+        (
+            "crash-k2-unbalanced-quote-hides-offers",
+            d,
+            "x; a=\"1\npermessage-deflate",
+            "",
+        ),
+    ];
+    for (name, policy, offers, response) in seeds {
+        out.write(
+            "deflate_negotiate",
+            name,
+            &negotiate(policy, offers, response),
+        );
+    }
+    // The handshake targets get the offers too.
+    let offer_request = |ext: &str| {
+        crlf(&[
+            "GET /chat HTTP/1.1",
+            "Host: server.example.com",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version: 13",
+            &format!("Sec-WebSocket-Extensions: {ext}"),
+        ])
+    };
+    out.write(
+        "handshake_request",
+        "wsproto-deflate-offer",
+        &offer_request("permessage-deflate; client_max_window_bits=15; server_max_window_bits=15"),
+    );
 }
