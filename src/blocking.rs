@@ -38,7 +38,7 @@
 //! server's broadcast, a client that prints while the user types),
 //! [`WebSocket::split`] gives a [`Reader`] and a [`Writer`].
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::string::String;
 use std::time::{Duration, Instant};
@@ -681,10 +681,23 @@ impl<S: Read + Write> WebSocket<S> {
         }
     }
 
-    /// Writes everything the connection has queued.
+    /// Writes everything the connection has queued: one `write`, or one
+    /// `write_vectored` when a large payload is queued as a chunk of its
+    /// own (see [`Connection::send`]).
     pub fn flush(&mut self) -> io::Result<()> {
-        while !self.conn.pending().is_empty() {
-            match self.stream.write(self.conn.pending()) {
+        while self.conn.pending_len() > 0 {
+            let mut slices = [IoSlice::new(&[]); 4];
+            let mut count = 0;
+            for (slot, chunk) in slices.iter_mut().zip(self.conn.pending_chunks()) {
+                *slot = IoSlice::new(chunk);
+                count += 1;
+            }
+            let written = if count == 1 {
+                self.stream.write(&slices[0])
+            } else {
+                self.stream.write_vectored(&slices[..count])
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.conn.advance(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

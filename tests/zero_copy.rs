@@ -104,3 +104,165 @@ fn utf8_bytes_accepts_only_valid_utf8_and_compares_as_text() {
     assert_eq!(Utf8Bytes::from_static("κόσμε"), good);
     assert_eq!("κόσμε".chars().collect::<Utf8Bytes>(), good);
 }
+
+/// Everything pending, drained in pieces of `step` bytes through
+/// `pending_chunks` and `advance`.
+fn drain_in_steps(conn: &mut Connection, step: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while conn.pending_len() > 0 {
+        let before = conn.pending_len();
+        let mut piece = Vec::new();
+        for chunk in conn.pending_chunks() {
+            assert!(!chunk.is_empty(), "empty chunk");
+            piece.extend_from_slice(chunk);
+        }
+        assert_eq!(piece.len(), before, "pending_len disagrees with the chunks");
+        let n = step.min(piece.len());
+        out.extend_from_slice(&piece[..n]);
+        conn.advance(n);
+        assert_eq!(conn.pending_len(), before - n);
+    }
+    assert!(conn.pending().is_empty());
+    out
+}
+
+#[test]
+fn a_large_message_is_sent_without_a_copy_as_its_own_chunk() {
+    let payload: Vec<u8> = (0..64 * 1024).map(|i| (i * 13) as u8).collect();
+    let (message, _) = read_in_place(&masked_frame(0x2, &payload));
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.send(&message).unwrap();
+    let chunks: Vec<&[u8]> = server.pending_chunks().collect();
+    assert_eq!(chunks.len(), 2, "header and payload");
+    assert_eq!(chunks[0], &[0x82, 126 + 1, 0, 0, 0, 0, 0, 1, 0, 0][..]);
+    assert_eq!(
+        chunks[1].as_ptr(),
+        message.as_bytes().as_ptr(),
+        "the payload was copied"
+    );
+    assert_eq!(server.pending(), chunks[0], "pending() is the first chunk");
+    assert_eq!(server.pending_len(), 10 + payload.len());
+}
+
+#[test]
+fn chunked_output_drains_the_same_bytes_at_any_write_size() {
+    let big = vec![0xab; 20 * 1024];
+    let text = "é".repeat(5000);
+    for step in [1, 7, 10, 4096, 10 * 1024, 20 * 1024 + 9, usize::MAX] {
+        // Interleave copied frames and shared payloads.
+        let mut server = Connection::new(Role::Server, Config::default());
+        server.ping(b"p").unwrap();
+        server.send(&Message::binary(big.clone())).unwrap();
+        server.send_text("small").unwrap();
+        server.send(&Message::text(text.clone())).unwrap();
+        server.send(&Message::binary(vec![1, 2, 3])).unwrap();
+        let wire = drain_in_steps(&mut server, step);
+
+        let mut client = Connection::new(Role::Client, Config::default());
+        client.receive(&wire);
+        let mut events = Vec::new();
+        while let Some(event) = client.poll_event().unwrap() {
+            events.push(event);
+        }
+        assert_eq!(
+            events,
+            vec![
+                Event::Ping(bytes::Bytes::from_static(b"p")),
+                Event::Message(Message::binary(big.clone())),
+                Event::Message(Message::text("small")),
+                Event::Message(Message::text(text.clone())),
+                Event::Message(Message::binary(vec![1, 2, 3])),
+            ],
+            "write size {step}"
+        );
+    }
+}
+
+#[test]
+fn a_client_masks_large_payloads_correctly_across_its_copy_blocks() {
+    // Payload lengths around the 4 KiB blocks the client copies and masks in.
+    for len in [4095, 4096, 4097, 8191, 8192, 8193, 3 * 4096 + 3, 65_537] {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
+        let mut client = Connection::new(Role::Client, Config::default());
+        client.send(&Message::binary(payload.clone())).unwrap();
+        // Clients never share: the payload is masked, so it is copied.
+        assert_eq!(client.pending_chunks().count(), 1);
+        let mut server = Connection::new(Role::Server, Config::default());
+        server.receive(client.pending());
+        assert_eq!(
+            server.poll_event().unwrap(),
+            Some(Event::Message(Message::binary(payload))),
+            "length {len}"
+        );
+    }
+}
+
+/// A stream that takes at most `max` bytes per call, across the slices of
+/// a vectored write, and records how it was called.
+struct Trickle {
+    written: Vec<u8>,
+    max: usize,
+    vectored_calls: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Ok(0)
+    }
+}
+
+impl std::io::Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.max);
+        self.written.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        self.vectored_calls += 1;
+        let mut n = 0;
+        for buf in bufs {
+            let take = buf.len().min(self.max - n);
+            self.written.extend_from_slice(&buf[..take]);
+            n += take;
+            if n == self.max {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_blocking_adapter_writes_shared_payloads_with_partial_vectored_writes() {
+    use rfc6455::blocking::WebSocket;
+    let payload: Vec<u8> = (0..40_000).map(|i| (i % 251) as u8).collect();
+    for max in [1, 9, 11, 1000, 40_010, 1 << 20] {
+        let stream = Trickle {
+            written: Vec::new(),
+            max,
+            vectored_calls: 0,
+        };
+        let conn = Connection::new(Role::Server, Config::default());
+        let mut ws = WebSocket::from_connection(stream, conn);
+        ws.send(&Message::binary(payload.clone())).unwrap();
+        ws.send_text("after").unwrap();
+        assert!(ws.get_ref().vectored_calls > 0, "no vectored write");
+
+        let mut client = Connection::new(Role::Client, Config::default());
+        client.receive(&ws.get_ref().written);
+        assert_eq!(
+            client.poll_event().unwrap(),
+            Some(Event::Message(Message::binary(payload.clone()))),
+            "max {max}"
+        );
+        assert_eq!(
+            client.poll_event().unwrap(),
+            Some(Event::Message(Message::text("after")))
+        );
+    }
+}

@@ -12,7 +12,7 @@ use crate::error::{ProtocolError, UsageError};
 use crate::frame::{FrameHeader, OpCode, apply_mask};
 use crate::message::{Event, Message, MessageKind};
 use assembler::Assembler;
-use outbox::{MaskKeys, Outbox};
+use outbox::{MaskKeys, Outbox, SHARE_FROM};
 
 /// Which end of the connection this is. It decides masking (§5.1): a client
 /// masks every frame it sends, a server never does, and each rejects frames
@@ -560,11 +560,37 @@ impl Connection {
     // ---- sending -----------------------------------------------------
 
     /// Queues a whole message as one frame.
+    ///
+    /// A server sending a large message (8 KiB or more, uncompressed) does
+    /// not copy it: the frame's payload is shared with the message's
+    /// `Bytes` and becomes a [pending chunk](Self::pending_chunks) of its
+    /// own, written with the header by one vectored write. A received
+    /// message echoed back this way is never copied at all.
     pub fn send(&mut self, message: &Message) -> Result<(), UsageError> {
-        match message {
-            Message::Text(text) => self.send_text(text),
-            Message::Binary(data) => self.send_binary(data),
+        let (kind, bytes) = match message {
+            Message::Text(text) => (MessageKind::Text, text.as_bytes()),
+            Message::Binary(data) => (MessageKind::Binary, &data[..]),
+        };
+        let share = bytes.len() >= SHARE_FROM && self.masks.is_none() && !self.deflate_on();
+        if !share {
+            return self.send_whole(kind, bytes);
         }
+        let shared = match message {
+            Message::Text(text) => text.clone().into_bytes(),
+            Message::Binary(data) => data.clone(),
+        };
+        if self.sending.is_some() {
+            return Err(UsageError::FragmentOrder);
+        }
+        if self.state != State::Open {
+            return Err(UsageError::Closed);
+        }
+        let opcode = match kind {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        };
+        self.outbox.push_shared_frame(opcode, true, &shared);
+        Ok(())
     }
 
     /// Queues a text message as one frame.
@@ -676,12 +702,29 @@ impl Connection {
 
     // ---- output ------------------------------------------------------
 
-    /// The bytes waiting to be written to the transport.
+    /// The next bytes waiting to be written to the transport: the first
+    /// [chunk](Self::pending_chunks) of the pending output. Usually that is
+    /// all of it; after a large [`send`](Self::send) the shared payload is
+    /// a chunk of its own. Write, [`advance`](Self::advance), and repeat
+    /// until it is empty.
     pub fn pending(&self) -> &[u8] {
         self.outbox.pending()
     }
 
-    /// Reports that the first `n` bytes of [`pending`](Self::pending) were written.
+    /// All pending output as a sequence of chunks, in order, none empty:
+    /// for a vectored write (`std::io::Write::write_vectored`), then
+    /// [`advance`](Self::advance) by what it wrote.
+    pub fn pending_chunks(&self) -> impl Iterator<Item = &[u8]> {
+        self.outbox.chunks()
+    }
+
+    /// How many bytes are waiting to be written, over all chunks.
+    pub fn pending_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Reports that the first `n` pending bytes were written (they may span
+    /// several [chunks](Self::pending_chunks)).
     pub fn advance(&mut self, n: usize) {
         self.outbox.advance(n);
     }
@@ -695,7 +738,7 @@ impl Connection {
         let State::Closed { clean, .. } = self.state else {
             return false;
         };
-        self.pending().is_empty() && (self.role == Role::Server || self.eof || !clean)
+        self.pending_len() == 0 && (self.role == Role::Server || self.eof || !clean)
     }
 
     // ---- the state machine ---------------------------------------------

@@ -3,9 +3,22 @@
 //! [`Connection::pending`](crate::Connection::pending) and
 //! [`Connection::advance`](crate::Connection::advance).
 
-use bytes::{Buf, BytesMut};
+use alloc::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
+
+/// An unmasked payload at least this large, given as `Bytes`, is queued as a
+/// chunk of its own (shared, not copied); the transport writes the header
+/// and the payload with one vectored write. Below it a copy is cheaper than
+/// the extra chunk.
+pub(crate) const SHARE_FROM: usize = 8 * 1024;
+
+/// A client copies and masks payloads in blocks this large, so each block
+/// is masked while it is still in the L1 cache: copy and mask in one pass
+/// over memory.
+const MASK_BLOCK: usize = 4 * 1024;
 
 /// Drop the buffer's allocation when it drains empty and is larger than
 /// this, so a burst of large sends does not pin memory on an idle connection.
@@ -40,8 +53,11 @@ impl MaskKeys {
     }
 }
 
+/// Encoded output, in order: `chunks` (frozen frames and shared payloads),
+/// then `buf`.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
+    chunks: VecDeque<Bytes>,
     buf: BytesMut,
 }
 
@@ -67,30 +83,88 @@ impl Outbox {
         payload: &[u8],
         masks: Option<&mut MaskKeys>,
     ) {
+        let mask = masks.map(MaskKeys::next_key);
+        self.push_header(opcode, fin, rsv, mask, payload.len());
+        match mask {
+            None => self.buf.extend_from_slice(payload),
+            Some(key) => {
+                for (i, block) in payload.chunks(MASK_BLOCK).enumerate() {
+                    let start = self.buf.len();
+                    self.buf.extend_from_slice(block);
+                    // `i * MASK_BLOCK` is a multiple of 4: the key restarts.
+                    debug_assert_eq!(i * MASK_BLOCK % 4, 0);
+                    apply_mask(&mut self.buf[start..], key, 0);
+                }
+            }
+        }
+    }
+
+    /// Queues an unmasked data frame whose payload is shared with the
+    /// caller's `Bytes` instead of copied (server role, uncompressed).
+    pub(crate) fn push_shared_frame(&mut self, opcode: OpCode, fin: bool, payload: &Bytes) {
+        self.push_header(opcode, fin, 0, None, payload.len());
+        self.chunks.push_back(self.buf.split().freeze());
+        self.chunks.push_back(payload.clone());
+    }
+
+    /// Encodes a frame header (§5.2) at the end of the buffer, with room
+    /// reserved for a payload of `len` bytes that will be copied after it.
+    fn push_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
+        mask: Option<[u8; 4]>,
+        len: usize,
+    ) {
         let header = FrameHeader {
             fin,
             rsv,
             opcode,
-            mask: masks.map(MaskKeys::next_key),
-            payload_len: payload.len() as u64,
+            mask,
+            payload_len: len as u64,
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        self.buf.reserve(n + payload.len());
+        self.buf.reserve(n + len);
         self.buf.extend_from_slice(&head[..n]);
-        let start = self.buf.len();
-        self.buf.extend_from_slice(payload);
-        if let Some(key) = header.mask {
-            apply_mask(&mut self.buf[start..], key, 0);
-        }
     }
 
+    /// The first chunk of pending output.
     pub(crate) fn pending(&self) -> &[u8] {
-        &self.buf
+        self.chunks
+            .front()
+            .map_or(&self.buf[..], |chunk| &chunk[..])
     }
 
-    pub(crate) fn advance(&mut self, n: usize) {
-        self.buf.advance(n.min(self.buf.len()));
+    /// Every chunk of pending output, in order.
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        self.chunks
+            .iter()
+            .map(|chunk| &chunk[..])
+            .chain(core::iter::once(&self.buf[..]))
+            .filter(|chunk| !chunk.is_empty())
+    }
+
+    /// All pending bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum::<usize>() + self.buf.len()
+    }
+
+    /// Drops the first `n` pending bytes, across chunks.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                self.buf.advance(n.min(self.buf.len()));
+                break;
+            };
+            let k = n.min(front.len());
+            front.advance(k);
+            n -= k;
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
         if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
             self.buf = BytesMut::new();
         }
