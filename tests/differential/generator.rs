@@ -119,6 +119,7 @@ pub(crate) struct Agreement {
 impl Agreement {
     /// The window and the no-context-takeover flag of what `receiver`
     /// receives: the peer's side of the agreement.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     pub(crate) fn peer_side(&self, receiver: Role) -> (u8, bool) {
         match receiver {
             Role::Server => (self.client_max_window_bits, self.client_no_context_takeover),
