@@ -535,6 +535,13 @@ fn client_refuses_bad_options() {
     );
     assert_eq!(with(|o| o.protocols = vec!["a b".into()]), invalid);
     assert_eq!(with(|o| o.extensions = vec!["".into()]), invalid);
+    // §9.1: an unclosed quote would swallow the offers joined after it.
+    assert_eq!(
+        with(|o| o.extensions = vec!["x; a=\"1".into(), "permessage-deflate".into()]),
+        invalid
+    );
+    assert_eq!(with(|o| o.extensions = vec!["x; =1".into()]), invalid);
+    assert_eq!(with(|o| o.extensions = vec!["x; a=\"1\"".into()]), None);
     assert_eq!(
         with(|o| o.headers.push(("Cookie".into(), "a=b".into()))),
         None

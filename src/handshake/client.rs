@@ -235,10 +235,12 @@ impl ClientHandshake {
                 return Err(HandshakeError::InvalidHeader);
             }
             for entry in headers::split_list(offer) {
-                let name = headers::extension_name(entry);
-                if !headers::is_token(name) {
+                // §9.1: a token and well-formed parameters; an unclosed
+                // quote would hide the offers after it from the server.
+                if !headers::is_extension(entry) {
                     return Err(HandshakeError::InvalidHeader);
                 }
+                let name = headers::extension_name(entry);
                 extension_names.push(name.to_owned());
                 // RFC 7692 §7.1: an offer with bad parameters cannot be sent.
                 #[cfg(feature = "deflate")]

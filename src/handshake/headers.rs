@@ -151,12 +151,69 @@ pub(crate) fn extension_name(entry: &str) -> &str {
         .trim_matches([' ', '\t'])
 }
 
+/// Whether `entry` is one well-formed extension of a
+/// `Sec-WebSocket-Extensions` list (§9.1): a token, then parameters
+/// `; name` or `; name=value`, a value being a token or a quoted string
+/// (RFC 7230 §3.2.6). An unclosed quote would swallow the entries after it
+/// once the list is joined into one header field.
+pub(crate) fn is_extension(entry: &str) -> bool {
+    let ows = |s: &str| s.trim_start_matches([' ', '\t']).len();
+    let token_len = |s: &str| s.bytes().take_while(|&b| is_token_byte(b)).count();
+    let mut rest = entry.trim_start_matches([' ', '\t']);
+    let mut first = true;
+    loop {
+        let name = token_len(rest);
+        if name == 0 {
+            return false;
+        }
+        rest = &rest[name..];
+        rest = &rest[rest.len() - ows(rest)..];
+        if !first && rest.starts_with('=') {
+            rest = rest[1..].trim_start_matches([' ', '\t']);
+            let value = if rest.starts_with('"') {
+                match quoted_len(rest) {
+                    Some(n) => n,
+                    None => return false,
+                }
+            } else {
+                token_len(rest)
+            };
+            if value == 0 {
+                return false;
+            }
+            rest = rest[value..].trim_start_matches([' ', '\t']);
+        }
+        first = false;
+        match rest.strip_prefix(';') {
+            Some(after) => rest = after.trim_start_matches([' ', '\t']),
+            None => return rest.is_empty(),
+        }
+    }
+}
+
+/// The length of the quoted string at the start of `s`, closing quote
+/// included, or `None` if it is not closed.
+fn quoted_len(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// Whether `s` is an HTTP token (RFC 7230 §3.2.6): one or more visible ASCII
 /// characters other than separators.
 pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(is_token_byte)
 }
 
 /// Whether `s` can be sent as a header value: no control characters other
@@ -261,6 +318,36 @@ mod tests {
     fn split_list_respects_quotes() {
         let entries: Vec<&str> = split_list(r#" a; x="1,2" ,, b ;y="\"," , c"#).collect();
         assert_eq!(entries, [r#"a; x="1,2""#, r#"b ;y="\",""#, "c"]);
+    }
+
+    #[test]
+    fn extension_entries_follow_the_section_9_1_grammar() {
+        for good in [
+            "permessage-deflate",
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate;client_max_window_bits=10; server_no_context_takeover",
+            "x; a=\"1\"",
+            "x; a=\"q\\\"uote\"; b",
+            "x ; a = 1",
+        ] {
+            assert!(is_extension(good), "{good:?} refused");
+        }
+        for bad in [
+            "",
+            ";",
+            "x;",
+            "x; a=",
+            "x; a=\"1",
+            "x; a=\"1\\\"",
+            "x; =1",
+            "x y",
+            "x; a=1 2",
+            "x; a=\"1\" 2",
+            "x; a=(1)",
+            "é",
+        ] {
+            assert!(!is_extension(bad), "{bad:?} accepted");
+        }
     }
 
     #[test]
