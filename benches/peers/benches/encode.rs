@@ -1,0 +1,275 @@
+//! Encode: messages in, frames written out, in both roles, beside
+//! tungstenite and fastwebsockets (issue 5).
+//!
+//! One run: `cd benches/peers && cargo bench --bench encode`. The tables of
+//! BENCHMARKS.md (medians over 3 runs, ratios to the better peer):
+//! `bash benches/peers/run.sh encode 3`. Times are the benchmark thread's CPU
+//! time unless `BENCH_CLOCK=wall` (see `Clock` in src/lib.rs).
+//!
+//! The same work for every contender: one iteration sends a batch of
+//! [`batch`]`(size)` messages (about 256 KiB of payload), each as one frame,
+//! each sent on its own (the way a server answers one request at a time),
+//! and every frame's bytes end up in the same in-memory stream ([`Mem`],
+//! which accepts vectored writes as a socket does). No contender checks
+//! UTF-8 on send: the text is already a `&str` or the peer's text type.
+//! In the client role every frame is masked with a fresh key:
+//!
+//! - `rfc6455`: the sans-IO core. `send_binary(&[u8])` / `send_text(&str)`,
+//!   then `pending()` is written to the stream and `advance()`d. Client
+//!   keys come from the OS (`getrandom`), fetched 8 keys per call.
+//! - `rfc6455_blocking`: the blocking adapter `WebSocket<Mem>`,
+//!   `send_binary` / `send_text` (queue, write, flush).
+//! - `tungstenite`: `send(Message)` (write + flush), the message built from
+//!   a prepared `Bytes` / `Utf8Bytes` (a reference-count increment, no
+//!   copy). Client keys: `rand::random()` per frame (thread-local ChaCha).
+//! - `fastwebsockets`: `write_frame(Frame::binary/text(Payload::Borrowed))`
+//!   on one `block_on` per batch (current-thread runtime). Above 1 KiB it
+//!   writes header and payload with one vectored write, without copying
+//!   the payload. Client keys: `rand::random()` per frame; a client frame
+//!   copies the borrowed payload to mask it.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use fastwebsockets::{Frame, Payload};
+use rfc6455::{Config, Connection, Role};
+use rfc6455_peer_benches::{Clock, Kind, Mem, SIZES, batch, payload, push_frame};
+
+/// One contender: sends `n` copies of its message into its stream (emptied
+/// first) and returns the number of bytes written.
+trait Encoder {
+    fn encode(&mut self, n: usize) -> usize;
+    /// The stream it writes to.
+    fn sink(&self) -> &Mem;
+}
+
+struct Ours {
+    conn: Connection,
+    sink: Mem,
+    /// The payload as a `String` for text messages (checked once, here).
+    text: Option<String>,
+    payload: Vec<u8>,
+}
+
+impl Encoder for Ours {
+    fn sink(&self) -> &Mem {
+        &self.sink
+    }
+
+    fn encode(&mut self, n: usize) -> usize {
+        self.sink.clear_output();
+        for _ in 0..n {
+            if let Some(text) = &self.text {
+                self.conn.send_text(black_box(text)).expect("open");
+            } else {
+                self.conn
+                    .send_binary(black_box(&self.payload))
+                    .expect("open");
+            }
+            let pending = self.conn.pending();
+            let len = pending.len();
+            self.sink.write_all(pending).expect("in-memory write");
+            self.conn.advance(len);
+        }
+        self.sink.written()
+    }
+}
+
+struct OursBlocking {
+    ws: rfc6455::blocking::WebSocket<Mem>,
+    sink: Mem,
+    text: Option<String>,
+    payload: Vec<u8>,
+}
+
+impl Encoder for OursBlocking {
+    fn sink(&self) -> &Mem {
+        &self.sink
+    }
+
+    fn encode(&mut self, n: usize) -> usize {
+        self.sink.clear_output();
+        for _ in 0..n {
+            if let Some(text) = &self.text {
+                self.ws.send_text(black_box(text)).expect("open");
+            } else {
+                self.ws.send_binary(black_box(&self.payload)).expect("open");
+            }
+        }
+        self.sink.written()
+    }
+}
+
+struct Tungstenite {
+    ws: tungstenite::WebSocket<Mem>,
+    sink: Mem,
+    message: tungstenite::Message,
+}
+
+impl Encoder for Tungstenite {
+    fn sink(&self) -> &Mem {
+        &self.sink
+    }
+
+    fn encode(&mut self, n: usize) -> usize {
+        self.sink.clear_output();
+        for _ in 0..n {
+            self.ws.send(black_box(self.message.clone())).expect("open");
+        }
+        self.sink.written()
+    }
+}
+
+struct Fastwebsockets {
+    ws: fastwebsockets::WebSocket<Mem>,
+    sink: Mem,
+    text: bool,
+    payload: Vec<u8>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Encoder for Fastwebsockets {
+    fn sink(&self) -> &Mem {
+        &self.sink
+    }
+
+    fn encode(&mut self, n: usize) -> usize {
+        self.sink.clear_output();
+        let (ws, text, payload) = (&mut self.ws, self.text, &self.payload[..]);
+        self.rt.block_on(async {
+            for _ in 0..n {
+                let body = Payload::Borrowed(black_box(payload));
+                let frame = if text {
+                    Frame::text(body)
+                } else {
+                    Frame::binary(body)
+                };
+                ws.write_frame(frame).await.expect("open");
+            }
+        });
+        self.sink.written()
+    }
+}
+
+fn contenders(kind: Kind, role: Role, payload: &[u8]) -> Vec<(&'static str, Box<dyn Encoder>)> {
+    let text = kind.is_text();
+    let string = text.then(|| String::from_utf8(payload.to_vec()).expect("text payload"));
+    let sink = Mem::default();
+    let ours = Ours {
+        conn: Connection::new(role, Config::default()),
+        sink,
+        text: string.clone(),
+        payload: payload.to_vec(),
+    };
+    let sink = Mem::default();
+    let conn = Connection::new(role, Config::default());
+    let blocking = OursBlocking {
+        ws: rfc6455::blocking::WebSocket::from_connection(sink.clone(), conn),
+        sink,
+        text: string.clone(),
+        payload: payload.to_vec(),
+    };
+    let sink = Mem::default();
+    let peer_role = match role {
+        Role::Server => tungstenite::protocol::Role::Server,
+        Role::Client => tungstenite::protocol::Role::Client,
+    };
+    let message = if text {
+        let text = String::from_utf8(payload.to_vec()).expect("text payload");
+        tungstenite::Message::Text(text.into())
+    } else {
+        tungstenite::Message::Binary(payload.to_vec().into())
+    };
+    let tungstenite = Tungstenite {
+        ws: tungstenite::WebSocket::from_raw_socket(sink.clone(), peer_role, None),
+        sink,
+        message,
+    };
+    let sink = Mem::default();
+    let peer_role = match role {
+        Role::Server => fastwebsockets::Role::Server,
+        Role::Client => fastwebsockets::Role::Client,
+    };
+    let fast = Fastwebsockets {
+        ws: fastwebsockets::WebSocket::after_handshake(sink.clone(), peer_role),
+        sink,
+        text,
+        payload: payload.to_vec(),
+        rt: tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio runtime"),
+    };
+    vec![
+        ("rfc6455", Box::new(ours)),
+        ("rfc6455_blocking", Box::new(blocking)),
+        ("tungstenite", Box::new(tungstenite)),
+        ("fastwebsockets", Box::new(fast)),
+    ]
+}
+
+/// The bytes `n` frames of `payload` take on the wire.
+fn wire_len(payload: &[u8], n: usize, masked: bool) -> usize {
+    let mut frame = Vec::new();
+    push_frame(&mut frame, false, payload, masked.then_some([0; 4]));
+    frame.len() * n
+}
+
+/// Checks once, outside the timing, that a contender's output decodes (with
+/// our server or client connection) to `n` copies of the message.
+fn check(name: &str, kind: Kind, role: Role, payload: &[u8], output: &[u8], n: usize) {
+    let peer = match role {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    };
+    let mut conn = Connection::new(peer, Config::default());
+    conn.receive(output);
+    let mut count = 0;
+    while let Some(event) = conn.poll_event().expect("valid frames") {
+        let rfc6455::Event::Message(message) = event else {
+            panic!("{name}: {event:?}")
+        };
+        assert_eq!(message.as_bytes(), payload, "{name}");
+        assert_eq!(message.as_text().is_some(), kind.is_text(), "{name}");
+        count += 1;
+    }
+    assert_eq!(count, n, "{name}");
+}
+
+fn encode(c: &mut Criterion<Clock>) {
+    for role in [Role::Server, Role::Client] {
+        let role_name = match role {
+            Role::Server => "server",
+            Role::Client => "client",
+        };
+        for kind in Kind::ALL {
+            let mut group = c.benchmark_group(format!("encode_{role_name}_{}", kind.name()));
+            for size in SIZES {
+                let n = batch(size);
+                let payload = payload(kind, size);
+                let expected = wire_len(&payload, n, role == Role::Client);
+                group.throughput(Throughput::Bytes((n * size) as u64));
+                for (name, mut encoder) in contenders(kind, role, &payload) {
+                    assert_eq!(encoder.encode(n), expected, "{name}");
+                    check(name, kind, role, &payload, &encoder.sink().output(), n);
+                    group.bench_function(BenchmarkId::new(name, size), |b| {
+                        b.iter(|| encoder.encode(black_box(n)));
+                    });
+                }
+            }
+            group.finish();
+        }
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .with_measurement(Clock::from_env())
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500))
+        .sample_size(50);
+    targets = encode
+}
+criterion_main!(benches);

@@ -1,0 +1,409 @@
+//! A bounded load generator for WebSocket echo servers over loopback
+//! (issue 5). It is its own minimal client (hand-built masked frames, no
+//! WebSocket library), so it costs every server the same.
+//!
+//! ```text
+//! echo_load --addr 127.0.0.1:PORT --server-pid PID --conns 64 --size 16 [--secs 3] [--warmup 0.5]
+//! echo_load --addr 127.0.0.1:PORT --server-pid PID --idle 1000 [--settle 1]
+//! ```
+//!
+//! **Echo mode** opens `--conns` connections (opening handshake each), then
+//! plays ping-pong on all of them at once: each connection has one binary
+//! message of `--size` bytes in flight, and sends the next as soon as the
+//! echo is back (a closed loop). After `--warmup` seconds it measures for
+//! `--secs` seconds: echoes completed per second, the round-trip latency of
+//! each (p50, p99: from the first byte written to the last byte of the echo
+//! read), and the server's CPU time over the window (utime + stime of
+//! `/proc/PID/stat`, all its threads; 10 ms ticks) per echoed message. The
+//! client's own CPU per message is printed too, to show it is not the
+//! bottleneck. Then it stops sending, waits for the replies in flight,
+//! sends every connection a close frame and exits.
+//!
+//! **Idle mode** reads the server's `VmRSS` (`/proc/PID/status`), opens
+//! `--idle` connections that each echo one 16-byte message and then stay
+//! idle, waits `--settle` seconds, reads `VmRSS` and the thread count
+//! again and prints the difference per connection.
+//!
+//! Output: one line of `key=value` pairs, read by `benches/echo_load.sh`.
+//!
+//! All connections are driven by one thread with nonblocking sockets
+//! (mio/epoll), so the generator adds no threads of its own to the two
+//! cores it shares with the server. Its limits: each message is the same
+//! pre-masked frame (one key per run rather than one per frame; the server
+//! unmasks all the same), and it verifies every echo byte for byte.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+use std::{env, fs, process, thread};
+
+use mio::net::TcpStream as MioStream;
+use mio::{Events, Interest, Poll, Token};
+use rfc6455_peer_benches::{Kind, payload, push_frame};
+
+struct Args {
+    addr: SocketAddr,
+    pid: u32,
+    conns: usize,
+    size: usize,
+    secs: f64,
+    warmup: f64,
+    idle: Option<usize>,
+    settle: f64,
+}
+
+fn main() {
+    let args = parse_args();
+    let result = match args.idle {
+        Some(n) => idle(&args, n),
+        None => echo(&args),
+    };
+    if let Err(e) = result {
+        eprintln!("echo_load: {e}");
+        process::exit(1);
+    }
+}
+
+/// Opens one WebSocket connection (blocking), returning the socket after
+/// the 101 response.
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // Any 16-byte key works; the server only hashes it.
+    write!(
+        stream,
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )?;
+    // Read the response head byte by byte, so nothing after it is consumed.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 || head.len() > 8192 {
+            return Err(io::Error::other("handshake: connection closed"));
+        }
+        head.push(byte[0]);
+    }
+    if !head.starts_with(b"HTTP/1.1 101") {
+        let head = String::from_utf8_lossy(&head);
+        return Err(io::Error::other(format!("handshake refused: {head}")));
+    }
+    stream.set_read_timeout(None)?;
+    Ok(stream)
+}
+
+/// The length of an unmasked server frame header for a payload of `len`.
+fn header_len(len: usize) -> usize {
+    match len {
+        0..=125 => 2,
+        126..=0xffff => 4,
+        _ => 10,
+    }
+}
+
+/// CPU time (user + system, all threads) of process `pid`, in seconds.
+fn cpu_seconds(pid: &str) -> io::Result<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat
+        .rfind(')')
+        .ok_or_else(|| io::Error::other("bad stat"))?
+        + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after ')'.
+    let ticks: u64 =
+        fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+    Ok(ticks as f64 / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// A `key: value kB` line of /proc/PID/status.
+fn status_field(pid: u32, key: &str) -> io::Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key))
+        .and_then(|rest| rest.trim_start_matches(':').split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no {key} in /proc/{pid}/status")))
+}
+
+/// A masked close frame with code 1000 (normal closure).
+fn close_frame() -> Vec<u8> {
+    let mut frame = vec![0x88, 0x82, 1, 2, 3, 4];
+    frame.extend_from_slice(&[0x03 ^ 1, 0xe8 ^ 2]);
+    frame
+}
+
+/// One connection of the echo run.
+struct Conn {
+    stream: MioStream,
+    /// Bytes of the request frame written so far (== frame length: done).
+    written: usize,
+    /// Bytes of the echo read so far.
+    got: usize,
+    reply: Vec<u8>,
+    sent_at: Instant,
+    busy: bool,
+}
+
+fn echo(args: &Args) -> io::Result<()> {
+    let body = payload(Kind::Binary, args.size);
+    let mut frame = Vec::new();
+    push_frame(&mut frame, false, &body, Some([0x5a, 0x13, 0xc7, 0x99]));
+    let mut expected = Vec::new();
+    push_frame(&mut expected, false, &body, None);
+    debug_assert_eq!(expected.len(), header_len(args.size) + args.size);
+
+    let mut poll = Poll::new()?;
+    let mut conns = Vec::with_capacity(args.conns);
+    for i in 0..args.conns {
+        let stream = connect(args.addr)?;
+        stream.set_nonblocking(true)?;
+        let mut stream = MioStream::from_std(stream);
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        conns.push(Conn {
+            stream,
+            written: 0,
+            got: 0,
+            reply: vec![0; expected.len()],
+            sent_at: Instant::now(),
+            busy: false,
+        });
+    }
+
+    let pid = args.pid.to_string();
+    let start = Instant::now();
+    let t0 = start + Duration::from_secs_f64(args.warmup);
+    let t1 = t0 + Duration::from_secs_f64(args.secs);
+    let mut window: Option<(f64, f64)> = None; // server, client CPU at t0
+    let mut result: Option<(f64, f64, Duration)> = None;
+    let mut latencies: Vec<u32> = Vec::with_capacity(1 << 20);
+    let mut done_in_window = 0u64;
+    let mut sending = true;
+    let mut in_flight = 0usize;
+
+    for conn in &mut conns {
+        start_send(conn, &frame)?;
+        in_flight += 1;
+    }
+    let mut events = Events::with_capacity(1024);
+    let deadline = t1 + Duration::from_secs(10);
+    loop {
+        poll.poll(&mut events, Some(Duration::from_millis(5)))?;
+        let now = Instant::now();
+        if window.is_none() && now >= t0 {
+            window = Some((cpu_seconds(&pid)?, cpu_seconds("self")?));
+        }
+        if sending && now >= t1 {
+            let (server0, client0) = window.expect("t0 comes before t1");
+            result = Some((
+                cpu_seconds(&pid)? - server0,
+                cpu_seconds("self")? - client0,
+                now - t0,
+            ));
+            sending = false;
+        }
+        if !sending && in_flight == 0 {
+            break;
+        }
+        if now > deadline {
+            return Err(io::Error::other(format!(
+                "{in_flight} echoes never came back"
+            )));
+        }
+        for event in &events {
+            let conn = &mut conns[event.token().0];
+            if !conn.busy {
+                continue;
+            }
+            if conn.written < frame.len() {
+                continue_send(conn, &frame)?;
+            }
+            if conn.written == frame.len() && receive(conn)? {
+                let now = Instant::now();
+                if conn.reply != expected {
+                    return Err(io::Error::other("an echo differs from the message sent"));
+                }
+                conn.busy = false;
+                in_flight -= 1;
+                if window.is_some() && sending {
+                    let ns = (now - conn.sent_at).as_nanos().min(u32::MAX as u128) as u32;
+                    latencies.push(ns);
+                    done_in_window += 1;
+                }
+                if sending {
+                    start_send(conn, &frame)?;
+                    in_flight += 1;
+                }
+            }
+        }
+    }
+
+    let close = close_frame();
+    for conn in &mut conns {
+        let _ = conn.stream.write(&close);
+    }
+    // Let the servers read the close frames before the sockets go.
+    thread::sleep(Duration::from_millis(100));
+    drop(conns);
+
+    let (server_cpu, client_cpu, elapsed) = result.expect("the window ended");
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len() - 1);
+        latencies[i] as f64 / 1000.0
+    };
+    let msgs = done_in_window as f64;
+    println!(
+        "conns={} size={} secs={:.2} msgs={} msgs_per_s={:.0} p50_us={:.1} p99_us={:.1} \
+         server_cpu_us_per_msg={:.2} server_cpu_pct={:.0} client_cpu_us_per_msg={:.2} client_cpu_pct={:.0}",
+        args.conns,
+        args.size,
+        elapsed.as_secs_f64(),
+        done_in_window,
+        msgs / elapsed.as_secs_f64(),
+        pct(0.50),
+        pct(0.99),
+        server_cpu * 1e6 / msgs,
+        server_cpu * 100.0 / elapsed.as_secs_f64(),
+        client_cpu * 1e6 / msgs,
+        client_cpu * 100.0 / elapsed.as_secs_f64(),
+    );
+    Ok(())
+}
+
+/// Starts sending one message on an idle connection.
+fn start_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
+    conn.busy = true;
+    conn.written = 0;
+    conn.got = 0;
+    conn.sent_at = Instant::now();
+    continue_send(conn, frame)
+}
+
+/// Writes as much of the frame as the socket takes now.
+fn continue_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
+    while conn.written < frame.len() {
+        match conn.stream.write(&frame[conn.written..]) {
+            Ok(0) => return Err(io::Error::other("server closed the connection")),
+            Ok(n) => conn.written += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads what has arrived of the echo; `true` once it is complete.
+fn receive(conn: &mut Conn) -> io::Result<bool> {
+    while conn.got < conn.reply.len() {
+        match conn.stream.read(&mut conn.reply[conn.got..]) {
+            Ok(0) => return Err(io::Error::other("server closed the connection")),
+            Ok(n) => conn.got += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+fn idle(args: &Args, n: usize) -> io::Result<()> {
+    let before = status_field(args.pid, "VmRSS")?;
+    let threads_before = status_field(args.pid, "Threads")?;
+    let body = payload(Kind::Binary, 16);
+    let mut frame = Vec::new();
+    push_frame(&mut frame, false, &body, Some([1, 2, 3, 4]));
+    let mut expected = Vec::new();
+    push_frame(&mut expected, false, &body, None);
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut stream = connect(args.addr)?;
+        // One message each, so every connection has been through a read.
+        stream.write_all(&frame)?;
+        let mut reply = vec![0; expected.len()];
+        stream.read_exact(&mut reply)?;
+        if reply != expected {
+            return Err(io::Error::other("an echo differs from the message sent"));
+        }
+        conns.push(stream);
+    }
+    thread::sleep(Duration::from_secs_f64(args.settle));
+    let after = status_field(args.pid, "VmRSS")?;
+    let threads = status_field(args.pid, "Threads")?;
+    let close = close_frame();
+    for stream in &mut conns {
+        let _ = stream.write_all(&close);
+    }
+    thread::sleep(Duration::from_millis(100));
+    drop(conns);
+    println!(
+        "idle_conns={n} rss_before_kib={before} rss_after_kib={after} kib_per_conn={:.1} \
+         threads_before={threads_before} threads_after={threads}",
+        (after as f64 - before as f64) / n as f64
+    );
+    Ok(())
+}
+
+const USAGE: &str = "usage: echo_load --addr HOST:PORT --server-pid PID \
+    (--conns N --size BYTES [--secs S] [--warmup S] | --idle N [--settle S])";
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+        pid: 0,
+        conns: 1,
+        size: 16,
+        secs: 3.0,
+        warmup: 0.5,
+        idle: None,
+        settle: 1.0,
+    };
+    let mut it = env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        match flag.as_str() {
+            "--addr" => args.addr = parse(&flag, &value),
+            "--server-pid" => args.pid = parse(&flag, &value),
+            "--conns" => args.conns = parse(&flag, &value),
+            "--size" => args.size = parse(&flag, &value),
+            "--secs" => args.secs = parse(&flag, &value),
+            "--warmup" => args.warmup = parse(&flag, &value),
+            "--idle" => args.idle = Some(parse(&flag, &value)),
+            "--settle" => args.settle = parse(&flag, &value),
+            _ => usage(&format!("unknown flag {flag}")),
+        }
+    }
+    if args.pid == 0 {
+        usage("--server-pid is required");
+    }
+    if !args.addr.ip().is_loopback() {
+        usage("only loopback addresses are allowed");
+    }
+    if !(args.secs > 0.0 && args.secs <= 60.0) {
+        usage("--secs must be in (0, 60]");
+    }
+    args
+}
+
+fn parse<T: std::str::FromStr>(flag: &str, value: &str) -> T {
+    value
+        .parse()
+        .unwrap_or_else(|_| usage(&format!("bad value for {flag}: {value}")))
+}
+
+fn usage(message: &str) -> ! {
+    eprintln!("echo_load: {message}\n{USAGE}");
+    process::exit(2);
+}
