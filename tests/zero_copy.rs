@@ -266,3 +266,12 @@ fn the_blocking_adapter_writes_shared_payloads_with_partial_vectored_writes() {
         );
     }
 }
+
+#[test]
+fn a_connection_stays_small() {
+    let size = std::mem::size_of::<Connection>();
+    println!("size_of::<Connection>() = {size} bytes");
+    // README states the figure; a client's masking keys and any deflate
+    // state are boxed, so a server pays a pointer for each.
+    assert!(size <= 320, "Connection grew to {size} bytes");
+}

@@ -4,8 +4,9 @@
 
 mod assembler;
 mod outbox;
+mod readbuf;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::close::{self, CloseCode, CloseFrame};
 use crate::error::{ProtocolError, UsageError};
@@ -13,6 +14,7 @@ use crate::frame::{FrameHeader, OpCode, apply_mask};
 use crate::message::{Event, Message, MessageKind};
 use assembler::Assembler;
 use outbox::{MaskKeys, Outbox, SHARE_FROM};
+use readbuf::ReadBuf;
 
 /// Which end of the connection this is. It decides masking (§5.1): a client
 /// masks every frame it sends, a server never does, and each rejects frames
@@ -190,13 +192,11 @@ pub struct Connection {
     role: Role,
     config: Config,
     state: State,
-    read_buf: BytesMut,
-    /// Bytes at the end of `read_buf` lent by `receive_buffer`, not yet committed.
-    lent: usize,
+    read_buf: ReadBuf,
     frame: Option<InFrame>,
     assembler: Assembler,
     outbox: Outbox,
-    masks: Option<MaskKeys>,
+    masks: Option<alloc::boxed::Box<MaskKeys>>,
     /// The kind of the fragmented message we are sending, if one is open.
     sending: Option<MessageKind>,
     eof: bool,
@@ -240,12 +240,11 @@ impl Connection {
             role,
             config,
             state: State::Open,
-            read_buf: BytesMut::new(),
-            lent: 0,
+            read_buf: ReadBuf::default(),
             frame: None,
             assembler: Assembler::default(),
             outbox: Outbox::default(),
-            masks: (role == Role::Client).then(|| MaskKeys::new(fill)),
+            masks: (role == Role::Client).then(|| alloc::boxed::Box::new(MaskKeys::new(fill))),
             sending: None,
             eof: false,
             peer_close: None,
@@ -324,28 +323,24 @@ impl Connection {
     pub fn receive(&mut self, bytes: &[u8]) {
         self.commit_received(0);
         if !matches!(self.state, State::Closed { .. }) {
-            self.read_buf.extend_from_slice(bytes);
+            self.read_buf.extend(bytes);
         }
     }
 
     /// Lends `len` bytes at the end of the read buffer to read into directly
     /// (saving the copy [`receive`](Self::receive) makes). Confirm how many
-    /// were filled with [`commit_received`](Self::commit_received).
+    /// were filled with [`commit_received`](Self::commit_received). The
+    /// lent bytes' contents are unspecified (space lent before and not
+    /// filled is lent again as it is, not zeroed again).
     pub fn receive_buffer(&mut self, len: usize) -> &mut [u8] {
         self.commit_received(0);
-        let start = self.read_buf.len();
-        self.read_buf.resize(start + len, 0);
-        self.lent = len;
-        &mut self.read_buf[start..]
+        self.read_buf.lend(len)
     }
 
     /// Confirms that the first `n` bytes of the last
     /// [`receive_buffer`](Self::receive_buffer) were filled.
     pub fn commit_received(&mut self, n: usize) {
-        let n = n.min(self.lent);
-        let len = self.read_buf.len() - self.lent + n;
-        self.read_buf.truncate(len);
-        self.lent = 0;
+        self.read_buf.commit(n);
         if matches!(self.state, State::Closed { .. }) {
             self.read_buf.clear();
         }
@@ -376,9 +371,7 @@ impl Connection {
         match self.next_event() {
             Ok(Some(event)) => Ok(Some(event)),
             Ok(None) => {
-                if self.read_buf.is_empty() && self.read_buf.capacity() > KEEP_READ_CAPACITY {
-                    self.read_buf = BytesMut::new();
-                }
+                self.read_buf.release_if_drained(KEEP_READ_CAPACITY);
                 if self.eof && !matches!(self.state, State::Closed { .. }) {
                     // §7.1.5: the transport closed before the close handshake.
                     self.transition(Input::Eof);
@@ -401,7 +394,7 @@ impl Connection {
             let frame = match &mut self.frame {
                 Some(frame) => frame,
                 None => {
-                    let Some((header, n)) = FrameHeader::decode(&self.read_buf)? else {
+                    let Some((header, n)) = FrameHeader::decode(self.read_buf.data())? else {
                         return Ok(None);
                     };
                     self.read_buf.advance(n);
@@ -411,7 +404,7 @@ impl Connection {
             };
             let available = self.read_buf.len().min(frame.len);
             if available > frame.done {
-                let fresh = &mut self.read_buf[frame.done..available];
+                let fresh = &mut self.read_buf.data_mut()[frame.done..available];
                 if let Some(key) = frame.header.mask {
                     apply_mask(fresh, key, frame.done);
                 }
@@ -439,7 +432,7 @@ impl Connection {
                 continue;
             }
             let payload = if frame.len <= COPY_BELOW {
-                let payload = Bytes::copy_from_slice(&self.read_buf[..frame.len]);
+                let payload = Bytes::copy_from_slice(&self.read_buf.data()[..frame.len]);
                 self.read_buf.advance(frame.len);
                 payload
             } else {
@@ -450,8 +443,12 @@ impl Connection {
                     // §5.5.2: a pong with the ping's payload, "unless it already
                     // received a Close frame" (our own close does not stop it).
                     if self.config.auto_pong {
-                        self.outbox
-                            .push_frame(OpCode::Pong, true, &payload, self.masks.as_mut());
+                        self.outbox.push_frame(
+                            OpCode::Pong,
+                            true,
+                            &payload,
+                            self.masks.as_deref_mut(),
+                        );
                     }
                     Some(Event::Ping(payload))
                 }
@@ -645,13 +642,18 @@ impl Connection {
                 // RFC 7692 §6: RSV1 on the first frame of the message only.
                 let compressed = codec.compress(data, fin);
                 let rsv = if first { 0b100 } else { 0 };
-                self.outbox
-                    .push_data_frame(opcode, fin, rsv, &compressed, self.masks.as_mut());
+                self.outbox.push_data_frame(
+                    opcode,
+                    fin,
+                    rsv,
+                    &compressed,
+                    self.masks.as_deref_mut(),
+                );
                 return Ok(());
             }
         }
         self.outbox
-            .push_frame(opcode, fin, data, self.masks.as_mut());
+            .push_frame(opcode, fin, data, self.masks.as_deref_mut());
         Ok(())
     }
 
@@ -681,7 +683,7 @@ impl Connection {
             return Err(UsageError::ControlPayloadTooLong);
         }
         self.outbox
-            .push_frame(opcode, true, payload, self.masks.as_mut());
+            .push_frame(opcode, true, payload, self.masks.as_deref_mut());
         Ok(())
     }
 
@@ -694,8 +696,12 @@ impl Connection {
         if self.state != State::Open {
             return Err(UsageError::Closed);
         }
-        self.outbox
-            .push_frame(OpCode::Close, true, &payload[..len], self.masks.as_mut());
+        self.outbox.push_frame(
+            OpCode::Close,
+            true,
+            &payload[..len],
+            self.masks.as_deref_mut(),
+        );
         self.transition(Input::SendClose);
         Ok(())
     }
@@ -750,8 +756,12 @@ impl Connection {
     fn queue_close_without_reason(&mut self, code: Option<CloseCode>) {
         let mut payload = [0u8; 125];
         let len = close::encode_payload(code, "", &mut payload).unwrap_or(0);
-        self.outbox
-            .push_frame(OpCode::Close, true, &payload[..len], self.masks.as_mut());
+        self.outbox.push_frame(
+            OpCode::Close,
+            true,
+            &payload[..len],
+            self.masks.as_deref_mut(),
+        );
     }
 
     /// Every state change happens here, together with the frames it queues.
