@@ -25,11 +25,11 @@ bash tests/peers/setup.sh
 step "headless Chromium and playwright-core for the browser tests"
 bash tests/browser/setup.sh
 
-step "unit, integration, example and doc tests"
-cargo test --all-features
+step "Autobahn|Testsuite (wstest 0.8.2 on a private Python 2.7 from Debian bullseye) for tests/autobahn.rs"
+bash tests/autobahn/setup.sh
 
-step "the SIMD masking paths (default features: --all-features above builds no-simd)"
-cargo test --lib frame::mask
+step "unit, integration, example and doc tests (default features: std, deflate, SIMD)"
+cargo test
 
 step "the scalar fallback alone (SIMD masking off)"
 cargo test --features no-simd --lib frame::mask
