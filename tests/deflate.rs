@@ -515,7 +515,7 @@ fn closing_frees_the_state() {
 #[test]
 fn an_eight_bit_window_means_sending_uncompressed() {
     let agreed = DeflateParams {
-        server_max_window_bits: 8,
+        server_max_window_bits: Some(8),
         client_max_window_bits: 8,
         ..params()
     };
@@ -553,6 +553,10 @@ fn server_negotiation_table() {
         ("permessage-deflate; client_max_window_bits=\"10\"", &default, Some("permessage-deflate; client_max_window_bits=10")),
         ("permessage-deflate; server_max_window_bits=12", &default, Some("permessage-deflate; server_max_window_bits=12")),
         ("permessage-deflate; server_max_window_bits=8", &default, Some("permessage-deflate; server_max_window_bits=8")),
+        // §7.1.2.1: an offered value is always answered, even at 15 (wsproto offers it).
+        ("permessage-deflate; server_max_window_bits=15", &default, Some("permessage-deflate; server_max_window_bits=15")),
+        ("permessage-deflate; server_max_window_bits=15", &frugal,
+            Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10")),
         ("permessage-deflate; server_no_context_takeover", &default, Some("permessage-deflate; server_no_context_takeover")),
         ("permessage-deflate; client_no_context_takeover", &default, Some("permessage-deflate; client_no_context_takeover")),
         ("permessage-deflate;server_no_context_takeover;client_no_context_takeover", &default,
@@ -630,7 +634,8 @@ fn client_validation_table() {
         Ok(Some(DeflateParams {
             server_no_context_takeover: snct,
             client_no_context_takeover: cnct,
-            server_max_window_bits: smwb,
+            // 15 in this table: the response leaves the parameter out.
+            server_max_window_bits: (smwb != 15).then_some(smwb),
             client_max_window_bits: cmwb,
         }))
     };
@@ -648,11 +653,15 @@ fn client_validation_table() {
         (&["permessage-deflate; client_max_window_bits=10"], Some("permessage-deflate"), p(false, false, 15, 10)),
         (&["permessage-deflate; client_no_context_takeover"], Some("permessage-deflate"), p(false, true, 15, 15)),
         (&["permessage-deflate; server_max_window_bits=10"], Some("permessage-deflate; server_max_window_bits=9"), p(false, false, 9, 15)),
+        (&["permessage-deflate; server_max_window_bits=15"], Some("permessage-deflate; server_max_window_bits=15"),
+            Ok(Some(DeflateParams { server_max_window_bits: Some(15), ..params() }))),
         // Invalid or not matching the offer: the handshake fails.
         (&[PLAIN], Some("permessage-deflate; client_max_window_bits=9"), invalid),
         (&[WITH_CMWB], Some("permessage-deflate; client_max_window_bits"), invalid),
         (&["permessage-deflate; client_max_window_bits=10"], Some("permessage-deflate; client_max_window_bits=11"), invalid),
         (&["permessage-deflate; server_max_window_bits=10"], Some("permessage-deflate"), invalid),
+        // §7.1.2.1: an offered server_max_window_bits must be answered, even at 15.
+        (&["permessage-deflate; server_max_window_bits=15"], Some("permessage-deflate"), invalid),
         (&["permessage-deflate; server_max_window_bits=10"], Some("permessage-deflate; server_max_window_bits=11"), invalid),
         (&["permessage-deflate; server_no_context_takeover"], Some("permessage-deflate"), invalid),
         (&[PLAIN], Some("permessage-deflate; server_max_window_bits=16"), invalid),
@@ -834,11 +843,11 @@ proptest! {
         prop_assert_eq!(at_client, at_server);
         let agreed = at_server.unwrap();
         // The server's own policy is honoured ...
-        prop_assert!(agreed.server_max_window_bits <= server.server_max_window_bits);
+        prop_assert!(agreed.server_window_bits() <= server.server_max_window_bits);
         prop_assert!(agreed.server_no_context_takeover >= server.server_no_context_takeover);
         prop_assert!(agreed.client_no_context_takeover >= server.client_no_context_takeover);
         // ... and so is the client's.
-        prop_assert!(agreed.server_max_window_bits <= client.server_max_window_bits);
+        prop_assert!(agreed.server_window_bits() <= client.server_max_window_bits);
         prop_assert!(agreed.client_max_window_bits <= client.client_max_window_bits);
         prop_assert!(agreed.server_no_context_takeover >= client.server_no_context_takeover);
     }

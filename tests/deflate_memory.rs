@@ -84,7 +84,7 @@ fn bytes_held_per_connection() {
     let p = |takeover: bool, bits: u8| DeflateParams {
         server_no_context_takeover: !takeover,
         client_no_context_takeover: !takeover,
-        server_max_window_bits: bits,
+        server_max_window_bits: Some(bits),
         client_max_window_bits: bits,
     };
     let rows = [

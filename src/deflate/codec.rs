@@ -45,7 +45,7 @@ impl Codec {
     pub(crate) fn new(role: Role, params: DeflateParams, config: &DeflateConfig) -> Self {
         let (own_bits, own_reset, peer_bits, peer_reset) = match role {
             Role::Server => (
-                params.server_max_window_bits,
+                params.server_window_bits(),
                 params.server_no_context_takeover,
                 params.client_max_window_bits,
                 params.client_no_context_takeover,
@@ -53,7 +53,7 @@ impl Codec {
             Role::Client => (
                 params.client_max_window_bits,
                 params.client_no_context_takeover,
-                params.server_max_window_bits,
+                params.server_window_bits(),
                 params.server_no_context_takeover,
             ),
         };

@@ -205,10 +205,21 @@ pub struct DeflateParams {
     pub server_no_context_takeover: bool,
     /// The client resets its compression context after every message.
     pub client_no_context_takeover: bool,
-    /// The largest window (bits) the server compresses with.
-    pub server_max_window_bits: u8,
+    /// The largest window (bits) the server compresses with, as the
+    /// response states it: `None` when the response leaves the parameter
+    /// out, which means 15 ([`server_window_bits`](Self::server_window_bits)
+    /// gives the number). A server must state it whenever the client's
+    /// offer had it, even at 15 (RFC 7692 §7.1.2.1).
+    pub server_max_window_bits: Option<u8>,
     /// The largest window (bits) the client compresses with.
     pub client_max_window_bits: u8,
+}
+
+impl DeflateParams {
+    /// The largest window (bits) the server compresses with: 8 to 15.
+    pub fn server_window_bits(&self) -> u8 {
+        self.server_max_window_bits.unwrap_or(15)
+    }
 }
 
 impl Default for DeflateParams {
@@ -217,7 +228,7 @@ impl Default for DeflateParams {
         DeflateParams {
             server_no_context_takeover: false,
             client_no_context_takeover: false,
-            server_max_window_bits: 15,
+            server_max_window_bits: None,
             client_max_window_bits: 15,
         }
     }
@@ -232,12 +243,8 @@ impl fmt::Display for DeflateParams {
         if self.client_no_context_takeover {
             f.write_str("; client_no_context_takeover")?;
         }
-        if self.server_max_window_bits < 15 {
-            write!(
-                f,
-                "; server_max_window_bits={}",
-                self.server_max_window_bits
-            )?;
+        if let Some(bits) = self.server_max_window_bits {
+            write!(f, "; server_max_window_bits={bits}")?;
         }
         if self.client_max_window_bits < 15 {
             write!(

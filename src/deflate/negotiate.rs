@@ -67,9 +67,14 @@ impl Offer {
                 || config.server_no_context_takeover,
             client_no_context_takeover: self.client_no_context_takeover
                 || config.client_no_context_takeover,
-            // §7.1.2.1: the same or a smaller value than offered; the server
-            // may limit itself even if the offer did not ask.
-            server_max_window_bits: self.server_max_window_bits.unwrap_or(15).min(server_limit),
+            // §7.1.2.1: an offered value is answered with the same or a
+            // smaller one, always stated (even 15: a server "accepts an
+            // extension negotiation offer with this parameter by including"
+            // it); unasked, the server may still limit itself.
+            server_max_window_bits: match self.server_max_window_bits {
+                Some(offered) => Some(offered.min(server_limit)),
+                None => (server_limit < 15).then_some(server_limit),
+            },
             // §7.1.2.2: only a client that offered the parameter can be
             // limited; one that did not uses 15 bits.
             client_max_window_bits: match self.client_max_window_bits {
@@ -101,7 +106,7 @@ impl Offer {
             match (self.server_max_window_bits, response.server_max_window_bits) {
                 (Some(_), None) => return None,
                 (Some(offered), Some(bits)) if bits > offered => return None,
-                (_, bits) => bits.unwrap_or(15),
+                (_, bits) => bits,
             };
         // §7.1.1.1: an offered server_no_context_takeover must be accepted.
         if self.server_no_context_takeover && !response.server_no_context_takeover {

@@ -172,7 +172,7 @@ pub(crate) fn receiver(role: Role, deflate: Option<Agreement>) -> Connection {
     let conn = conn.with_deflate(deflate.map(|a| rfc6455::deflate::DeflateParams {
         server_no_context_takeover: a.server_no_context_takeover,
         client_no_context_takeover: a.client_no_context_takeover,
-        server_max_window_bits: a.server_max_window_bits,
+        server_max_window_bits: Some(a.server_max_window_bits),
         client_max_window_bits: a.client_max_window_bits,
     }));
     #[cfg(not(feature = "deflate"))]
