@@ -41,7 +41,7 @@ impl DeflateSetup {
         (self.on >= 0x40).then_some(DeflateParams {
             server_no_context_takeover: self.flags & 1 != 0,
             client_no_context_takeover: self.flags & 2 != 0,
-            server_max_window_bits: 8 + self.server_bits % 8,
+            server_max_window_bits: Some(8 + self.server_bits % 8),
             client_max_window_bits: 8 + self.client_bits % 8,
         })
     }
@@ -67,7 +67,7 @@ impl DeflateSetup {
 pub fn send_bits(role: Role, params: &DeflateParams, config: &DeflateConfig) -> Option<u8> {
     let bits = match role {
         Role::Server => params
-            .server_max_window_bits
+            .server_window_bits()
             .min(config.server_max_window_bits),
         Role::Client => params
             .client_max_window_bits
@@ -86,7 +86,7 @@ pub fn recv_side(receiver: Role, params: &DeflateParams) -> (u8, bool) {
             params.client_no_context_takeover,
         ),
         Role::Client => (
-            params.server_max_window_bits.max(9),
+            params.server_window_bits().max(9),
             params.server_no_context_takeover,
         ),
     }

@@ -163,7 +163,7 @@ impl Driver {
 
     /// Bytes queued so far (written or pending).
     pub fn queued(&self) -> usize {
-        self.written + self.conn.pending().len()
+        self.written + self.conn.pending_len()
     }
 
     // ---- input ---------------------------------------------------------
@@ -360,7 +360,7 @@ impl Driver {
             assert!(matches!(state, State::Closed { clean: false, .. }));
         }
         if self.conn.may_close_transport() {
-            assert!(matches!(state, State::Closed { .. }) && self.conn.pending().is_empty());
+            assert!(matches!(state, State::Closed { .. }) && (self.conn.pending_len() == 0));
         }
         self.state = state;
         self.check_output();
@@ -387,9 +387,24 @@ impl Driver {
         model::check_ending(&ending, self.error, self.eof);
     }
 
+    /// All pending output: `pending_chunks` joined. `pending()` must be
+    /// the first chunk, and `pending_len()` their total.
+    fn pending_bytes(&self) -> Vec<u8> {
+        let chunks: Vec<&[u8]> = self.conn.pending_chunks().collect();
+        assert!(
+            chunks.iter().all(|c| !c.is_empty()),
+            "an empty pending chunk"
+        );
+        assert_eq!(self.conn.pending(), chunks.first().copied().unwrap_or(&[]));
+        let all = chunks.concat();
+        assert_eq!(all.len(), self.conn.pending_len(), "pending_len()");
+        all
+    }
+
     /// Parses the frames queued since the last check.
     fn check_output(&mut self) {
-        let pending = self.conn.pending();
+        let pending = self.pending_bytes();
+        let pending = &pending[..];
         assert!(
             self.checked <= pending.len(),
             "pending() lost bytes that were not advanced"
@@ -461,12 +476,12 @@ impl Driver {
     /// `advance(n)`; the bytes written go to the peer.
     pub fn advance(&mut self, n: usize) {
         self.check_output();
-        let len = self.conn.pending().len();
+        let len = self.conn.pending_len();
         let k = n.min(len);
-        self.peer.receive(&self.conn.pending()[..k]);
+        self.peer.receive(&self.pending_bytes()[..k]);
         self.conn.advance(n);
         assert_eq!(
-            self.conn.pending().len(),
+            self.conn.pending_len(),
             len - k,
             "advance({n}) with {len} pending"
         );
@@ -476,7 +491,7 @@ impl Driver {
     }
 
     pub fn advance_all(&mut self) {
-        self.advance(self.conn.pending().len());
+        self.advance(self.conn.pending_len());
     }
 
     fn drain_peer(&mut self) {
@@ -494,7 +509,7 @@ impl Driver {
                 Err(e) => panic!("the peer rejected what was written: {e:?}"),
             }
         }
-        let n = self.peer.pending().len();
+        let n = self.peer.pending_len();
         self.peer.advance(n);
     }
 
@@ -519,7 +534,7 @@ impl Driver {
                     "{call} failed with {e:?} and changed the state"
                 );
                 assert_eq!(
-                    self.conn.pending().len(),
+                    self.conn.pending_len(),
                     before.1,
                     "{call} failed with {e:?} and queued bytes"
                 );
@@ -534,7 +549,7 @@ impl Driver {
     }
 
     fn before(&self) -> (State, usize) {
-        (self.conn.state(), self.conn.pending().len())
+        (self.conn.state(), self.conn.pending_len())
     }
 
     /// `send` (a whole message).
@@ -584,7 +599,7 @@ impl Driver {
     /// first frame of a whole message of at least `threshold` bytes or of
     /// any fragmented one, when this end's window is at least 9 bits).
     fn check_compressed(&self, at: usize, first: bool, len: usize, fin: bool) {
-        let Ok(Some((header, _))) = FrameHeader::decode(&self.conn.pending()[at..]) else {
+        let Ok(Some((header, _))) = FrameHeader::decode(&self.pending_bytes()[at..]) else {
             panic!("a send queued no frame");
         };
         let compressed =

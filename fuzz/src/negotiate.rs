@@ -125,7 +125,12 @@ pub fn accept(offer: &Params, config: &DeflateConfig) -> DeflateParams {
     DeflateParams {
         server_no_context_takeover: offer.snct || config.server_no_context_takeover,
         client_no_context_takeover: offer.cnct || config.client_no_context_takeover,
-        server_max_window_bits: offer.smwb.unwrap_or(15).min(server_limit),
+        // §7.1.2.1: an offered value is answered (even 15); unasked, the
+        // server states only a limit of its own.
+        server_max_window_bits: match offer.smwb {
+            Some(bits) => Some(bits.min(server_limit)),
+            None => (server_limit < 15).then_some(server_limit),
+        },
         client_max_window_bits: match offer.cmwb {
             Some(bits) => bits.unwrap_or(15).min(client_limit),
             None => 15,
@@ -146,7 +151,7 @@ pub fn agree(offer: &Params, response: &Params) -> Option<DeflateParams> {
     let smwb = match (offer.smwb, response.smwb) {
         (Some(_), None) => return None,
         (Some(o), Some(r)) if r > o => return None,
-        (_, r) => r.unwrap_or(15),
+        (_, r) => r,
     };
     // §7.1.2.2: only if offered, with a value, at most the offered one.
     let cmwb = match (offer.cmwb, response.cmwb) {
@@ -173,23 +178,6 @@ fn policy(b: [u8; 3]) -> DeflateConfig {
     c.server_max_window_bits = b[1];
     c.client_max_window_bits = b[2];
     c
-}
-
-/// Known bugs in src/ the target tolerates, so it can go on looking for
-/// others; `RFC6455_FUZZ_STRICT=1` turns them into crashes again. Each has
-/// a reproducer in seeds/deflate_negotiate/crash-*.
-///
-/// K1: an offer `server_max_window_bits=15` is accepted with 15 bits, and
-/// `DeflateParams`' Display leaves the parameter out when it is 15; §7.1.2.1
-/// says the server accepts that parameter by including it, so our own
-/// client (rightly) refuses our own server's answer.
-fn tolerated_k1(offer: &Params, agreed: &DeflateParams) -> bool {
-    !strict() && offer.smwb.is_some() && agreed.server_max_window_bits == 15
-}
-
-fn strict() -> bool {
-    static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *STRICT.get_or_init(|| std::env::var_os("RFC6455_FUZZ_STRICT").is_some())
 }
 
 /// Sends a message each way over a pair of connections with `agreed`.
@@ -259,9 +247,9 @@ pub fn run(data: &[u8]) {
         // What the server sends answers the offer it accepted (§7.1) ...
         let entry = agreed.to_string();
         let answer = params(&entry).expect("our response entry parses");
-        let ok = agree(&offer, &answer) == Some(agreed);
-        assert!(
-            ok || tolerated_k1(&offer, &agreed),
+        assert_eq!(
+            agree(&offer, &answer),
+            Some(agreed),
             "{entry:?} does not accept {offer:?}"
         );
         // ... and our client agrees to exactly the same.
@@ -279,10 +267,7 @@ pub fn run(data: &[u8]) {
                     "the two sides' agreements"
                 )
             }
-            other => assert!(
-                tolerated_k1(&offer, &agreed),
-                "our client refuses our server's {entry:?}: {other:?}"
-            ),
+            other => panic!("our client refuses our server's {entry:?}: {other:?}"),
         }
         round_trip(agreed);
     }
