@@ -2,26 +2,13 @@
 //! connection's buffer is unmasked in place and handed out from that same
 //! memory, as `Bytes` (binary) or `Utf8Bytes` (text), without a copy.
 
+mod common;
+
 use rfc6455::{Config, Connection, Event, Message, Role, Utf8Bytes};
 
 /// A masked frame (client to server) with this opcode and payload.
 fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [0x37, 0xfa, 0x21, 0x3d];
-    let mut out = vec![0x80 | opcode];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xffff => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&key);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    out
+    common::client_frame(true, opcode, payload)
 }
 
 /// Reads `wire` through `receive_buffer` in one piece; returns the message
