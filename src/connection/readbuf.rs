@@ -12,6 +12,10 @@ use bytes::{Buf, BytesMut};
 /// `benches/peers` decode). So space once zeroed stays in the buffer after
 /// a read that did not fill it and is lent again as it is: only space
 /// beyond what was ever lent is zeroed.
+/// A drained buffer's lent remainder up to this size is dropped rather
+/// than kept initialised (see [`ReadBuf::release_if_drained`]).
+const REZERO_UP_TO: usize = 4 * 1024;
+
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuf {
     buf: BytesMut,
@@ -83,11 +87,25 @@ impl ReadBuf {
         self.lent = 0;
     }
 
-    /// Gives the allocation back when nothing is left to decode and it is
-    /// larger than `keep`, so a burst does not pin memory on an idle connection.
+    /// When nothing is left to decode: gives the allocation back if it is
+    /// larger than `keep`, so a burst does not pin memory on an idle
+    /// connection; otherwise forgets a small lent remainder, so the next
+    /// [`lend`](Self::lend) starts again at the front of the allocation.
+    ///
+    /// Kept, a remainder of lent space sits after the bytes already decoded,
+    /// which `BytesMut` cannot move back to the front: the next `lend`
+    /// would grow the allocation instead (1 KiB lends on an idle connection
+    /// became a 2 KiB buffer, +2 KiB RSS per connection). Zeroing up to
+    /// [`REZERO_UP_TO`] again costs less than that; larger remainders (bulk
+    /// reads) are kept, where zeroing again would cost more.
     pub(crate) fn release_if_drained(&mut self, keep: usize) {
-        if self.filled == 0 && self.lent == 0 && self.buf.capacity() > keep {
+        if self.filled != 0 || self.lent != 0 {
+            return;
+        }
+        if self.buf.capacity() > keep {
             self.buf = BytesMut::new();
+        } else if self.buf.len() <= REZERO_UP_TO {
+            self.buf.clear();
         }
     }
 }
@@ -133,5 +151,29 @@ mod tests {
         rb.advance(64 * 1024);
         rb.release_if_drained(16 * 1024);
         assert_eq!(rb.buf.capacity(), 0);
+    }
+
+    #[test]
+    fn small_lends_on_a_drained_buffer_reuse_one_allocation() {
+        let mut rb = ReadBuf::default();
+        for round in 0..100 {
+            let space = rb.lend(1024);
+            space[..16].copy_from_slice(&[round as u8; 16]);
+            rb.commit(16);
+            assert_eq!(rb.data(), &[round as u8; 16][..]);
+            rb.advance(16);
+            rb.release_if_drained(16 * 1024);
+            assert!(
+                rb.buf.capacity() <= 1024,
+                "round {round}: the buffer grew to {}",
+                rb.buf.capacity()
+            );
+        }
+        // A large remainder is kept as it is (not zeroed again).
+        rb.lend(8 * 1024);
+        rb.commit(16);
+        rb.advance(16);
+        rb.release_if_drained(16 * 1024);
+        assert_eq!(rb.buf.len(), 8 * 1024 - 16);
     }
 }
