@@ -40,8 +40,17 @@
 //!         server.send(&message)?; // echo
 //!     }
 //! }
-//! let reply = server.pending().to_vec();
-//! server.advance(reply.len());
+//! // Pending output may be several chunks (a large payload echoed back is
+//! // shared with the received message, not copied): write and advance
+//! // until nothing is left, or write them all at once with
+//! // `pending_chunks()` and a vectored write.
+//! let mut reply = Vec::new();
+//! while server.pending_len() > 0 {
+//!     let chunk = server.pending();
+//!     reply.extend_from_slice(chunk); // socket.write(chunk) returns n
+//!     let n = chunk.len();
+//!     server.advance(n);
+//! }
 //!
 //! client.receive(&reply);
 //! assert_eq!(client.poll_event()?, Some(Event::Message(Message::Text("hello".into()))));

@@ -31,6 +31,10 @@ bash tests/autobahn/setup.sh
 step "unit, integration, example and doc tests (default features: std, deflate, SIMD)"
 cargo test
 
+step "every benchmark once, untimed (criterion's test mode checks each contender's output), so none can rot"
+cargo test --benches
+cargo test --benches --manifest-path benches/peers/Cargo.toml
+
 step "the scalar fallback alone (SIMD masking off)"
 cargo test --features no-simd --lib frame::mask
 
