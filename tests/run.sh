@@ -44,5 +44,11 @@ if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q
 fi
 cargo +nightly miri test --lib frame::mask
 
+step "Miri over the other unsafe code: Utf8Bytes::as_str on received and constructed text (about 15 s)"
+miri_out=$(cargo +nightly miri test --test zero_copy -- utf8_bytes_accepts a_large_text_payload 2>&1) || { echo "$miri_out"; exit 1; }
+echo "$miri_out" | tail -4
+# A renamed test would match nothing and pass silently: require both.
+grep -q "test result: ok. 2 passed" <<<"$miri_out" || { echo "Miri ran the wrong tests"; exit 1; }
+
 step "fuzz targets, 20 s each (installs cargo-fuzz if missing; see fuzz/README.md)"
 bash fuzz/run.sh 20
