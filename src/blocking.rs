@@ -110,9 +110,11 @@ pub enum Error {
     /// peer's close frame, if one arrived) and no more messages will come.
     #[error("connection closed")]
     Closed(Option<CloseFrame>),
-    /// The request head did not arrive whole within
-    /// [`Timeouts::handshake`]. Nothing was answered: a peer that slow is
-    /// not worth a response; dropping the stream ends it.
+    /// The opening handshake did not finish within
+    /// [`Timeouts::handshake`]: on a server the request head did not arrive
+    /// whole (nothing was answered: a peer that slow is not worth a
+    /// response), on a client ([`WebSocket::connect_timed`]) the server's
+    /// response head did not. Dropping the stream ends it.
     #[error("the opening handshake did not finish in time")]
     HandshakeTimeout,
     /// The peer sent nothing at all, not even the pong to our ping, within
@@ -152,10 +154,13 @@ impl Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timeouts {
-    /// How long the whole request head may take to arrive. Default 10 s.
+    /// How long the whole request head may take to arrive (server,
+    /// [`read_request_timed`], [`WebSocket::accept_timed`]), or the whole
+    /// handshake exchange (client, [`WebSocket::connect_timed`]). Default 10 s.
     ///
     /// A deadline, not a per-read timeout: a client that sends one byte
-    /// every 100 ms (slowloris) is cut off all the same. A browser sends
+    /// every 100 ms (slowloris), or a server that answers that way, is cut
+    /// off all the same. A browser sends
     /// its head in one packet; 10 s leaves room for a slow mobile link
     /// while bounding the threads that silent clients can hold.
     pub handshake: Option<Duration>,
@@ -848,6 +853,51 @@ impl WebSocket<TcpStream> {
         let mut ws = Self::upgrade(stream, request, &rest, config, decide)?;
         ws.set_timeouts(timeouts)?;
         Ok(ws)
+    }
+
+    /// Client side with the adapter's [`Timeouts`]: performs the opening
+    /// handshake as [`connect_with`](Self::connect_with) does over an
+    /// already connected `stream` (use `TcpStream::connect_timeout` to bound
+    /// the TCP connect), with the whole exchange (request written, response
+    /// head read) bounded by [`Timeouts::handshake`]: a server that accepts
+    /// the connection and answers slowly or never fails it with
+    /// [`Error::HandshakeTimeout`]. The stream's read and write timeouts are
+    /// as they were before, then the keepalive starts as
+    /// [`set_timeouts`](Self::set_timeouts) does.
+    pub fn connect_timed(
+        stream: TcpStream,
+        uri: &str,
+        options: ClientOptions,
+        config: Config,
+        timeouts: &Timeouts,
+    ) -> Result<(Self, Response), Error> {
+        let (mut ws, response) = match timeouts.handshake {
+            None => Self::connect_with(stream, uri, options, config)?,
+            Some(timeout) => {
+                let previous_read = stream.read_timeout()?;
+                let previous_write = stream.write_timeout()?;
+                stream.set_write_timeout(Some(timeout))?;
+                let deadline = Deadline {
+                    stream: &stream,
+                    until: Instant::now() + timeout,
+                };
+                let result = WebSocket::connect_with(deadline, uri, options, config);
+                stream.set_read_timeout(previous_read)?;
+                stream.set_write_timeout(previous_write)?;
+                match result {
+                    Ok((ws, response)) => {
+                        let (_, conn) = ws.into_parts();
+                        (WebSocket::from_connection(stream, conn), response)
+                    }
+                    Err(Error::Io(e)) if is_timeout_kind(e.kind()) => {
+                        return Err(Error::HandshakeTimeout);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        ws.set_timeouts(timeouts)?;
+        Ok((ws, response))
     }
 
     /// Starts the keepalive and the lingering close of `timeouts` on this

@@ -246,3 +246,104 @@ fn lingering_close_delivers_the_close_frame_despite_unread_input() {
 fn lingering_close_of_the_split_reader() {
     lingering_close_after_a_protocol_error(true);
 }
+
+/// Client side: `connect_timed` against a server that accepted the TCP
+/// connection and then writes its response head one byte every 50 ms.
+#[test]
+fn connect_timed_cuts_off_a_server_that_answers_too_slowly() {
+    let (addr, server) = spawn_server(|mut stream| {
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut request = [0u8; 1024];
+        let n = stream.read(&mut request).unwrap();
+        assert!(request[..n].starts_with(b"GET / HTTP/1.1\r\n"), "a request");
+        let mut sent = 0;
+        for byte in b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" {
+            if stream.write_all(&[*byte]).is_err() {
+                break;
+            }
+            sent += 1;
+            thread::sleep(ms(50));
+        }
+        sent
+    });
+    let stream = connect_raw(addr);
+    let start = Instant::now();
+    let timeouts = Timeouts::default().handshake(Some(ms(400)));
+    let result = WebSocket::connect_timed(
+        stream,
+        &format!("ws://{addr}/"),
+        Default::default(),
+        Config::default(),
+        &timeouts,
+    );
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(result, Err(Error::HandshakeTimeout)),
+        "{:?}",
+        result.map(|_| ())
+    );
+    // One deadline for the whole head: no single read waited 400 ms.
+    assert!(elapsed >= ms(390) && elapsed < ms(1500), "{elapsed:?}");
+    let sent = server.join().unwrap();
+    assert!(sent > 3, "the server trickled {sent} bytes");
+}
+
+#[test]
+fn connect_timed_against_a_server_that_never_answers() {
+    let (addr, server) = spawn_server(|stream| {
+        thread::sleep(ms(1500));
+        drop(stream);
+    });
+    let start = Instant::now();
+    let result = WebSocket::connect_timed(
+        connect_raw(addr),
+        &format!("ws://{addr}/"),
+        Default::default(),
+        Config::default(),
+        &Timeouts::default().handshake(Some(ms(300))),
+    );
+    assert!(matches!(result, Err(Error::HandshakeTimeout)));
+    assert!(start.elapsed() < ms(1200), "{:?}", start.elapsed());
+    server.join().unwrap();
+}
+
+#[test]
+fn connect_timed_connects_restores_the_timeouts_and_starts_the_keepalive() {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = WebSocket::accept_timed(
+            stream,
+            &Limits::default(),
+            Config::default(),
+            &Timeouts::NONE,
+            |_| Ok(None),
+        )
+        .unwrap();
+        // Echo one message, then stay silent until the client is done.
+        let message = ws.read().unwrap();
+        ws.send(&message).unwrap();
+        while ws.read().is_ok() {}
+    });
+    let stream = connect_raw(addr);
+    let timeouts = Timeouts::default()
+        .handshake(Some(ms(2000)))
+        .keepalive(Some(Keepalive::new(ms(200), ms(5000))));
+    let (mut ws, response) = WebSocket::connect_timed(
+        stream,
+        &format!("ws://{addr}/"),
+        Default::default(),
+        Config::default(),
+        &timeouts,
+    )
+    .unwrap();
+    assert_eq!(response.protocol(), None);
+    assert_eq!(ws.get_ref().write_timeout().unwrap(), Some(TIMEOUT));
+    ws.send_text("hello").unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("hello"));
+    // The keepalive runs: after 200 ms of silence it pings the server,
+    // whose answer is the next event.
+    let start = Instant::now();
+    assert!(matches!(ws.read_event().unwrap(), rfc6455::Event::Pong(_)));
+    assert!(start.elapsed() >= ms(150), "{:?}", start.elapsed());
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap();
+}
