@@ -103,7 +103,7 @@ impl Outbox {
         masks: Option<&mut MaskKeys>,
     ) {
         let mask = masks.map(MaskKeys::next_key);
-        self.push_header(opcode, fin, rsv, mask, payload.len());
+        self.push_header(opcode, fin, rsv, mask, payload.len(), payload.len());
         match mask {
             None => self.buf.extend_from_slice(payload),
             Some(key) => {
@@ -121,7 +121,7 @@ impl Outbox {
     /// Queues an unmasked data frame whose payload is shared with the
     /// caller's `Bytes` instead of copied (server role, uncompressed).
     pub(crate) fn push_shared_frame(&mut self, opcode: OpCode, fin: bool, payload: &Bytes) {
-        self.push_header(opcode, fin, 0, None, payload.len());
+        self.push_header(opcode, fin, 0, None, payload.len(), 0);
         // Everything still in `buf` (this header, and any frames before it)
         // goes out before the payload: it becomes a chunk of its own.
         let before = Bytes::copy_from_slice(&self.buf[self.head..]);
@@ -138,8 +138,9 @@ impl Outbox {
         }
     }
 
-    /// Encodes a frame header (§5.2) at the end of the buffer, with room
-    /// reserved for a payload of `len` bytes that may be copied after it.
+    /// Encodes the header (§5.2) of a frame with a payload of `len` bytes at
+    /// the end of the buffer, with room reserved for `copied` more bytes
+    /// after it: the payload when it is copied, nothing when it is shared.
     fn push_header(
         &mut self,
         opcode: OpCode,
@@ -147,6 +148,7 @@ impl Outbox {
         rsv: u8,
         mask: Option<[u8; 4]>,
         len: usize,
+        copied: usize,
     ) {
         let header = FrameHeader {
             fin,
@@ -167,7 +169,7 @@ impl Outbox {
         // All 14 bytes are copied and the excess cut off again: a copy of a
         // fixed size is two register moves, one of `n` bytes a call to
         // `memcpy`, which costs more than the header for a small frame.
-        self.buf.reserve(MAX_HEADER_LEN + len);
+        self.buf.reserve(MAX_HEADER_LEN + copied);
         let end = self.buf.len() + n;
         self.buf.extend_from_slice(&head);
         self.buf.truncate(end);
@@ -216,5 +218,30 @@ impl Outbox {
                 self.buf = Vec::new();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_payload_reserves_no_room_in_the_buffer() {
+        let mut outbox = Outbox::default();
+        let payload = Bytes::from(alloc::vec![7u8; 64 * 1024]);
+        outbox.push_shared_frame(OpCode::Binary, true, &payload);
+        assert!(
+            outbox.buf.capacity() <= 2 * MAX_HEADER_LEN,
+            "the buffer reserved {} bytes for a payload it does not copy",
+            outbox.buf.capacity()
+        );
+        assert_eq!(
+            outbox.len(),
+            10 + payload.len(),
+            "a 10-byte header (§5.2) and the payload"
+        );
+        // A copied payload does get its room, in one reservation.
+        outbox.push_frame(OpCode::Binary, true, &[1; 1000], None);
+        assert!(outbox.buf.capacity() >= 1002);
     }
 }
