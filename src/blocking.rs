@@ -784,24 +784,34 @@ pub fn read_request_timed(
 ) -> Result<(Request, Vec<u8>), Error> {
     let result = match timeouts.handshake {
         None => read_request(stream, limits),
-        Some(timeout) => {
-            let previous = stream.read_timeout()?;
-            let mut deadline = Deadline {
-                stream,
-                until: Instant::now() + timeout,
-            };
-            let result = read_request(&mut deadline, limits);
-            stream.set_read_timeout(previous)?;
-            match result {
-                Err(Error::Io(e)) if is_timeout_kind(e.kind()) => Err(Error::HandshakeTimeout),
-                other => other,
-            }
-        }
+        Some(timeout) => within(stream, timeout, |mut deadline| {
+            read_request(&mut deadline, limits)
+        }),
     };
     if let (Err(Error::Handshake(_)), Some(time)) = (&result, timeouts.linger) {
         linger(stream, time);
     }
     result
+}
+
+/// Runs a handshake step `step` over `stream` with all its reads ending
+/// `timeout` from now; the stream's read timeout is as it was before on
+/// return, and running out of time is [`Error::HandshakeTimeout`].
+fn within<T>(
+    stream: &TcpStream,
+    timeout: Duration,
+    step: impl FnOnce(Deadline<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let previous = stream.read_timeout()?;
+    let result = step(Deadline {
+        stream,
+        until: Instant::now() + timeout,
+    });
+    stream.set_read_timeout(previous)?;
+    match result {
+        Err(Error::Io(e)) if is_timeout_kind(e.kind()) => Err(Error::HandshakeTimeout),
+        other => other,
+    }
 }
 
 /// A `TcpStream` whose reads all end by one deadline.
@@ -874,26 +884,16 @@ impl WebSocket<TcpStream> {
         let (mut ws, response) = match timeouts.handshake {
             None => Self::connect_with(stream, uri, options, config)?,
             Some(timeout) => {
-                let previous_read = stream.read_timeout()?;
+                // The request is written under the same bound.
                 let previous_write = stream.write_timeout()?;
                 stream.set_write_timeout(Some(timeout))?;
-                let deadline = Deadline {
-                    stream: &stream,
-                    until: Instant::now() + timeout,
-                };
-                let result = WebSocket::connect_with(deadline, uri, options, config);
-                stream.set_read_timeout(previous_read)?;
+                let result = within(&stream, timeout, |deadline| {
+                    let (ws, response) = WebSocket::connect_with(deadline, uri, options, config)?;
+                    Ok((ws.into_parts().1, response))
+                });
                 stream.set_write_timeout(previous_write)?;
-                match result {
-                    Ok((ws, response)) => {
-                        let (_, conn) = ws.into_parts();
-                        (WebSocket::from_connection(stream, conn), response)
-                    }
-                    Err(Error::Io(e)) if is_timeout_kind(e.kind()) => {
-                        return Err(Error::HandshakeTimeout);
-                    }
-                    Err(e) => return Err(e),
-                }
+                let (conn, response) = result?;
+                (WebSocket::from_connection(stream, conn), response)
             }
         };
         ws.set_timeouts(timeouts)?;

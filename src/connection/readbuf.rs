@@ -3,6 +3,10 @@
 
 use bytes::{Buf, BytesMut};
 
+/// A drained buffer's lent remainder up to this size is dropped rather
+/// than kept initialised (see [`ReadBuf::release_if_drained`]).
+const REZERO_UP_TO: usize = 4 * 1024;
+
 /// Received bytes (`buf[..filled]`), followed by initialized space that was
 /// lent before (`buf[filled..]`, contents unspecified).
 ///
@@ -12,10 +16,6 @@ use bytes::{Buf, BytesMut};
 /// `benches/peers` decode). So space once zeroed stays in the buffer after
 /// a read that did not fill it and is lent again as it is: only space
 /// beyond what was ever lent is zeroed.
-/// A drained buffer's lent remainder up to this size is dropped rather
-/// than kept initialised (see [`ReadBuf::release_if_drained`]).
-const REZERO_UP_TO: usize = 4 * 1024;
-
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuf {
     buf: BytesMut,
