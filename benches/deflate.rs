@@ -9,9 +9,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use bytes::Buf;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rfc6455::deflate::{DeflateConfig, DeflateParams};
-use rfc6455::{Config, Connection, Event, Role};
+use rfc6455::{Agreement, Config, Connection, Event, Message, Output, Role};
 
 const SIZES: [usize; 4] = [128, 4 * 1024, 64 * 1024, 1024 * 1024];
 
@@ -33,33 +34,42 @@ fn pair(deflate: Option<DeflateConfig>) -> (Connection, Connection) {
     let config = Config::default().deflate(deflate.clone().unwrap_or_default());
     let params = deflate.map(|_| DeflateParams::default());
     (
-        Connection::new(Role::Client, config.clone()).with_deflate(params),
-        Connection::new(Role::Server, config).with_deflate(params),
+        Connection::from_agreement(
+            Agreement::new(Role::Client).with_deflate(params),
+            config.clone(),
+        ),
+        Connection::from_agreement(Agreement::new(Role::Server).with_deflate(params), config),
     )
 }
 
-/// Moves everything `from` has pending into `to`, chunk by chunk (a
-/// server's large uncompressed send is a header chunk and a shared payload).
-fn transfer(from: &mut Connection, to: &mut Connection) {
-    while from.pending_len() > 0 {
-        let chunk = from.pending();
-        to.receive(chunk);
-        let n = chunk.len();
-        from.advance(n);
+/// Moves everything `from` has queued into `to`, chunk by chunk (a
+/// server's large uncompressed send is a header chunk and a shared
+/// payload), and returns the message `to` makes of it. `to` takes at most
+/// `input_room()` bytes per `receive` (64 KiB beyond the frame it is
+/// decoding): the poll in between decodes the header that makes room for
+/// the rest of the frame, so a 1 MiB frame goes over in two receives, and
+/// a small one in one receive and one poll, as before.
+fn deliver(from: &mut Connection, to: &mut Connection) -> Message {
+    loop {
+        let out: &mut Output = from.output();
+        let taken = to.receive(out.chunk());
+        out.advance(taken);
+        if let Some(event) = to.poll_event().expect("valid frames") {
+            let Event::Message(message) = event else {
+                panic!("unexpected {event:?}");
+            };
+            assert!(!from.wants_write(), "bytes after the message");
+            return message;
+        }
+        assert!(taken > 0, "no message, and the receiver takes nothing");
     }
 }
 
 fn echo(client: &mut Connection, server: &mut Connection, message: &str) {
     client.send_text(message).unwrap();
-    transfer(client, server);
-    let Ok(Some(Event::Message(m))) = server.poll_event() else {
-        panic!("no message at the server");
-    };
+    let m = deliver(client, server);
     server.send(&m).unwrap();
-    transfer(server, client);
-    let Ok(Some(Event::Message(m))) = client.poll_event() else {
-        panic!("no echo at the client");
-    };
+    let m = deliver(server, client);
     black_box(m);
 }
 

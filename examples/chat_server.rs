@@ -30,11 +30,12 @@
 //! ([`WebSocket::split`]). Broadcasting only puts the message into each
 //! user's bounded queue and never waits: a user whose queue is full (it
 //! stopped reading), or whose socket fails, is dropped and announced as gone.
-//! The adapter's keepalive ([`Timeouts`]) pings a client that has been
-//! silent for `--ping-interval` seconds, and a client that sends nothing at
-//! all (no pong either) for `--idle-timeout` seconds is dropped too: that is
-//! how a client that vanished without closing is noticed. The request head
-//! must arrive within `--handshake-timeout` seconds, however slowly it
+//! The connection's keepalive ([`Config::keepalive`], run by the reader
+//! half) pings a client that has been silent for `--ping-interval` seconds,
+//! and a client that sends nothing at all (no pong either) for
+//! `--idle-timeout` seconds is dropped too: that is how a client that
+//! vanished without closing is noticed. The request head must arrive within
+//! `--handshake-timeout` seconds ([`Limits::timeout`]), however slowly it
 //! trickles in.
 //!
 //! # Compression
@@ -59,9 +60,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use std::{env, mem, process, thread};
 
-use rfc6455::blocking::{self, Error, Keepalive, Reader, Timeouts, WebSocket, Writer};
+use rfc6455::blocking::{self, Error, Reader, WebSocket, Writer};
 use rfc6455::handshake::Limits;
-use rfc6455::{CloseCode, Config, Message, ProtocolError};
+use rfc6455::{CloseCode, Config, Keepalive, Lost, Message};
 use serde_json::{Value, json};
 
 mod support;
@@ -69,10 +70,16 @@ mod support;
 /// The page served on `GET /`.
 const PAGE: &str = include_str!("chat.html");
 
-/// How long a client whose nickname is refused may take to answer our close.
+/// How long a client whose nickname is refused may take to answer our close
+/// (`Config::close_timeout`). The same bound applies to the lingering close
+/// after a close or a protocol error: how long the server waits for the
+/// client to end the TCP connection, so that a reset does not destroy the
+/// close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long one write may block before the client is dropped.
+/// How long a write may make no progress before the client is dropped
+/// (`Config::write_timeout`; the socket's own write timeout for a plain HTTP
+/// response).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest nickname, in characters.
@@ -122,11 +129,15 @@ struct Settings {
 
 impl Settings {
     /// The connection settings: messages up to [`MAX_MESSAGE_BYTES`]
-    /// (decompressed), and permessage-deflate unless `--no-deflate`.
+    /// (decompressed), the keepalive, the write and close timeouts, and
+    /// permessage-deflate unless `--no-deflate`.
     fn config(&self) -> Config {
         let config = Config::default()
             .max_frame_size(MAX_MESSAGE_BYTES)
-            .max_message_size(MAX_MESSAGE_BYTES);
+            .max_message_size(MAX_MESSAGE_BYTES)
+            .keepalive(Some(self.keepalive()))
+            .write_timeout(Some(WRITE_TIMEOUT))
+            .close_timeout(CLOSE_TIMEOUT);
         #[cfg(feature = "deflate")]
         if self.deflate {
             return config.deflate(support::deflate_policy().threshold(DEFLATE_THRESHOLD));
@@ -136,14 +147,23 @@ impl Settings {
         config
     }
 
-    /// The adapter's timeouts: a ping after `ping_interval` of silence, and
-    /// the client dropped when the silence reaches `idle_timeout`.
-    fn timeouts(&self) -> Timeouts {
+    /// The keepalive: a ping after `ping_interval` of silence, and the
+    /// client dropped when the silence reaches `idle_timeout`.
+    fn keepalive(&self) -> Keepalive {
         let ping_after = self.ping_interval.min(self.idle_timeout);
-        let keepalive = Keepalive::new(ping_after, self.idle_timeout - ping_after);
-        Timeouts::default()
-            .handshake(Some(self.handshake_timeout))
-            .keepalive(Some(keepalive))
+        // At least a millisecond for the pong, even with --ping-interval
+        // at or above --idle-timeout.
+        let timeout = (self.idle_timeout - ping_after).max(Duration::from_millis(1));
+        Keepalive::new(ping_after, timeout)
+    }
+
+    /// The bounds on the request head: the defaults, with the deadline of
+    /// `--handshake-timeout`.
+    fn limits(&self) -> Limits {
+        Limits {
+            timeout: Some(self.handshake_timeout),
+            ..Limits::default()
+        }
     }
 }
 
@@ -343,13 +363,10 @@ fn now_ms() -> u64 {
 /// Serves one connection: the page, a 404, or a chat user until it leaves.
 fn serve(mut stream: TcpStream, room: &Mutex<Room>, settings: &Settings) -> Result<(), Error> {
     stream.set_nodelay(true)?; // deliver each message at once, no Nagle delay
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    stream.set_read_timeout(Some(CLOSE_TIMEOUT))?;
     // The whole head must arrive by the handshake deadline. A malformed or
     // oversized head is answered (400, 431), then the socket lingers so the
     // client gets to read that.
-    let (request, rest) =
-        blocking::read_request_timed(&mut stream, &Limits::default(), &settings.timeouts())?;
+    let (request, rest) = blocking::read_request(&mut stream, &settings.limits())?;
 
     let response = match (request.method(), request.path()) {
         (_, "/ws") => {
@@ -360,6 +377,8 @@ fn serve(mut stream: TcpStream, room: &Mutex<Room>, settings: &Settings) -> Resu
         }
         (method, path) => support::plain_http(method, path, PAGE),
     };
+    // `read_request` leaves the socket without timeouts: bound the response.
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     stream.write_all(&response)?;
     Ok(())
 }
@@ -379,7 +398,8 @@ fn chat(
         Ok(joined) => joined,
         Err(refusal) => {
             // Refused: say why in a message the page can show, then close
-            // with 1008 (policy violation) and wait for the client's reply.
+            // with 1008 (policy violation) and wait for the client's reply
+            // (at most CLOSE_TIMEOUT).
             ws.send_text(
                 &json!({"type": "error", "error": refusal, "time": now_ms()}).to_string(),
             )?;
@@ -387,10 +407,9 @@ fn chat(
             return Ok(());
         }
     };
-    // From now on the adapter pings a silent client, and one that sends
-    // nothing, not even a pong, for `idle_timeout` is gone: its read fails
-    // with `KeepaliveTimeout`. A close ends with a lingering close.
-    ws.set_timeouts(&settings.timeouts())?;
+    // The reader pings a silent client, and one that sends nothing, not
+    // even a pong, for `idle_timeout` is gone: its read fails with
+    // `Lost(KeepaliveTimeout)`. A close ends with a lingering close.
     let (mut reader, writer) = ws.split()?;
     let name = name.as_str();
     let writer_thread = thread::scope(|scope| {
@@ -417,11 +436,13 @@ fn read_loop(reader: &mut Reader, room: &Mutex<Room>, name: &str) -> &'static st
     let mut ended = None;
     loop {
         let first = match ended.take().map_or_else(|| reader.read(), Err) {
-            Ok(message) => message,
-            Err(Error::Closed(_)) => return "left",
-            Err(Error::KeepaliveTimeout) => return "timed out",
-            Err(Error::Protocol(ProtocolError::AbnormalClosure)) => return "connection lost",
+            Ok(Some(message)) => message,
+            // The close handshake is done.
+            Ok(None) => return "left",
+            Err(Error::Lost(Lost::KeepaliveTimeout)) => return "timed out",
             Err(Error::Protocol(_)) => return "protocol error",
+            // The transport ended without a close, another timeout, a
+            // socket error.
             Err(_) => return "connection lost",
         };
         // Take the other messages that came in the same read too, and
@@ -518,7 +539,7 @@ fn write_loop(mut writer: Writer, outgoing: Receiver<Arc<str>>) -> Result<(), Er
         }
         writer.flush()?;
     }
-    Ok(writer.flush()?)
+    writer.flush()
 }
 
 // ---- command line ------------------------------------------------------------

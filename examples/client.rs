@@ -26,11 +26,12 @@ use std::net::TcpStream;
 use std::time::Duration;
 use std::{env, process, thread};
 
-use rfc6455::blocking::{Error, Reader, WebSocket};
+use rfc6455::blocking::{Reader, WebSocket};
 use rfc6455::handshake::{ClientOptions, Uri};
-use rfc6455::{CloseCode, Config, Message, ProtocolError};
+use rfc6455::{CloseCode, CloseFrame, Config, Event, Lost, Message};
 
-/// How long to wait for the server's close reply after ours.
+/// How long to wait for the server's close reply after ours, and then for
+/// the server to end the TCP connection (`Config::close_timeout`).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 const USAGE: &str = "\
@@ -79,8 +80,8 @@ fn main() {
             break; // the connection ended; the reader thread reports how
         }
     }
-    // End of stdin: close, and give the server a few seconds to answer.
-    let _ = writer.get_ref().set_read_timeout(Some(CLOSE_TIMEOUT));
+    // End of stdin: close; the server has CLOSE_TIMEOUT to answer, after
+    // which the reader reports the connection lost.
     if let Err(e) = writer.close(CloseCode::NORMAL, "") {
         eprintln!("client: cannot send the close frame: {e}");
     }
@@ -90,12 +91,22 @@ fn main() {
 /// Prints every message until the connection ends; returns the exit status.
 fn print_messages(mut reader: Reader) -> i32 {
     let stdout = io::stdout();
+    // The server's close frame, once it came.
+    let mut close: Option<CloseFrame> = None;
     loop {
-        let message = match reader.read() {
-            Ok(message) => message,
-            Err(Error::Closed(frame)) => {
-                let code = frame.as_ref().map(|f| f.code_or_no_status());
-                match frame.as_ref().map(|f| f.reason.as_str()) {
+        // Events rather than messages: the close frame is printed when the
+        // close handshake is done (the reader returns `None`).
+        let message = match reader.read_event() {
+            Ok(Some(Event::Message(message))) => message,
+            Ok(Some(Event::Close(frame))) => {
+                close = Some(frame);
+                continue;
+            }
+            // Pings are answered by the reader; pongs are not ours to print.
+            Ok(Some(Event::Ping(_) | Event::Pong(_))) => continue,
+            Ok(None) => {
+                let code = close.as_ref().map(|f| f.code_or_no_status());
+                match close.as_ref().map(|f| f.reason.as_str()) {
                     Some(reason) if !reason.is_empty() => {
                         eprintln!("closed: {} {reason}", code.unwrap_or(CloseCode::NO_STATUS))
                     }
@@ -103,8 +114,12 @@ fn print_messages(mut reader: Reader) -> i32 {
                 }
                 return 0;
             }
-            Err(Error::Protocol(ProtocolError::AbnormalClosure)) => {
+            Ok(Some(Event::Lost(Lost::TransportEnded))) => {
                 eprintln!("client: the server hung up without a close frame");
+                return 1;
+            }
+            Ok(Some(Event::Lost(lost))) => {
+                eprintln!("client: connection lost: {lost}");
                 return 1;
             }
             Err(e) => {
@@ -132,15 +147,16 @@ fn print_messages(mut reader: Reader) -> i32 {
     }
 }
 
-/// The connection settings: the defaults, offering permessage-deflate
-/// unless `--no-deflate` was given.
+/// The connection settings: the defaults with [`CLOSE_TIMEOUT`], offering
+/// permessage-deflate unless `--no-deflate` was given.
 fn config(deflate: bool) -> Config {
+    let config = Config::default().close_timeout(CLOSE_TIMEOUT);
     #[cfg(feature = "deflate")]
     if deflate {
-        return Config::default().deflate(rfc6455::deflate::DeflateConfig::default());
+        return config.deflate(rfc6455::deflate::DeflateConfig::default());
     }
     let _ = deflate; // off, or built without the extension: nothing offered
-    Config::default()
+    config
 }
 
 /// The URL, and whether to offer permessage-deflate.

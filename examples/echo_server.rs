@@ -14,11 +14,13 @@
 //! breaks the protocol gets the close frame with the matching code (the
 //! adapter sends it) and only its own thread ends.
 //!
-//! The adapter's `Timeouts` bound what a client can hold: the request head
-//! must arrive whole within `--handshake-timeout` seconds (slowloris is cut
-//! off), a client silent for `--ping-after` seconds is pinged and dropped
-//! if it then stays silent for `--keepalive-timeout` seconds, and a close
-//! or a protocol error ends with a lingering close.
+//! Timeouts bound what a client can hold: the request head must arrive
+//! whole within `--handshake-timeout` seconds (`Limits::timeout`: slowloris
+//! is cut off), a client silent for `--ping-after` seconds is pinged and
+//! dropped if it then stays silent for `--keepalive-timeout` seconds
+//! (`Config::keepalive`, run by the connection's timers inside the adapter's
+//! reads), and a close or a protocol error ends with a lingering close of at
+//! most [`LINGER`] (`Config::close_timeout`).
 //!
 //! # Compression
 //! The server accepts permessage-deflate (RFC 7692) whenever a client offers
@@ -38,18 +40,29 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 use std::{env, process, thread};
 
-use rfc6455::blocking::{self, Error, Keepalive, Timeouts, WebSocket};
+use rfc6455::blocking::{self, Error, WebSocket};
 use rfc6455::handshake::Limits;
-use rfc6455::{Config, ProtocolError};
+use rfc6455::{Config, Keepalive, Lost};
 
 mod support;
 
 /// The page served on `GET /`.
 const PAGE: &str = include_str!("echo.html");
 
-/// How long one write may block. A client that stops reading while we echo
-/// to it fills its socket buffers; it is dropped instead of holding a thread.
+/// How long a write may make no progress. A client that stops reading while
+/// we echo to it fills its socket buffers; it is dropped instead of holding
+/// a thread (`Config::write_timeout`, and the socket's own write timeout for
+/// a plain HTTP response).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After a close or a protocol error, how long the server waits for the
+/// client to end the TCP connection (reading and discarding what it still
+/// sends) before it drops the socket: the lingering close that keeps the
+/// close frame from being destroyed by a reset (`Config::close_timeout`).
+/// The echo server never starts a closing handshake itself, so this is all
+/// the close timeout bounds here; a second is plenty for a client that is
+/// still there, and lets a thread go soon when it is not.
+const LINGER: Duration = Duration::from_secs(1);
 
 const USAGE: &str = "\
 usage: echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-takeover]
@@ -68,13 +81,13 @@ usage: echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-takeover
                             428 KiB per connection once both sides compressed
   --deflate                 the default; accepted for older scripts
   --handshake-timeout SECS  time for the whole request head (default 10)
-  --ping-after SECS         ping a client silent this long (default 30)
+  --ping-after SECS         ping a client silent this long (default 20)
   --keepalive-timeout SECS  then drop it if it stays silent this long
-                            (default 30)
+                            (default 20)
   --help                    show this help";
 
 fn main() {
-    let (addr, deflate, timeouts) = parse_args();
+    let (addr, settings) = parse_args();
     let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
         eprintln!("echo_server: cannot listen on {addr}: {e}");
         process::exit(1);
@@ -94,7 +107,7 @@ fn main() {
             }
         };
         let spawned = thread::Builder::new().spawn(move || {
-            if let Err(e) = serve(stream, deflate, &timeouts) {
+            if let Err(e) = serve(stream, &settings) {
                 log_error(peer, &e);
             }
         });
@@ -104,28 +117,41 @@ fn main() {
     }
 }
 
+/// The command-line settings.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    deflate: Deflate,
+    /// The deadline for the whole request head.
+    handshake_timeout: Duration,
+    keepalive: Keepalive,
+}
+
 /// Serves one connection: the page, a 404, or a WebSocket echoed until it closes.
-fn serve(mut stream: TcpStream, deflate: Deflate, timeouts: &Timeouts) -> Result<(), Error> {
+fn serve(mut stream: TcpStream, settings: &Settings) -> Result<(), Error> {
     stream.set_nodelay(true)?; // echo each message at once, no Nagle delay
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     // The whole head must arrive by the handshake deadline, so slow or
     // silent clients hold a thread only that long. A malformed or oversized
     // head is answered (400, 431), then the socket lingers so the client
     // gets to read that.
-    let (request, rest) = blocking::read_request_timed(&mut stream, &Limits::default(), timeouts)?;
+    let limits = Limits {
+        timeout: Some(settings.handshake_timeout),
+        ..Limits::default()
+    };
+    let (request, rest) = blocking::read_request(&mut stream, &limits)?;
 
     if request.is_websocket_upgrade() || request.path() == "/ws" {
         // A server open to other sites would check `request.origin()` here,
         // e.g. in the closure that `upgrade` calls; an echo reveals nothing.
-        let mut ws = WebSocket::upgrade(stream, request, &rest, config(deflate), |_| Ok(None))?;
         // An idle client may stay connected as long as it answers the
-        // adapter's keepalive pings (it costs one sleeping thread); a
-        // vanished one is dropped. A close or a protocol error ends with the
-        // adapter's lingering close.
-        ws.set_timeouts(timeouts)?;
+        // keepalive pings (it costs one sleeping thread); a vanished one is
+        // dropped. A close or a protocol error ends with a lingering close.
+        let config = config(settings);
+        let mut ws = WebSocket::upgrade(stream, request, &rest, config, |_| Ok(None))?;
         return echo(&mut ws);
     }
 
+    // `read_request` leaves the socket without timeouts: bound the response.
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     stream.write_all(&support::plain_http(request.method(), request.path(), PAGE))?;
     Ok(())
 }
@@ -141,11 +167,19 @@ enum Deflate {
     ContextTakeover,
 }
 
-/// The connection settings: the defaults, plus permessage-deflate (RFC 7692)
-/// as `deflate` says.
+/// The connection settings: the keepalive of the command line, the write
+/// timeout and the lingering close, plus permessage-deflate (RFC 7692) as
+/// `--no-deflate` / `--deflate-context-takeover` say.
+fn config(settings: &Settings) -> Config {
+    let config = Config::default()
+        .keepalive(Some(settings.keepalive))
+        .write_timeout(Some(WRITE_TIMEOUT))
+        .close_timeout(LINGER);
+    with_deflate(config, settings.deflate)
+}
+
 #[cfg(feature = "deflate")]
-fn config(deflate: Deflate) -> Config {
-    let config = Config::default();
+fn with_deflate(config: Config, deflate: Deflate) -> Config {
     match deflate {
         Deflate::Off => config,
         Deflate::NoContextTakeover => config.deflate(support::deflate_policy()),
@@ -155,32 +189,30 @@ fn config(deflate: Deflate) -> Config {
 
 /// Without the `deflate` feature the extension is always declined.
 #[cfg(not(feature = "deflate"))]
-fn config(_: Deflate) -> Config {
-    Config::default()
+fn with_deflate(config: Config, _: Deflate) -> Config {
+    config
 }
 
-/// Sends every message back as it came, until the client closes.
+/// Sends every message back as it came, until the client closes. `Ok` once
+/// the close handshake is complete (and the lingering close done);
+/// dropping the socket then ends TCP.
 fn echo(ws: &mut WebSocket<TcpStream>) -> Result<(), Error> {
-    loop {
-        match ws.read() {
-            Ok(message) => ws.send(&message)?,
-            // The close handshake is complete; dropping the socket ends TCP.
-            Err(Error::Closed(_)) => return Ok(()),
-            Err(e) => return Err(e),
-        }
+    while let Some(message) = ws.read()? {
+        ws.send(&message)?;
     }
+    Ok(())
 }
 
 /// One line on stderr per failed connection.
 fn log_error(peer: SocketAddr, error: &Error) {
     match error {
         // The adapter already sent the close frame with this code.
-        Error::Protocol(e) if *e != ProtocolError::AbnormalClosure => {
-            eprintln!("{peer}: {error}; closed with {}", e.close_code());
-        }
+        Error::Protocol(e) => eprintln!("{peer}: {error}; closed with {}", e.close_code()),
         Error::HandshakeTimeout => eprintln!("{peer}: handshake timed out"),
-        Error::KeepaliveTimeout => eprintln!("{peer}: keepalive timed out"),
-        // A write timeout set in `serve`.
+        // A close frame with 1001 (going away) was tried.
+        Error::Lost(Lost::KeepaliveTimeout) => eprintln!("{peer}: keepalive timed out"),
+        Error::Lost(Lost::WriteTimeout) => eprintln!("{peer}: write timed out"),
+        // The write timeout of a plain HTTP response, set in `serve`.
         Error::Io(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
             eprintln!("{peer}: timed out");
         }
@@ -189,11 +221,11 @@ fn log_error(peer: SocketAddr, error: &Error) {
 }
 
 /// The address to listen on, from `--addr HOST:PORT` or `--addr=HOST:PORT`,
-/// the permessage-deflate policy, and the adapter's timeouts.
-fn parse_args() -> (String, Deflate, Timeouts) {
+/// the permessage-deflate policy, the handshake deadline and the keepalive.
+fn parse_args() -> (String, Settings) {
     let mut addr = String::from("127.0.0.1:9001");
     let mut deflate = Deflate::NoContextTakeover;
-    let mut timeouts = Timeouts::default();
+    let mut handshake_timeout = Limits::default().timeout.unwrap_or(Duration::from_secs(10));
     let mut keepalive = Keepalive::default();
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -205,7 +237,7 @@ fn parse_args() -> (String, Deflate, Timeouts) {
             "--no-deflate" => deflate = Deflate::Off,
             "--deflate-context-takeover" => deflate = Deflate::ContextTakeover,
             "--deflate" => {} // once needed to turn compression on; now the default
-            "--handshake-timeout" => timeouts.handshake = Some(seconds(&arg, args.next())),
+            "--handshake-timeout" => handshake_timeout = seconds(&arg, args.next()),
             "--ping-after" => keepalive.ping_after = seconds(&arg, args.next()),
             "--keepalive-timeout" => keepalive.timeout = seconds(&arg, args.next()),
             "--addr" => match args.next() {
@@ -218,7 +250,12 @@ fn parse_args() -> (String, Deflate, Timeouts) {
             },
         }
     }
-    (addr, deflate, timeouts.keepalive(Some(keepalive)))
+    let settings = Settings {
+        deflate,
+        handshake_timeout,
+        keepalive,
+    };
+    (addr, settings)
 }
 
 /// The value of `flag`: a positive number of seconds.

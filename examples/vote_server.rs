@@ -45,7 +45,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use std::{env, mem, process, thread};
 
-use rfc6455::blocking::{self, Error, Reader, Timeouts, WebSocket, Writer};
+use rfc6455::blocking::{self, Error, Reader, WebSocket, Writer};
 use rfc6455::handshake::Limits;
 use rfc6455::{Config, Message};
 use serde_json::{Value, json};
@@ -58,7 +58,9 @@ const PAGE: &str = include_str!("vote.html");
 /// How long a client may take to send its request head.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long one write may block before the client is dropped.
+/// How long a write may make no progress before the client is dropped
+/// (`Config::write_timeout`; the socket's own write timeout for a plain HTTP
+/// response).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Error answers that may wait for one client; more are not sent.
@@ -240,35 +242,42 @@ impl Mailbox {
 /// Serves one connection: the page, a 404, or a watcher until it leaves.
 fn serve(mut stream: TcpStream, board: &Mutex<Board>, deflate: bool) -> Result<(), Error> {
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     // The whole head must arrive by this deadline, however slowly it
     // trickles in; a 400 or 431 is followed by a lingering close.
-    let timeouts = Timeouts::default().handshake(Some(HANDSHAKE_TIMEOUT));
-    let (request, rest) = blocking::read_request_timed(&mut stream, &Limits::default(), &timeouts)?;
+    let limits = Limits {
+        timeout: Some(HANDSHAKE_TIMEOUT),
+        ..Limits::default()
+    };
+    let (request, rest) = blocking::read_request(&mut stream, &limits)?;
 
     let response = match (request.method(), request.path()) {
         (_, "/ws") => {
-            let mut ws = WebSocket::upgrade(stream, request, &rest, config(deflate), |_| Ok(None))?;
-            // A page may watch for hours without voting: the adapter's
-            // keepalive pings it when it is silent (browsers answer), drops
-            // it once it stops answering, and a close or a protocol error
-            // ends with a lingering close, so the close frame is not lost
-            // to a reset when the client's input is still unread.
-            ws.set_timeouts(&Timeouts::default())?;
+            let ws = WebSocket::upgrade(stream, request, &rest, config(deflate), |_| Ok(None))?;
             return watch(ws, board);
         }
         (method, path) => support::plain_http(method, path, PAGE),
     };
+    // `read_request` leaves the socket without timeouts: bound the response.
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     stream.write_all(&response)?;
     Ok(())
 }
 
 /// The connection settings: messages up to [`MAX_MESSAGE_BYTES`]
-/// (decompressed), and permessage-deflate unless `--no-deflate`.
+/// (decompressed), the write timeout, and permessage-deflate unless
+/// `--no-deflate`.
+///
+/// A page may watch for hours without voting: the default keepalive
+/// ([`Config::keepalive`]) pings it when it is silent (browsers answer) and
+/// drops it once it stops answering, and a close or a protocol error ends
+/// with a lingering close of at most the default [`Config::close_timeout`],
+/// so the close frame is not lost to a reset when the client's input is
+/// still unread.
 fn config(deflate: bool) -> Config {
     let config = Config::default()
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .max_message_size(MAX_MESSAGE_BYTES);
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .write_timeout(Some(WRITE_TIMEOUT));
     #[cfg(feature = "deflate")]
     if deflate {
         return config.deflate(support::deflate_policy().threshold(DEFLATE_THRESHOLD));
@@ -297,9 +306,14 @@ fn watch(ws: WebSocket<TcpStream>, board: &Mutex<Board>) -> Result<(), Error> {
 fn read_loop(reader: &mut Reader, board: &Mutex<Board>, mailbox: &Mailbox) {
     loop {
         let result = match reader.read() {
-            Ok(Message::Text(text)) => parse_vote(&text).and_then(|name| lock(board).vote(&name)),
-            Ok(Message::Binary(_)) => Err("votes are JSON text, e.g. {\"vote\": \"Rust\"}".into()),
-            Err(_) => return, // closed, or the connection failed
+            Ok(Some(Message::Text(text))) => {
+                parse_vote(&text).and_then(|name| lock(board).vote(&name))
+            }
+            Ok(Some(Message::Binary(_))) => {
+                Err("votes are JSON text, e.g. {\"vote\": \"Rust\"}".into())
+            }
+            // Closed, lost, or the connection failed.
+            Ok(None) | Err(_) => return,
         };
         if let Err(error) = result {
             mailbox.post_error(error);
@@ -330,7 +344,7 @@ fn write_loop(mut writer: Writer, mailbox: &Mailbox) {
         if let Some(counts) = counts {
             writer.queue_text(&counts)?;
         }
-        Ok(writer.flush()?)
+        writer.flush()
     };
     while let Some((errors, counts)) = mailbox.take() {
         if send(errors, counts).is_err() {

@@ -85,10 +85,6 @@ pub enum ProtocolError {
         /// The configured limit.
         max: usize,
     },
-    /// The transport reached end-of-file in the middle of a frame or before
-    /// the close handshake finished (§7.1.5: closed abnormally, code 1006).
-    #[error("connection closed without a close frame")]
-    AbnormalClosure,
 }
 
 impl ProtocolError {
@@ -103,8 +99,6 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
-            // 1006 is never sent; it is what the application is told.
-            ProtocolError::AbnormalClosure => CloseCode::ABNORMAL,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }

@@ -7,8 +7,9 @@
 //! and a server talk through plain byte vectors, handshake included:
 //!
 //! ```
+//! use bytes::Buf;
 //! use rfc6455::handshake::{ClientHandshake, ClientOptions, Limits, Parsed, UpgradeRequest};
-//! use rfc6455::{CloseCode, Config, Connection, Event, Message, Role};
+//! use rfc6455::{Agreement, CloseCode, Config, Connection, Event, Message, Role};
 //!
 //! // Opening handshake (RFC 6455 §4). The client's 16-byte nonce must come
 //! // from a CSPRNG; `ClientHandshake::with_random_key` does that for you.
@@ -24,47 +25,54 @@
 //!     unreachable!("the whole response is there")
 //! };
 //!
-//! // Both sides now hold a `Connection`.
-//! let mut client = Connection::new(Role::Client, Config::default());
-//! let mut server = Connection::new(Role::Server, Config::default());
+//! // Both sides now build a `Connection` from what the handshake agreed.
+//! let mut client = Connection::from_agreement(Agreement::new(Role::Client), Config::default());
+//! let mut server = Connection::from_agreement(Agreement::new(Role::Server), Config::default());
 //!
-//! // The client sends; its bytes (masked, §5.3) go "over the wire".
+//! // The client sends; its bytes (masked, §5.3) go "over the wire". The
+//! // output is a `bytes::Buf`: a socket writer writes its chunks and
+//! // advances it by what went out.
 //! client.send_text("hello")?;
-//! let wire = client.pending().to_vec();
-//! client.advance(wire.len());
+//! let wire = client.output().take_all();
 //!
-//! // The server's event loop: receive bytes, drain events, write what is pending.
-//! server.receive(&wire);
+//! // The server's event loop: receive bytes (it says how many it took),
+//! // drain events, write what is pending.
+//! assert_eq!(server.receive(&wire), wire.len());
 //! while let Some(event) = server.poll_event()? {
 //!     if let Event::Message(message) = event {
 //!         server.send(&message)?; // echo
 //!     }
 //! }
-//! // Pending output may be several chunks (a large payload echoed back is
-//! // shared with the received message, not copied): write and advance
-//! // until nothing is left, or write them all at once with
-//! // `pending_chunks()` and a vectored write.
 //! let mut reply = Vec::new();
-//! while server.pending_len() > 0 {
-//!     let chunk = server.pending();
+//! while server.wants_write() {
+//!     let chunk = server.output().chunk();
 //!     reply.extend_from_slice(chunk); // socket.write(chunk) returns n
 //!     let n = chunk.len();
-//!     server.advance(n);
+//!     server.output().advance(n);
 //! }
 //!
 //! client.receive(&reply);
 //! assert_eq!(client.poll_event()?, Some(Event::Message(Message::Text("hello".into()))));
 //!
+//! // Time is an input too: pass `now` (on any monotonic clock), sleep
+//! // until `poll_timeout`. The default keepalive pings after 20 s of silence.
+//! server.handle_timeout(std::time::Duration::from_secs(0));
+//! assert_eq!(server.poll_timeout(), Some(std::time::Duration::from_secs(20)));
+//!
 //! // Closing handshake (§7): the client starts it, the server echoes it.
 //! client.close(CloseCode::NORMAL, "bye")?;
-//! server.receive(client.pending());
+//! server.receive(&client.output().take_all());
 //! assert!(matches!(server.poll_event()?, Some(Event::Close(_))));
-//! assert!(!server.may_close_transport()); // its close reply is still pending
-//! client.receive(server.pending());
+//! assert!(!server.should_shutdown_write()); // its close reply is still pending
+//! client.receive(&server.output().take_all());
 //! assert!(matches!(client.poll_event()?, Some(Event::Close(_))));
-//! let n = server.pending().len();
-//! server.advance(n);
-//! assert!(server.may_close_transport()); // the server closes TCP first (§7.1.1)
+//! // The server closes TCP first (§7.1.1): it shuts its write half down,
+//! // then waits for the client's end before dropping the socket.
+//! assert!(server.should_shutdown_write());
+//! client.receive_eof();
+//! assert!(client.may_close_transport());
+//! server.receive_eof();
+//! assert!(server.may_close_transport());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -73,15 +81,21 @@
 //!   validation, `Sec-WebSocket-Accept`, subprotocols, rejections).
 //! * [`frame`]: the wire format, frame headers and masking.
 //! * [`Connection`]: the state machine: message assembly, control frames,
-//!   the close handshake, limits, UTF-8 validation. Its docs give the call order.
+//!   the close handshake, limits, UTF-8 validation, timers (keepalive,
+//!   closing and write timeouts; the caller passes `now`), bounded input
+//!   and output. Its docs give the call order.
+//! * [`Agreement`]: what the handshake settled (role, subprotocol,
+//!   permessage-deflate parameters), from which a connection is built.
 //! * [`close`], [`utf8`]: close codes and payloads; incremental UTF-8 validation.
-//! * [`blocking`] (feature `std`, on by default): `WebSocket<S: Read + Write>`.
+//! * [`blocking`] (feature `std`, on by default): `WebSocket<S: Transport>`.
 //! * [`deflate`] (feature `deflate`, on by default): permessage-deflate
 //!   (RFC 7692) negotiation parameters and policy.
 //!
 //! # Errors
 //! By who is at fault: [`ProtocolError`] (the peer; carries the close code
-//! that was sent), [`UsageError`] (the caller), [`HandshakeError`].
+//! that was sent), [`UsageError`] (the caller), [`HandshakeError`]. The end
+//! of a connection without a close handshake (the transport ended, a
+//! timeout) is not an error but an event: [`Event::Lost`].
 //!
 //! # Features
 //! * `std` (default): the blocking adapter and OS randomness for client
@@ -97,8 +111,11 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod agreement;
 #[cfg(feature = "std")]
 pub mod blocking;
+#[cfg(feature = "std")]
+mod clock;
 pub mod close;
 mod connection;
 #[cfg(feature = "deflate")]
@@ -110,10 +127,11 @@ mod message;
 pub mod utf8;
 mod utf8_bytes;
 
+pub use agreement::{Agreement, Role};
 pub use close::{CloseCode, CloseFrame};
-pub use connection::{Config, Connection, Initiator, Role, State};
+pub use connection::{Config, Connection, Initiator, Keepalive, Output, State};
 pub use error::*;
-pub use message::{Event, Message, MessageKind, Utf8Bytes};
+pub use message::{Event, Lost, Message, MessageKind, Utf8Bytes};
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

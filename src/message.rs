@@ -131,4 +131,49 @@ pub enum Event {
     /// The peer's close frame. If we had not sent a close frame yet, the
     /// reply with the same code is already queued (§5.5.1).
     Close(CloseFrame),
+    /// The connection ended without a completed close handshake: reported
+    /// once, as the last event. Applications report it with close code 1006
+    /// ([`Lost::code`], §7.1.5), which is never sent on the wire.
+    Lost(Lost),
+}
+
+/// Why a connection ended without a completed close handshake
+/// ([`Event::Lost`]). Not the peer breaking the protocol (that is a
+/// [`ProtocolError`](crate::ProtocolError)): the transport ended, or a timer
+/// of [`Config`](crate::Config) gave up on the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Lost {
+    /// The transport reached end-of-file before the close handshake
+    /// finished, possibly in the middle of a frame (§7.1.5, "abnormal
+    /// closure").
+    TransportEnded,
+    /// The peer sent nothing at all, not even the pong to our keepalive
+    /// ping, within [`Keepalive::timeout`](crate::Keepalive::timeout).
+    KeepaliveTimeout,
+    /// The peer did not answer our close frame within
+    /// [`Config::close_timeout`](crate::Config::close_timeout).
+    CloseTimeout,
+    /// Our output waited with nothing written for
+    /// [`Config::write_timeout`](crate::Config::write_timeout): the peer
+    /// stopped reading.
+    WriteTimeout,
+}
+
+impl Lost {
+    /// The close code to report for it: 1006, "closed abnormally" (§7.1.5).
+    pub fn code(self) -> crate::CloseCode {
+        crate::CloseCode::ABNORMAL
+    }
+}
+
+impl core::fmt::Display for Lost {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Lost::TransportEnded => "the transport ended before the close handshake",
+            Lost::KeepaliveTimeout => "keepalive timeout: the peer sent nothing, not even a pong",
+            Lost::CloseTimeout => "the peer did not answer the close frame in time",
+            Lost::WriteTimeout => "write timeout: the peer stopped reading",
+        })
+    }
 }

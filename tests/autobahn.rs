@@ -12,7 +12,9 @@
 //!   is sections 1–10 in full and the compression sections 12 and 13 with
 //!   messages of 16 to 8192 bytes (whole, and 8192 in 256-byte fragments);
 //! - the server with `--deflate-context-takeover`: the same cases of
-//!   sections 12 and 13 only.
+//!   sections 12 and 13 only;
+//! - `examples/mio_echo_server` (the same echo on one `mio::Poll` loop) as
+//!   it starts by default: sections 1–10 in full.
 //!
 //! `AUTOBAHN_FULL=1` runs every case instead (sections 1–13 and 12–13: about
 //! 15 minutes each here, see the README); `AUTOBAHN_CASES=7.1.6,12.*` runs
@@ -90,6 +92,8 @@ enum Mode {
     Default,
     /// With `--deflate-context-takeover`; the compression cases only.
     ContextTakeover,
+    /// `mio_echo_server` as it starts by default; sections 1–10.
+    Mio,
 }
 
 impl Mode {
@@ -97,6 +101,15 @@ impl Mode {
         match self {
             Mode::Default => "default",
             Mode::ContextTakeover => "context-takeover",
+            Mode::Mio => "mio",
+        }
+    }
+
+    /// The example binary this mode runs.
+    fn server(self) -> &'static str {
+        match self {
+            Mode::Mio => "mio_echo_server",
+            Mode::Default | Mode::ContextTakeover => "echo_server",
         }
     }
 
@@ -104,6 +117,9 @@ impl Mode {
     /// offers: by default permessage-deflate is accepted (an older server
     /// needed `--deflate`).
     fn server_args(self) -> Vec<&'static str> {
+        if self == Mode::Mio {
+            return vec![]; // permessage-deflate is accepted by default
+        }
         let output = Command::new(example_binary("echo_server"))
             .arg("--help")
             .stdin(Stdio::null())
@@ -195,6 +211,11 @@ fn autobahn_compression_cases_with_context_takeover() {
     run_autobahn(Mode::ContextTakeover);
 }
 
+#[test]
+fn autobahn_fuzzingclient_against_mio_echo_server() {
+    run_autobahn(Mode::Mio);
+}
+
 /// Runs wstest against a fresh echo server started as `mode` says, and
 /// judges every case of the report.
 fn run_autobahn(mode: Mode) {
@@ -215,7 +236,7 @@ fn run_autobahn(mode: Mode) {
     fs::create_dir_all(&work).expect("create the report directory");
     let reports = work.join("reports");
 
-    let server = Server::start("echo_server", &mode.server_args());
+    let server = Server::start(mode.server(), &mode.server_args());
 
     // The spec: tests/autobahn/fuzzingclient.json with our server and
     // report directory filled in.
@@ -232,6 +253,11 @@ fn run_autobahn(mode: Mode) {
     }
     if mode == Mode::ContextTakeover {
         spec["cases"] = json!(["12.*", "13.*"]);
+    }
+    if mode == Mode::Mio {
+        let sections: Vec<String> = (1..=10).map(|n| format!("{n}.*")).collect();
+        spec["cases"] = json!(sections);
+        spec["exclude-cases"] = json!([]);
     }
     if let Ok(only) = env::var("AUTOBAHN_CASES") {
         let only: Vec<&str> = only.split(',').map(str::trim).collect();
@@ -317,7 +343,8 @@ fn run_autobahn(mode: Mode) {
         })
         .collect();
     println!(
-        "Autobahn fuzzingclient, echo_server {}: {} cases in {:.0?}{}\n{}\naccepted as not strictly OK: {}",
+        "Autobahn fuzzingclient, {} {}: {} cases in {:.0?}{}\n{}\naccepted as not strictly OK: {}",
+        mode.server(),
         mode.name(),
         ids.len(),
         elapsed,
@@ -332,7 +359,8 @@ fn run_autobahn(mode: Mode) {
 
     assert!(
         failures.is_empty(),
-        "echo_server {}: {} of {} Autobahn cases failed:\n\n{}\n\nper section:\n{}\nfull report: {}",
+        "{} {}: {} of {} Autobahn cases failed:\n\n{}\n\nper section:\n{}\nfull report: {}",
+        mode.server(),
         mode.name(),
         failures.len(),
         ids.len(),
@@ -352,6 +380,7 @@ fn run_autobahn(mode: Mode) {
         match mode {
             Mode::Default => &[1, 2, 3, 4, 5, 6, 7, 9, 10, 12, 13],
             Mode::ContextTakeover => &[12, 13],
+            Mode::Mio => &[1, 2, 3, 4, 5, 6, 7, 9, 10],
         }
     };
     for &section in sections {

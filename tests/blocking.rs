@@ -1,6 +1,8 @@
 //! The blocking adapter, `rfc6455::blocking::WebSocket`, over real loopback
-//! TCP. Every socket has read and write timeouts, and every accept a
-//! deadline, so a failing test fails instead of hanging.
+//! TCP. Every raw socket has read and write timeouts, every accept a
+//! deadline, and every handshake the default 10 s deadline; the adapter's
+//! reads run the default keepalive. So a failing test fails instead of
+//! hanging.
 
 mod common;
 use common::{client_frame, server_frame};
@@ -10,10 +12,11 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use rfc6455::blocking::{Error, WebSocket};
-use rfc6455::handshake::{ClientOptions, Limits};
+use rfc6455::blocking::{Error, NoTimeouts, WebSocket};
+use rfc6455::handshake::{ClientOptions, Limits, Parsed, Request};
 use rfc6455::{
-    CloseCode, CloseFrame, Config, Event, HandshakeError, Message, ProtocolError, State,
+    CloseCode, CloseFrame, Config, Event, HandshakeError, Initiator, Keepalive, Lost, Message,
+    ProtocolError, State,
 };
 
 /// How long any single read or write may block.
@@ -68,16 +71,22 @@ fn connect(addr: SocketAddr) -> WebSocket<TcpStream> {
 /// the client's close frame.
 fn echo(stream: TcpStream) -> Option<CloseFrame> {
     let mut ws = WebSocket::accept(stream).unwrap();
-    loop {
-        match ws.read() {
-            Ok(message) => ws.send(&message).unwrap(),
-            Err(Error::Closed(frame)) => {
-                assert!(ws.connection().may_close_transport());
-                return frame;
-            }
-            Err(e) => panic!("server: {e}"),
-        }
+    while let Some(message) = ws.read().unwrap_or_else(|e| panic!("server: {e}")) {
+        ws.send(&message).unwrap();
     }
+    // `None`: the close handshake is done, and so is the lingering close.
+    assert!(ws.connection().may_close_transport());
+    ws.connection().peer_close().cloned()
+}
+
+/// A client connected to `addr` with `config`.
+fn connect_with_config(addr: SocketAddr, config: Config) -> WebSocket<TcpStream> {
+    let url = format!("ws://{addr}/chat");
+    let (ws, response) =
+        WebSocket::connect_with(connect_raw(addr), &url, ClientOptions::default(), config)
+            .unwrap();
+    assert_eq!(response.status(), 101);
+    ws
 }
 
 /// A valid upgrade request head for `/chat`, with `extra` header lines (each ending in CRLF).
@@ -99,26 +108,30 @@ fn read_head(stream: &mut TcpStream) -> String {
     String::from_utf8(head).unwrap()
 }
 
-/// Everything `stream` sends until the peer closes it.
+/// Everything `stream` sends until the peer closes it, which must end with
+/// a clean end-of-file (no reset).
 fn read_all(stream: &mut TcpStream) -> String {
     let mut out = Vec::new();
-    match stream.read_to_end(&mut out) {
-        Ok(_) => {}
-        // A reset after the response was read is fine; the bytes are in `out`.
-        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-        Err(e) => panic!("reading the response: {e}"),
+    if let Err(e) = stream.read_to_end(&mut out) {
+        panic!(
+            "reading the response: {e} after {:?}",
+            String::from_utf8_lossy(&out)
+        );
     }
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Server side of a refused handshake: `accept` on a borrowed stream (so
-/// the socket outlives the refusal), then a half-close and a drain, so the
-/// client reads the whole response before the socket goes away.
+/// Server side of a refused handshake. `accept` answers with the error
+/// response and lingers itself (its write half shut down, input drained
+/// until the client's end-of-file, at most 1 s), so the client reads the
+/// whole response and a clean end-of-file, not a reset.
 fn refuse(stream: TcpStream) -> Error {
     let err = WebSocket::accept(&stream).expect_err("the handshake must fail");
-    stream.shutdown(Shutdown::Write).unwrap();
-    let mut sink = Vec::new();
-    let _ = (&stream).read_to_end(&mut sink);
+    // The write half is already shut down.
+    assert_eq!(
+        stream.shutdown(Shutdown::Write).map_err(|e| e.kind()),
+        Err(ErrorKind::NotConnected)
+    );
     err
 }
 
@@ -133,19 +146,19 @@ fn text_and_binary_round_trip_from_empty_to_1_mib() {
         ws.send_text(&text).unwrap();
         assert_eq!(
             ws.read().unwrap(),
-            Message::Text(text.into()),
+            Some(Message::Text(text.into())),
             "text of {size} chars"
         );
         let data: Vec<u8> = (0..size).map(|i| (i * 7 % 256) as u8).collect();
         ws.send_binary(&data).unwrap();
         assert_eq!(
             ws.read().unwrap(),
-            Message::Binary(data.into()),
+            Some(Message::Binary(data.into())),
             "binary of {size}"
         );
     }
     ws.send(&Message::Text("via send".into())).unwrap();
-    assert_eq!(ws.read().unwrap(), Message::Text("via send".into()));
+    assert_eq!(ws.read().unwrap(), Some(Message::Text("via send".into())));
     ws.close(CloseCode::NORMAL, "").unwrap();
     server.join().unwrap();
 }
@@ -162,7 +175,7 @@ fn fragments_queued_on_the_connection_arrive_as_one_message() {
         .unwrap();
     ws.connection_mut().send_text_fragment("ted", true).unwrap();
     ws.flush().unwrap();
-    assert_eq!(ws.read().unwrap(), Message::Text("fragmented".into()));
+    assert_eq!(ws.read().unwrap(), Some(Message::Text("fragmented".into())));
     ws.close(CloseCode::NORMAL, "").unwrap();
     server.join().unwrap();
 }
@@ -174,7 +187,7 @@ fn server_answers_a_ping() {
     ws.ping(b"are you there").unwrap();
     assert_eq!(
         ws.read_event().unwrap(),
-        Event::Pong("are you there".into())
+        Some(Event::Pong("are you there".into()))
     );
     ws.close(CloseCode::NORMAL, "").unwrap();
     server.join().unwrap();
@@ -191,8 +204,9 @@ fn client_answers_a_ping_while_reading() {
     });
     let mut ws = connect(addr);
     // `read` answers the ping on its way to the close.
-    assert!(matches!(ws.read(), Err(Error::Closed(Some(_)))));
-    assert_eq!(server.join().unwrap(), Event::Pong("hb".into()));
+    assert_eq!(ws.read().unwrap(), None);
+    assert!(ws.connection().peer_close().is_some());
+    assert_eq!(server.join().unwrap(), Some(Event::Pong("hb".into())));
 }
 
 // ---- closing -----------------------------------------------------------------
@@ -225,11 +239,12 @@ fn client_close_completes_the_handshake_and_returns_the_servers_close() {
             reason: "done".into()
         })
     );
-    // Reading after the close reports the close, every time.
+    // Reading after the close reports the end, every time; the peer's
+    // close frame stays on the connection.
     for _ in 0..2 {
         match ws.read() {
-            Err(Error::Closed(frame)) => assert_eq!(frame, reply),
-            other => panic!("expected Error::Closed, got {other:?}"),
+            Ok(None) => assert_eq!(ws.connection().peer_close().cloned(), reply),
+            other => panic!("expected Ok(None), got {other:?}"),
         }
     }
     assert!(matches!(ws.send_text("late"), Err(Error::Usage(_))));
@@ -243,12 +258,20 @@ fn server_close_is_seen_by_the_client_as_closed() {
     });
     let mut ws = connect(addr);
     match ws.read() {
-        Err(Error::Closed(Some(frame))) => {
+        Ok(None) => {
+            let frame = ws.connection().peer_close().expect("the server's close frame");
             assert_eq!(frame.code, Some(CloseCode::NORMAL));
             assert_eq!(frame.reason, "bye");
         }
         other => panic!("expected the server's close, got {other:?}"),
     }
+    assert_eq!(
+        ws.connection().state(),
+        State::Closed {
+            clean: true,
+            initiator: Initiator::Remote
+        }
+    );
     // The reply went out before `read` returned: the server's close completes.
     let echoed = server.join().unwrap();
     assert_eq!(echoed.and_then(|f| f.code), Some(CloseCode::NORMAL));
@@ -257,8 +280,11 @@ fn server_close_is_seen_by_the_client_as_closed() {
     assert_eq!(again.map(|f| f.reason), Some("bye".into()));
 }
 
+/// The close timeout replaces the stream's read timeout of old: `close`
+/// gives up on a silent peer after `Config::close_timeout`, returns no
+/// close frame, and the connection is lost with `Lost::CloseTimeout`.
 #[test]
-fn close_waits_for_the_peer_no_longer_than_the_read_timeout() {
+fn close_waits_for_the_peer_no_longer_than_the_close_timeout() {
     let (addr, server) = spawn_server(|stream| {
         // Accepts, then reads nothing until the client gave up.
         let ws = WebSocket::accept(stream).unwrap();
@@ -267,15 +293,27 @@ fn close_waits_for_the_peer_no_longer_than_the_read_timeout() {
         let _ = raw.read_to_end(&mut rest);
         rest
     });
-    let mut ws = connect(addr);
-    ws.get_mut()
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    let config = Config::default().close_timeout(Duration::from_millis(100));
+    let mut ws = connect_with_config(addr, config);
     let started = Instant::now();
-    let err = ws.close(CloseCode::NORMAL, "").expect_err("no reply comes");
-    assert!(matches!(&err, Error::Io(_)), "{err:?}");
-    assert!(started.elapsed() < TIMEOUT);
-    assert_eq!(ws.connection().state(), State::LocalClosing);
+    let reply = ws.close(CloseCode::NORMAL, "").expect("close gives up quietly");
+    let took = started.elapsed();
+    assert_eq!(reply, None, "no reply came");
+    assert!(
+        took >= Duration::from_millis(100) && took < TIMEOUT,
+        "{took:?}"
+    );
+    assert_eq!(ws.connection().lost(), Some(Lost::CloseTimeout));
+    assert_eq!(
+        ws.connection().state(),
+        State::Closed {
+            clean: false,
+            initiator: Initiator::Local
+        }
+    );
+    assert!(ws.connection().may_close_transport());
+    // Reported once, by `close`: reads after it see the end.
+    assert_eq!(ws.read().unwrap(), None);
     drop(ws);
     // What the server got: our close frame (masked, 2 + 4 + 2 bytes), nothing else.
     let rest = server.join().unwrap();
@@ -283,8 +321,10 @@ fn close_waits_for_the_peer_no_longer_than_the_read_timeout() {
     assert_eq!(rest[..2], [0x88, 0x82]);
 }
 
+/// End-of-file before the close handshake: the connection is lost (once,
+/// reported with 1006), then reads see the end.
 #[test]
-fn transport_closed_without_a_close_frame_is_an_abnormal_closure() {
+fn transport_closed_without_a_close_frame_is_lost() {
     let (addr, server) = spawn_server(|stream| {
         let ws = WebSocket::accept(stream).unwrap();
         drop(ws);
@@ -292,41 +332,90 @@ fn transport_closed_without_a_close_frame_is_an_abnormal_closure() {
     let mut ws = connect(addr);
     server.join().unwrap();
     match ws.read() {
-        Err(Error::Protocol(err)) => {
-            assert_eq!(err, ProtocolError::AbnormalClosure);
-            assert_eq!(err.close_code().0, 1006);
+        Err(Error::Lost(lost)) => {
+            assert_eq!(lost, Lost::TransportEnded);
+            assert_eq!(lost.code().0, 1006);
         }
-        other => panic!("expected an abnormal closure, got {other:?}"),
+        other => panic!("expected the connection lost, got {other:?}"),
     }
-    assert!(matches!(ws.read(), Err(Error::Closed(None))));
+    assert_eq!(ws.connection().lost(), Some(Lost::TransportEnded));
+    assert_eq!(ws.connection().peer_close(), None);
+    assert_eq!(ws.read().unwrap(), None);
 }
 
+/// The adapter's reads time out on their own, at each of the connection's
+/// deadlines (here the keepalive's ping after 50 ms): that happens inside
+/// `read`, which goes on waiting, and the connection stays usable.
 #[test]
-fn read_timeout_leaves_the_connection_usable() {
+fn timeouts_inside_a_read_leave_the_connection_usable() {
     let (addr, server) = spawn_server(|stream| {
-        let mut ws = WebSocket::accept(stream).unwrap();
-        ws.get_mut()
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let err = ws.read().expect_err("nothing was sent yet");
-        assert!(
-            matches!(&err, Error::Io(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
-            "{err:?}"
-        );
-        ws.get_mut().set_read_timeout(Some(TIMEOUT)).unwrap();
+        let config = Config::default().keepalive(Some(Keepalive::new(
+            Duration::from_millis(50),
+            TIMEOUT,
+        )));
+        let mut ws =
+            WebSocket::accept_with(stream, &Limits::default(), config, |_| Ok(None)).unwrap();
+        let start = Instant::now();
+        let message = ws.read().unwrap().expect("the client's message");
+        let waited = start.elapsed();
         ws.send_text("ready").unwrap();
-        let message = ws.read().unwrap();
-        ws.close(CloseCode::NORMAL, "").unwrap();
-        message
+        assert_eq!(ws.read().unwrap(), None, "the client closes");
+        (message, waited)
     });
     let mut ws = connect(addr);
-    assert_eq!(ws.read().unwrap(), Message::Text("ready".into()));
+    // Silent for 300 ms: the server's read times out and pings meanwhile.
+    thread::sleep(Duration::from_millis(300));
     ws.send_text("after the timeout").unwrap();
-    assert!(matches!(ws.read(), Err(Error::Closed(_))));
-    assert_eq!(
-        server.join().unwrap(),
-        Message::Text("after the timeout".into())
-    );
+    let mut pings = 0;
+    let reply = loop {
+        match ws.read_event().unwrap() {
+            Some(Event::Ping(_)) => pings += 1,
+            Some(Event::Message(message)) => break message,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(reply, Message::Text("ready".into()));
+    assert!(pings >= 1, "the server pinged while its read waited");
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    let (message, waited) = server.join().unwrap();
+    assert_eq!(message, Message::Text("after the timeout".into()));
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+}
+
+/// `Error::is_timeout` says it is for "streams with timeouts of their own
+/// behind `NoTimeouts`": a read timeout of such a stream should reach the
+/// caller as `Error::Io`, with the connection intact (as the old adapter
+/// did). The adapter swallows it instead (`fill` treats every timeout as
+/// one of its own deadlines) and reads again: `read` returns only when data
+/// (here the client's message, 300 ms later) arrives.
+#[test]
+#[ignore = "BUG: a read timeout of a stream behind NoTimeouts is swallowed: read() waits on for data"]
+fn read_timeout_of_a_stream_behind_no_timeouts_reaches_the_caller() {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = WebSocket::accept(NoTimeouts(stream)).unwrap();
+        ws.get_mut()
+            .0
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // In a thread of its own: with the bug the read never returns.
+        thread::spawn(move || {
+            let first = ws.read().map(|_| ()).map_err(|e| e.is_timeout());
+            let _ = tx.send(first);
+            // Usable afterwards: the client's message arrives.
+            ws.get_mut().0.set_read_timeout(Some(TIMEOUT)).unwrap();
+            let _ = tx.send(ws.read().map(|m| assert!(m.is_some())).map_err(|_| false));
+        });
+        let first = rx.recv_timeout(Duration::from_secs(2));
+        let second = first.is_ok().then(|| rx.recv_timeout(TIMEOUT));
+        (first, second)
+    });
+    let mut ws = connect(addr);
+    thread::sleep(Duration::from_millis(300));
+    ws.send_text("after the timeout").unwrap();
+    let (first, second) = server.join().unwrap();
+    assert_eq!(first, Ok(Err(true)), "the read timed out with Error::Io");
+    assert_eq!(second, Some(Ok(Ok(()))), "and the connection was usable");
 }
 
 // ---- the opening handshake ---------------------------------------------------
@@ -393,8 +482,8 @@ fn twenty_kib_of_headers_get_431() {
 fn frames_pipelined_after_the_request_are_not_lost() {
     let (addr, server) = spawn_server(|stream| {
         let mut ws = WebSocket::accept(stream).unwrap();
-        let first = ws.read().unwrap();
-        let second = ws.read().unwrap();
+        let first = ws.read().unwrap().expect("the first frame");
+        let second = ws.read().unwrap().expect("the second frame");
         ws.send(&first).unwrap();
         (first, second)
     });
@@ -417,12 +506,52 @@ fn frames_pipelined_after_the_request_are_not_lost() {
     assert_eq!(second, Message::Binary(vec![1, 2, 3].into()));
 }
 
+/// `upgrade` takes `rest`, the bytes that followed the head, from a caller
+/// that read the head itself. A connection takes at most its input room
+/// (`Config::input_high_water`, 64 KiB by default) per `receive`, and
+/// `upgrade` hands `rest` over in one call (a `debug_assert` says it fits:
+/// true of `read_request`'s 1 KiB reads, not of any caller's), so what is
+/// beyond the room is dropped (a panic in a debug build).
+#[test]
+#[ignore = "BUG: WebSocket::upgrade drops the part of `rest` beyond the input room"]
+fn upgrade_keeps_all_of_a_large_rest() {
+    const FRAMES: usize = 100;
+    let (addr, server) = spawn_server(|stream| {
+        // The head, and 100 KiB of frames pipelined after it, as the
+        // caller's own HTTP reading might leave them.
+        let mut buf = request("Sec-WebSocket-Version: 13\r\n").into_bytes();
+        for i in 0..FRAMES {
+            buf.extend(client_frame(true, 0x2, &[i as u8; 1024]));
+        }
+        let Parsed::Complete(request, used) = Request::parse(&buf, &Limits::default()).unwrap()
+        else {
+            panic!("a complete head");
+        };
+        let mut ws =
+            WebSocket::upgrade(stream, request, &buf[used..], Config::default(), |_| Ok(None))
+                .unwrap();
+        let mut got = 0;
+        // Until the client hangs up.
+        while let Ok(Some(message)) = ws.read() {
+            assert_eq!(message, Message::Binary(vec![got as u8; 1024].into()));
+            got += 1;
+        }
+        got
+    });
+    let mut raw = connect_raw(addr);
+    let head = read_head(&mut raw);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    drop(raw);
+    assert_eq!(server.join().expect("the server thread"), FRAMES);
+}
+
 #[test]
 fn unmasked_frame_from_a_client_gets_a_1002_close_frame() {
     let (addr, server) = spawn_server(|stream| {
         let mut ws = WebSocket::accept(stream).unwrap();
+        // Returned after the lingering close: the client's end-of-file.
         let err = ws.read().expect_err("an unmasked frame");
-        let again = ws.read().expect_err("closed");
+        let again = ws.read().expect("closed");
         (err, again)
     });
     let mut raw = connect_raw(addr);
@@ -435,16 +564,19 @@ fn unmasked_frame_from_a_client_gets_a_1002_close_frame() {
     let mut close = [0u8; 4];
     raw.read_exact(&mut close).unwrap();
     assert_eq!(close, [0x88, 0x02, 0x03, 0xEA], "a close frame with 1002");
+    // Nothing follows the close frame: the server shuts its write half
+    // down (a clean end-of-file, no reset) and waits for ours.
+    let mut rest = Vec::new();
+    raw.read_to_end(&mut rest)
+        .expect("a clean end-of-file after the close frame");
+    assert!(rest.is_empty(), "{rest:?}");
+    drop(raw);
     let (err, again) = server.join().unwrap();
     assert!(
         matches!(err, Error::Protocol(ProtocolError::UnmaskedFrame)),
         "{err:?}"
     );
-    assert!(matches!(again, Error::Closed(None)), "{again:?}");
-    // Nothing follows the close frame.
-    let mut rest = Vec::new();
-    let _ = raw.read_to_end(&mut rest);
-    assert!(rest.is_empty(), "{rest:?}");
+    assert_eq!(again, None);
 }
 
 #[test]
@@ -453,14 +585,20 @@ fn message_over_the_servers_limit_gets_a_1009_close_frame() {
         let config = Config::default().max_message_size(1000);
         let mut ws =
             WebSocket::accept_with(stream, &Limits::default(), config, |_| Ok(None)).unwrap();
-        assert_eq!(ws.read().unwrap(), Message::Binary(vec![0; 1000].into()));
+        assert_eq!(
+            ws.read().unwrap(),
+            Some(Message::Binary(vec![0; 1000].into()))
+        );
         ws.read().expect_err("over the limit")
     });
     let mut ws = connect(addr);
     ws.send_binary(&[0; 1000]).unwrap();
     ws.send_binary(&[0; 1001]).unwrap();
     match ws.read() {
-        Err(Error::Closed(Some(frame))) => assert_eq!(frame.code, Some(CloseCode::MESSAGE_TOO_BIG)),
+        Ok(None) => {
+            let frame = ws.connection().peer_close().expect("the server's close frame");
+            assert_eq!(frame.code, Some(CloseCode::MESSAGE_TOO_BIG));
+        }
         other => panic!("expected the server's 1009, got {other:?}"),
     }
     let err = server.join().unwrap();
@@ -488,7 +626,7 @@ fn subprotocol_is_selected_through_accept_with() {
                 .map(String::from))
         })
         .unwrap();
-        let message = ws.read().unwrap();
+        let message = ws.read().unwrap().expect("the client's message");
         ws.close(CloseCode::NORMAL, "").unwrap();
         (offered, message)
     });
@@ -506,7 +644,7 @@ fn subprotocol_is_selected_through_accept_with() {
     .unwrap();
     assert_eq!(response.protocol(), Some("superchat"));
     ws.send_text("hello").unwrap();
-    assert!(matches!(ws.read(), Err(Error::Closed(_))));
+    assert_eq!(ws.read().unwrap(), None, "the server closes");
     let (offered, message) = server.join().unwrap();
     assert_eq!(offered, ["v1.example", "superchat", "chat"]);
     assert_eq!(message, Message::Text("hello".into()));
@@ -548,7 +686,8 @@ fn server_rejection_through_accept_with_reaches_the_client_as_its_status() {
                     Ok(None)
                 }
             });
-        stream.shutdown(Shutdown::Write).unwrap();
+        // The adapter shut the write half down after its response.
+        assert!(stream.shutdown(Shutdown::Write).is_err(), "already shut");
         result.map(|_| ()).expect_err("refused")
     });
     let options = ClientOptions {

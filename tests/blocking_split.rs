@@ -11,7 +11,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rfc6455::blocking::{Error, Reader, WebSocket, Writer};
-use rfc6455::{CloseCode, Event, Initiator, Message, State};
+use rfc6455::{CloseCode, Event, Initiator, Lost, Message, State};
 
 /// How long any single read or write may block.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,11 +80,11 @@ fn both_ends_stream_64_mib_while_reading() {
         });
         loop {
             match reader.read() {
-                Ok(message) => tx.send(message).unwrap(),
-                Err(Error::Closed(frame)) => {
+                Ok(Some(message)) => tx.send(message).unwrap(),
+                Ok(None) => {
                     drop(tx);
                     let writer = echo.join().unwrap();
-                    return (frame, writer.state());
+                    return (writer.peer_close(), writer.state());
                 }
                 Err(e) => panic!("server read: {e}"),
             }
@@ -100,12 +100,15 @@ fn both_ends_stream_64_mib_while_reading() {
     });
     for i in 0..MESSAGES {
         let echoed = reader.read().expect("read an echo");
-        assert!(echoed == payload(i, SIZE), "echo {i} differs");
+        assert!(echoed == Some(payload(i, SIZE)), "echo {i} differs");
     }
     let mut writer = sender.join().unwrap();
     writer.close(CloseCode::NORMAL, "done").unwrap();
     match reader.read() {
-        Err(Error::Closed(Some(frame))) => assert_eq!(frame.code, Some(CloseCode::NORMAL)),
+        Ok(None) => {
+            let frame = writer.peer_close().expect("the close reply");
+            assert_eq!(frame.code, Some(CloseCode::NORMAL));
+        }
         other => panic!("expected the close reply, got {other:?}"),
     }
     let (frame, state) = server.join().unwrap();
@@ -146,7 +149,10 @@ fn reader_is_not_blocked_by_a_writer_stuck_in_write() {
         last = now;
     }
     let start = Instant::now();
-    let message = reader.read().expect("the reader gets the server's message");
+    let message = reader
+        .read()
+        .expect("the reader gets the server's message")
+        .expect("a message");
     assert_eq!(message.as_text(), Some("still there?"));
     assert!(
         start.elapsed() < Duration::from_secs(2),
@@ -172,7 +178,7 @@ fn concurrent_sends_and_reads_keep_every_message_whole_and_in_order() {
             writer
         });
         let mut got = 0;
-        while let Ok(message) = reader.read() {
+        while let Some(message) = reader.read().expect("server read") {
             assert_eq!(message.as_text(), Some(format!("client {got}").as_str()));
             got += 1;
         }
@@ -193,7 +199,7 @@ fn concurrent_sends_and_reads_keep_every_message_whole_and_in_order() {
         writer
     });
     for i in 0..COUNT {
-        let message = reader.read().expect("read");
+        let message = reader.read().expect("read").expect("a message");
         assert_eq!(
             message.as_text(),
             Some(format!("server {i} 你好 🦀").as_str())
@@ -201,7 +207,8 @@ fn concurrent_sends_and_reads_keep_every_message_whole_and_in_order() {
     }
     let mut writer = pusher.join().unwrap();
     writer.close(CloseCode::NORMAL, "").unwrap();
-    assert!(matches!(reader.read(), Err(Error::Closed(Some(_)))));
+    assert!(matches!(reader.read(), Ok(None)));
+    assert!(writer.peer_close().is_some());
     assert_eq!(server.join().unwrap(), COUNT);
 }
 
@@ -214,8 +221,8 @@ fn reader_alone_answers_pings() {
         let mut pings = 0;
         loop {
             match reader.read_event() {
-                Ok(Event::Ping(_)) => pings += 1,
-                Ok(Event::Close(_)) | Err(Error::Closed(_)) => break,
+                Ok(Some(Event::Ping(_))) => pings += 1,
+                Ok(Some(Event::Close(_)) | None) => break,
                 Ok(other) => panic!("unexpected {other:?}"),
                 Err(e) => panic!("server read: {e}"),
             }
@@ -227,7 +234,7 @@ fn reader_alone_answers_pings() {
     for payload in [&b"one"[..], b"", &[7; 125]] {
         client.ping(payload).unwrap();
         match client.read_event().unwrap() {
-            Event::Pong(got) => assert_eq!(&got[..], payload),
+            Some(Event::Pong(got)) => assert_eq!(&got[..], payload),
             other => panic!("expected a pong, got {other:?}"),
         }
     }
@@ -249,7 +256,7 @@ fn pong_is_sent_while_the_writer_is_busy() {
             }
         });
         let mut pings = 0;
-        while let Ok(event) = reader.read_event() {
+        while let Some(event) = reader.read_event().expect("server read") {
             pings += usize::from(matches!(event, Event::Ping(_)));
         }
         pusher.join().unwrap();
@@ -261,21 +268,21 @@ fn pong_is_sent_while_the_writer_is_busy() {
     client.ping(b"mid-stream").unwrap();
     while messages < MESSAGES {
         match client.read_event().unwrap() {
-            Event::Message(m) => {
+            Some(Event::Message(m)) => {
                 assert!(m == payload(messages, SIZE), "message {messages} differs");
                 messages += 1;
                 if messages == 3 {
                     client.ping(b"again").unwrap();
                 }
             }
-            Event::Pong(_) => pongs += 1,
+            Some(Event::Pong(_)) => pongs += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
     // Both pongs were queued before the last message ended at the latest.
     while pongs < 2 {
         match client.read_event().unwrap() {
-            Event::Pong(_) => pongs += 1,
+            Some(Event::Pong(_)) => pongs += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -289,8 +296,8 @@ fn close_from_the_writer_completes_when_the_reader_sees_the_reply() {
         // An unsplit echo server that answers the close.
         loop {
             match ws.read() {
-                Ok(message) => ws.send(&message).unwrap(),
-                Err(Error::Closed(frame)) => return frame,
+                Ok(Some(message)) => ws.send(&message).unwrap(),
+                Ok(None) => return ws.connection().peer_close().cloned(),
                 Err(e) => panic!("server read: {e}"),
             }
         }
@@ -299,9 +306,14 @@ fn close_from_the_writer_completes_when_the_reader_sees_the_reply() {
     let reading = thread::spawn(move || {
         let mut messages = Vec::new();
         loop {
-            match reader.read() {
-                Ok(message) => messages.push(message),
-                Err(Error::Closed(frame)) => return (messages, frame, reader.state()),
+            match reader.read_event() {
+                Ok(Some(Event::Message(message))) => messages.push(message),
+                Ok(Some(Event::Close(frame))) => {
+                    // The close handshake completes with the next read.
+                    assert_eq!(reader.read().unwrap(), None);
+                    return (messages, Some(frame), reader.state());
+                }
+                Ok(other) => panic!("client read: unexpected {other:?}"),
                 Err(e) => panic!("client read: {e}"),
             }
         }
@@ -344,7 +356,7 @@ fn peer_close_is_answered_by_the_reader_half() {
     let reply = client.close(CloseCode(4001), "app").unwrap();
     assert_eq!(reply.and_then(|f| f.code), Some(CloseCode(4001)));
     let (result, state) = server.join().unwrap();
-    assert!(matches!(result, Err(Error::Closed(Some(_)))), "{result:?}");
+    assert!(matches!(result, Ok(None)), "{result:?}");
     assert!(matches!(
         state,
         State::Closed {
@@ -370,7 +382,11 @@ fn shutdown_from_the_writer_unblocks_the_reader() {
     thread::sleep(Duration::from_millis(100));
     writer.shutdown().unwrap();
     let (result, elapsed) = reading.join().unwrap();
-    assert!(result.is_err(), "{result:?}");
+    // Shut down both ways, the reader sees end-of-file: lost.
+    assert!(
+        matches!(result, Err(Error::Lost(Lost::TransportEnded))),
+        "{result:?}"
+    );
     assert!(
         elapsed < Duration::from_secs(5),
         "reader blocked {elapsed:?}"
@@ -408,17 +424,19 @@ fn try_read_takes_only_what_has_already_arrived() {
         ws.close(CloseCode::NORMAL, "").unwrap();
     });
     let (mut reader, mut writer) = connect_split(addr);
-    assert_eq!(reader.read().unwrap(), Message::from("one"));
+    assert_eq!(reader.read().unwrap(), Some(Message::from("one")));
     assert_eq!(reader.try_read().unwrap(), Some(Message::from("two")));
     assert_eq!(reader.try_read().unwrap(), Some(Message::from("three")));
     // Nothing more has arrived: no blocking, no error.
     let start = Instant::now();
     assert_eq!(reader.try_read().unwrap(), None);
     assert!(start.elapsed() < Duration::from_millis(100));
-    assert_eq!(reader.read().unwrap(), Message::from("four"));
-    // The server's close is answered; afterwards try_read reports it too.
-    assert!(matches!(reader.read(), Err(Error::Closed(Some(_)))));
-    assert!(matches!(reader.try_read(), Err(Error::Closed(_))));
+    assert_eq!(reader.read().unwrap(), Some(Message::from("four")));
+    // The server's close is answered; afterwards try_read finds nothing
+    // either, without blocking.
+    assert!(matches!(reader.read(), Ok(None)));
+    assert!(writer.peer_close().is_some());
+    assert!(matches!(reader.try_read(), Ok(None)));
     assert!(matches!(writer.send_text("late"), Err(Error::Usage(_))));
     server.join().unwrap();
 }

@@ -29,14 +29,14 @@ use app_harness::{Server, tcp};
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::Hasher;
-use std::io::{ErrorKind, Write};
-use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use rfc6455::Message;
-use rfc6455::blocking::{Error, Reader, WebSocket, Writer};
+use rfc6455::blocking::{Reader, WebSocket, Writer};
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 200;
@@ -59,6 +59,62 @@ fn name(i: usize) -> String {
     format!("u{i}")
 }
 
+/// Enforces the deadlines of blocked reads: the adapter's reads wait for the
+/// next message (they run the connection's timers themselves and take no
+/// read timeout from the caller), so a thread shuts every client socket down
+/// once the deadline passes, which makes each blocked `read` return an error
+/// that reports the deadline.
+struct Watchdog {
+    sockets: Arc<Mutex<Vec<TcpStream>>>,
+    deadline: Arc<Mutex<Instant>>,
+    /// Dropped when the test is done: the thread ends.
+    _stop: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn start(deadline: Instant) -> Watchdog {
+        let sockets: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let deadline = Arc::new(Mutex::new(deadline));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let (watched, until) = (Arc::clone(&sockets), Arc::clone(&deadline));
+        thread::spawn(move || {
+            loop {
+                let at = *until.lock().unwrap_or_else(PoisonError::into_inner);
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match stopped.recv_timeout(left) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {} // the deadline may have moved
+                    _ => return,
+                }
+            }
+            for socket in watched.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        });
+        Watchdog {
+            sockets,
+            deadline,
+            _stop: stop,
+        }
+    }
+
+    /// Watches another client's socket.
+    fn watch(&self, socket: &TcpStream) {
+        let clone = socket.try_clone().expect("a second handle on the socket");
+        self.sockets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(clone);
+    }
+
+    /// Moves the deadline (the run has its own, after the joins).
+    fn set_deadline(&self, deadline: Instant) {
+        *self.deadline.lock().unwrap_or_else(PoisonError::into_inner) = deadline;
+    }
+}
+
 /// What one surviving client saw.
 struct Seen {
     /// Room messages received from each client.
@@ -79,6 +135,8 @@ fn read_all(mut reader: Reader, me: usize, start: Instant) -> Seen {
     let mut survivors_messages = 0;
     let expected = (CLIENTS - VICTIMS) * MESSAGES;
     while survivors_messages < expected || left.len() < VICTIMS {
+        // The watchdog cuts the socket at the deadline: the read fails then.
+        let read = reader.read();
         if start.elapsed() > DEADLINE {
             let short: Vec<String> = next
                 .iter()
@@ -98,10 +156,8 @@ fn read_all(mut reader: Reader, me: usize, start: Instant) -> Seen {
                 left.len()
             );
         }
-        let text = match reader.read() {
-            Ok(Message::Text(text)) => text,
-            // A read timeout: check the deadline, then read on.
-            Err(Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => continue,
+        let text = match read {
+            Ok(Some(Message::Text(text))) => text,
             other => panic!("client {me}: expected a text message, got {other:?}"),
         };
         let event: Value = serde_json::from_str(&text).expect("JSON");
@@ -145,12 +201,10 @@ fn read_all(mut reader: Reader, me: usize, start: Instant) -> Seen {
 
 /// Connects client `i` and waits until it has seen its own join notice
 /// (so every later client's join reaches it as a notice before the run);
-/// fails after `deadline`.
-fn join(addr: SocketAddr, i: usize, deadline: Instant) -> (Reader, Writer) {
+/// fails after `deadline`, which `watchdog` enforces.
+fn join(addr: SocketAddr, i: usize, deadline: Instant, watchdog: &Watchdog) -> (Reader, Writer) {
     let stream = tcp(addr);
-    stream
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .unwrap();
+    watchdog.watch(&stream);
     let url = format!("ws://{addr}/ws?name={}", name(i));
     #[cfg(feature = "deflate")]
     let ws = if i % 2 == 0 {
@@ -175,17 +229,19 @@ fn join(addr: SocketAddr, i: usize, deadline: Instant) -> (Reader, Writer) {
     (reader, writer)
 }
 
-/// Reads join notices until client `last` has joined; fails after `deadline`.
+/// Reads join notices until client `last` has joined; fails after `deadline`
+/// (the watchdog cuts the socket then, so that a blocked read returns).
 fn until_joined(reader: &mut Reader, last: usize, deadline: Instant) {
     loop {
+        let read = reader.read();
         assert!(
             Instant::now() < deadline,
             "the joins took longer than {DEADLINE:?}; still waiting for {}",
             name(last)
         );
-        let text = match reader.read() {
-            Err(Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => continue,
-            other => other.expect("join notices"),
+        let text = match read {
+            Ok(Some(text)) => text,
+            other => panic!("expected join notices, got {other:?}"),
         };
         let event: Value = serde_json::from_str(text.as_text().unwrap()).unwrap();
         if event["type"] == "join" && event["user"] == name(last).as_str() {
@@ -225,14 +281,17 @@ fn two_hundred_clients_fifty_messages_each_twenty_killed_mid_frame() {
     // Everyone joins, one after the other.
     let joining = Instant::now();
     let deadline = joining + DEADLINE;
-    let mut clients: Vec<(Reader, Writer)> =
-        (0..CLIENTS).map(|i| join(addr, i, deadline)).collect();
+    let watchdog = Watchdog::start(deadline);
+    let mut clients: Vec<(Reader, Writer)> = (0..CLIENTS)
+        .map(|i| join(addr, i, deadline, &watchdog))
+        .collect();
     for (reader, _) in clients.iter_mut().take(CLIENTS - 1) {
         until_joined(reader, CLIENTS - 1, deadline);
     }
 
     let joined = joining.elapsed();
     let start = Instant::now();
+    watchdog.set_deadline(start + DEADLINE);
     let mut readers = Vec::new();
     let mut writers: Vec<Vec<(usize, Writer)>> = (0..SENDER_THREADS).map(|_| Vec::new()).collect();
     for (i, (reader, writer)) in clients.into_iter().enumerate() {
@@ -241,7 +300,7 @@ fn two_hundred_clients_fifty_messages_each_twenty_killed_mid_frame() {
             if i < VICTIMS {
                 // A victim reads until it is killed.
                 let mut reader = reader;
-                while reader.read().is_ok() {}
+                while let Ok(Some(_)) = reader.read() {}
                 None
             } else {
                 Some(read_all(reader, i, start))

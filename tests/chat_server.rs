@@ -324,7 +324,13 @@ fn client_that_stops_reading_is_dropped_while_the_others_chat() {
     }
 }
 
+/// Fails with the split `Reader` bug of
+/// tests/blocking_timeouts.rs (`split_reader_keepalive_keeps_a_peer_that_answers`):
+/// the server's reader never flushes its keepalive pings, so once the room
+/// is quiet (no broadcast to carry them out) Alice, who would answer them,
+/// is dropped after `--idle-timeout` too.
 #[test]
+#[ignore = "BUG: the split Reader never flushes its keepalive ping: live idle peers are dropped"]
 fn vanished_client_is_dropped_by_the_keepalive() {
     let server = Server::start(
         "chat_server",
@@ -356,7 +362,8 @@ fn vanished_client_is_dropped_by_the_keepalive() {
     // so answers the pings).
     let start = Instant::now();
     while start.elapsed() < Duration::from_millis(2500) {
-        alice.ws.read_event().expect("pings keep coming");
+        let event = alice.ws.read_event().expect("pings keep coming");
+        assert!(matches!(event, Some(rfc6455::Event::Ping(_))), "{event:?}");
     }
     alice.send(&json!({"text": "alive"}));
     assert_eq!(alice.until("message", |_| true)["text"], "alive");

@@ -9,13 +9,16 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use bytes::Buf;
 use common::*;
 use proptest::prelude::*;
 use rfc6455::deflate::{DeflateConfig, DeflateParams, negotiate};
 use rfc6455::handshake::{
     AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, UpgradeRequest,
 };
-use rfc6455::{CloseCode, Config, Connection, Event, HandshakeError, Message, ProtocolError, Role};
+use rfc6455::{
+    Agreement, CloseCode, Config, Connection, Event, HandshakeError, Message, ProtocolError, Role,
+};
 
 const RSV1: u8 = 0b100;
 
@@ -27,20 +30,24 @@ fn config_with(deflate: DeflateConfig) -> Config {
     Config::default().deflate(deflate)
 }
 
+/// A connection in `role` with `config`, built from an agreement with
+/// permessage-deflate as `agreed` (deterministic masking keys for a client).
+fn agreed(role: Role, config: Config, agreed: Option<DeflateParams>) -> Connection {
+    Connection::from_agreement_with_mask_source(
+        Agreement::new(role).with_deflate(agreed),
+        config,
+        fixed_keys,
+    )
+}
+
 /// A connection in `role` with permessage-deflate agreed as `params`.
 fn deflating(role: Role, params: DeflateParams, deflate: DeflateConfig) -> Connection {
-    connection_with(role, config_with(deflate)).with_deflate(Some(params))
+    agreed(role, config_with(deflate), Some(params))
 }
 
 /// A client that receives what a server sends (unmasked frames).
 fn deflating_client() -> Connection {
     deflating(Role::Client, params(), DeflateConfig::default())
-}
-
-fn pending(conn: &mut Connection) -> Vec<u8> {
-    let bytes = conn.pending().to_vec();
-    conn.advance(bytes.len());
-    bytes
 }
 
 // ---- RFC 7692 §7.2.3: the examples, byte for byte ---------------------------
@@ -56,7 +63,7 @@ fn rfc_7_2_3_1_hello_is_sent_byte_for_byte() {
         DeflateConfig::default().threshold(0),
     );
     server.send_text("Hello").unwrap();
-    assert_eq!(pending(&mut server), HELLO);
+    assert_eq!(take_output(&mut server), HELLO);
 }
 
 #[test]
@@ -90,7 +97,7 @@ fn rfc_7_2_3_2_shared_sliding_window() {
     );
     server.send_text("Hello").unwrap();
     server.send_text("Hello").unwrap();
-    assert_eq!(pending(&mut server), [&HELLO[..], &second[..]].concat());
+    assert_eq!(take_output(&mut server), [&HELLO[..], &second[..]].concat());
 
     let out = deliver(
         &mut deflating_client(),
@@ -111,7 +118,7 @@ fn rfc_7_2_3_2_shared_sliding_window() {
     );
     server.send_text("Hello").unwrap();
     server.send_text("Hello").unwrap();
-    assert_eq!(pending(&mut server), [HELLO, HELLO].concat());
+    assert_eq!(take_output(&mut server), [HELLO, HELLO].concat());
 }
 
 #[test]
@@ -128,7 +135,7 @@ fn rfc_7_2_3_3_no_compression_block() {
         DeflateConfig::default().threshold(0).level(0),
     );
     server.send_text("Hello").unwrap();
-    assert_eq!(pending(&mut server), frame);
+    assert_eq!(take_output(&mut server), frame);
 }
 
 #[test]
@@ -179,7 +186,7 @@ fn rfc_7_2_3_6_empty_message() {
         DeflateConfig::default().threshold(0),
     );
     server.send_binary(b"").unwrap();
-    assert_eq!(pending(&mut server), [0xc2, 0x01, 0x00]);
+    assert_eq!(take_output(&mut server), [0xc2, 0x01, 0x00]);
 }
 
 #[test]
@@ -281,7 +288,7 @@ fn control_frames_are_never_compressed() {
     client.ping(&[b'a'; 100]).unwrap();
     client.pong(b"pong").unwrap();
     client.close(CloseCode::NORMAL, &"r".repeat(100)).unwrap();
-    let bytes = pending(&mut client);
+    let bytes = take_output(&mut client);
     let mut rest = &bytes[..];
     while !rest.is_empty() {
         let (header, n) = rfc6455::frame::FrameHeader::decode(rest).unwrap().unwrap();
@@ -318,11 +325,11 @@ fn small_messages_below_the_threshold_go_uncompressed() {
     );
     server.send_text("short").unwrap();
     server.send_text("long enough to compress").unwrap();
-    let frames = rfc6455::frame::FrameHeader::decode(server.pending())
+    let bytes = take_output(&mut server);
+    let frames = rfc6455::frame::FrameHeader::decode(&bytes)
         .unwrap()
         .unwrap();
     assert_eq!(frames.0.rsv, 0);
-    let bytes = pending(&mut server);
     let second = &bytes[2 + 5..];
     assert_eq!(second[0] & 0x40, 0x40, "RSV1 on the long message");
     let out = feed(&mut deflating_client(), &bytes, 3);
@@ -352,7 +359,7 @@ fn invalid_utf8_after_decompression_is_1007_and_fails_fast() {
     let mut sender = deflating(Role::Server, params(), DeflateConfig::default());
     sender.send_binary_fragment(&data[..3], false).unwrap();
     sender.send_binary_fragment(&data[3..], true).unwrap();
-    let mut bytes = pending(&mut sender);
+    let mut bytes = take_output(&mut sender);
     bytes[0] = (bytes[0] & 0xf0) | 0x1; // make the message text
     let split = header_len(&bytes) + 4;
     let pieces = [&bytes[..split], &bytes[split..]];
@@ -370,7 +377,7 @@ fn text_split_inside_a_code_point_across_fragments() {
     sender.send_binary_fragment(&bytes[..1], false).unwrap();
     sender.send_binary_fragment(&bytes[1..4001], false).unwrap();
     sender.send_binary_fragment(&bytes[4001..], true).unwrap();
-    let mut wire = pending(&mut sender);
+    let mut wire = take_output(&mut sender);
     wire[0] = (wire[0] & 0xf0) | 0x1;
     let out = feed(&mut deflating_client(), &wire, 7);
     assert_eq!(out.events, [text_event(&text)]);
@@ -384,13 +391,16 @@ fn decompression_bomb_stops_at_the_limit_with_1009() {
     let mut sender = deflating(Role::Server, params(), DeflateConfig::default());
     let zeros = vec![0u8; 64 << 20];
     sender.send_binary(&zeros).unwrap();
-    let bomb = pending(&mut sender);
+    let bomb = take_output(&mut sender);
     drop(zeros);
     assert!(bomb.len() < 128 << 10, "{} bytes", bomb.len());
 
     let limit = 1 << 20;
-    let mut client = connection_with(Role::Client, Config::default().max_message_size(limit))
-        .with_deflate(Some(params()));
+    let mut client = agreed(
+        Role::Client,
+        Config::default().max_message_size(limit),
+        Some(params()),
+    );
     let start = Instant::now();
     // Fed in 4 KiB reads: the error comes after the first ~16 KiB of wire
     // bytes (1 MiB of output), not after the whole bomb.
@@ -421,16 +431,19 @@ fn a_message_of_exactly_the_limit_passes() {
     let data: Vec<u8> = (0..limit).map(|i| (i % 7) as u8).collect();
     let mut sender = deflating(Role::Server, params(), DeflateConfig::default());
     sender.send_binary(&data).unwrap();
-    let bytes = pending(&mut sender);
-    let mut client = connection_with(Role::Client, Config::default().max_message_size(limit))
-        .with_deflate(Some(params()));
+    let bytes = take_output(&mut sender);
+    let mut client = agreed(
+        Role::Client,
+        Config::default().max_message_size(limit),
+        Some(params()),
+    );
     let out = feed(&mut client, &bytes, 1000);
     assert_eq!(out.events, [binary_event(&data)]);
     // One byte more fails.
     sender
         .send_binary(&[data.as_slice(), &[1]].concat())
         .unwrap();
-    let bytes = pending(&mut sender);
+    let bytes = take_output(&mut sender);
     let out = feed(&mut client, &bytes, 1000);
     out.assert_failed_with(CloseCode::MESSAGE_TOO_BIG);
 }
@@ -449,10 +462,13 @@ fn an_incompressible_message_at_the_limit_passes_though_its_wire_size_is_larger(
         .collect();
     let mut sender = deflating(Role::Server, params(), DeflateConfig::default());
     sender.send_binary(&data).unwrap();
-    let bytes = pending(&mut sender);
+    let bytes = take_output(&mut sender);
     assert!(bytes.len() > limit);
-    let mut client = connection_with(Role::Client, Config::default().max_message_size(limit))
-        .with_deflate(Some(params()));
+    let mut client = agreed(
+        Role::Client,
+        Config::default().max_message_size(limit),
+        Some(params()),
+    );
     assert_eq!(
         feed(&mut client, &bytes, 4096).events,
         [binary_event(&data)]
@@ -521,7 +537,7 @@ fn an_eight_bit_window_means_sending_uncompressed() {
     };
     let mut pair = deflate_pair(agreed, DeflateConfig::default(), DeflateConfig::default());
     pair.server.send_text(&"z".repeat(1000)).unwrap();
-    assert_eq!(pair.server.pending()[0], 0x81, "RSV1 clear");
+    assert_eq!(pair.server.output().chunk()[0], 0x81, "RSV1 clear");
     let (at_client, _) = pair.drive(usize::MAX);
     assert_eq!(at_client, [text_event(&"z".repeat(1000))]);
     // Receiving an 8-bit stream works (a larger window inflates it).
@@ -721,10 +737,10 @@ fn offer_strings() {
 // ---- the whole path: offer → response → agreement → messages ------------------
 
 fn deflate_pair(agreed: DeflateParams, client: DeflateConfig, server: DeflateConfig) -> Pair {
-    Pair {
-        client: deflating(Role::Client, agreed, client),
-        server: deflating(Role::Server, agreed, server),
-    }
+    Pair::from_connections(
+        deflating(Role::Client, agreed, client),
+        deflating(Role::Server, agreed, server),
+    )
 }
 
 /// Runs the handshake between a client and a server with these configs;
@@ -863,10 +879,10 @@ proptest! {
         chunk in prop_oneof![Just(usize::MAX), 1usize..2000],
     ) {
         let (at_client, at_server) = handshake(&client, &server);
-        let mut pair = Pair {
-            client: connection_with(Role::Client, config_with(client)).with_deflate(at_client),
-            server: connection_with(Role::Server, config_with(server)).with_deflate(at_server),
-        };
+        let mut pair = Pair::from_connections(
+            agreed(Role::Client, config_with(client), at_client),
+            agreed(Role::Server, config_with(server), at_server),
+        );
         for sent in &to_server {
             send(&mut pair.client, sent);
         }

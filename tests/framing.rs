@@ -283,32 +283,18 @@ fn sent_headers_use_the_minimal_length_form() {
         let mut server = server();
         server.send_binary(&data).unwrap();
         let want = minimal_header(0x82, len);
-        assert_eq!(
-            &server.pending()[..want.len()],
-            &want[..],
-            "server, {len} bytes"
-        );
-        assert_eq!(
-            &server.pending()[want.len()..],
-            &data[..],
-            "server, {len} bytes"
-        );
+        let wire = take_output(&mut server);
+        assert_eq!(&wire[..want.len()], &want[..], "server, {len} bytes");
+        assert_eq!(&wire[want.len()..], &data[..], "server, {len} bytes");
 
         let mut client = client();
         client.send_binary(&data).unwrap();
         let mut want = minimal_header(0x82, len);
         want[1] |= 0x80;
-        assert_eq!(
-            &client.pending()[..want.len()],
-            &want[..],
-            "client, {len} bytes"
-        );
-        assert_eq!(
-            client.pending().len(),
-            want.len() + 4 + len,
-            "client, {len} bytes"
-        );
-        let frames = parse_frames(client.pending());
+        let wire = take_output(&mut client);
+        assert_eq!(&wire[..want.len()], &want[..], "client, {len} bytes");
+        assert_eq!(wire.len(), want.len() + 4 + len, "client, {len} bytes");
+        let frames = parse_frames(&wire);
         assert_eq!(frames[0].payload, data, "client, {len} bytes");
     }
 }
@@ -320,8 +306,9 @@ fn sent_text_headers_use_the_minimal_length_form() {
         let mut server = server();
         server.send_text(&text).unwrap();
         let want = minimal_header(0x81, len);
-        assert_eq!(&server.pending()[..want.len()], &want[..], "{len} bytes");
-        assert_eq!(server.pending().len(), want.len() + len, "{len} bytes");
+        let wire = take_output(&mut server);
+        assert_eq!(&wire[..want.len()], &want[..], "{len} bytes");
+        assert_eq!(wire.len(), want.len() + len, "{len} bytes");
     }
 }
 
@@ -336,16 +323,19 @@ fn server_sends_every_frame_unmasked() {
     server.send_text_fragment("ment", true).unwrap();
     server.pong(b"pong").unwrap();
     server.close(CloseCode::NORMAL, "bye").unwrap();
-    let frames = parse_frames(server.pending());
+    let wire = take_output(&mut server);
+    let frames = parse_frames(&wire);
     assert_eq!(frames.len(), 7);
     for frame in &frames {
         assert!(!frame.masked, "{frame:?}");
     }
     // Unmasked: the payload is on the wire as it is.
-    assert_eq!(
-        &server.pending()[..6],
-        &[0x81, 0x04, b't', b'e', b'x', b't']
-    );
+    assert_eq!(&wire[..6], &[0x81, 0x04, b't', b'e', b'x', b't']);
+}
+
+/// Everything `conn` has queued (every chunk), copied and left queued.
+fn queued(conn: &mut Connection) -> Vec<u8> {
+    conn.output().chunks().flatten().copied().collect()
 }
 
 /// The masking keys of the frames in `bytes`, in order.
@@ -370,13 +360,11 @@ fn client_masks_every_frame_with_a_fresh_key() {
     client.send_text_fragment("ment", true).unwrap();
     client.pong(b"pong").unwrap();
     client.close(CloseCode::NORMAL, "bye").unwrap();
-    let frames = parse_frames(client.pending());
+    let wire = take_output(&mut client);
+    let frames = parse_frames(&wire);
     assert_eq!(frames.len(), 7);
     assert!(frames.iter().all(|f| f.masked), "{frames:?}");
-    let keys: Vec<[u8; 4]> = mask_keys(client.pending())
-        .into_iter()
-        .map(Option::unwrap)
-        .collect();
+    let keys: Vec<[u8; 4]> = mask_keys(&wire).into_iter().map(Option::unwrap).collect();
     // The first key is the first four bytes of the key source.
     let mut pool = [0u8; 32];
     fixed_keys(&mut pool);
@@ -387,13 +375,12 @@ fn client_masks_every_frame_with_a_fresh_key() {
         }
     }
     // Masked: the payload on the wire is the text XOR the key.
-    let wire = &client.pending()[6..10];
     let want: Vec<u8> = b"text"
         .iter()
         .zip(keys[0].iter().cycle())
         .map(|(b, k)| b ^ k)
         .collect();
-    assert_eq!(wire, &want[..]);
+    assert_eq!(&wire[6..10], &want[..]);
 }
 
 #[test]
@@ -402,15 +389,12 @@ fn client_fetches_keys_from_its_source_again_when_the_pool_runs_out() {
     for _ in 0..20 {
         client.send_binary(b"x").unwrap();
     }
-    let keys = mask_keys(client.pending());
+    let wire = take_output(&mut client);
+    let keys = mask_keys(&wire);
     assert_eq!(keys.len(), 20);
     assert!(keys.iter().all(Option::is_some));
     // Every frame still decodes to its payload.
-    assert!(
-        parse_frames(client.pending())
-            .iter()
-            .all(|f| f.payload == b"x")
-    );
+    assert!(parse_frames(&wire).iter().all(|f| f.payload == b"x"));
 }
 
 // ---- §5.7 examples, byte for byte --------------------------------------------
@@ -424,7 +408,7 @@ const RFC_MASKED_HELLO: [u8; 11] = [
 fn rfc_unmasked_hello_is_sent_and_received_byte_for_byte() {
     let mut server = server();
     server.send_text("Hello").unwrap();
-    assert_eq!(server.pending(), &RFC_UNMASKED_HELLO);
+    assert_eq!(take_output(&mut server), RFC_UNMASKED_HELLO);
 
     let out = feed(&mut client(), &RFC_UNMASKED_HELLO, RFC_UNMASKED_HELLO.len());
     assert_eq!(out.events, vec![text_event("Hello")]);
@@ -434,7 +418,7 @@ fn rfc_unmasked_hello_is_sent_and_received_byte_for_byte() {
 fn rfc_masked_hello_is_sent_and_received_byte_for_byte() {
     let mut client = Connection::with_mask_source(Role::Client, Config::default(), rfc_key);
     client.send_text("Hello").unwrap();
-    assert_eq!(client.pending(), &RFC_MASKED_HELLO);
+    assert_eq!(take_output(&mut client), RFC_MASKED_HELLO);
 
     for chunk in [1, RFC_MASKED_HELLO.len()] {
         let out = feed(&mut server(), &RFC_MASKED_HELLO, chunk);
@@ -447,8 +431,9 @@ fn rfc_256_byte_binary_header_is_sent_and_received() {
     let data: Vec<u8> = (0..=255).collect();
     let mut server = server();
     server.send_binary(&data).unwrap();
-    assert_eq!(&server.pending()[..4], &[0x82, 0x7E, 0x01, 0x00]);
-    assert_eq!(server.pending().len(), 4 + 256);
+    let wire = take_output(&mut server);
+    assert_eq!(&wire[..4], &[0x82, 0x7E, 0x01, 0x00]);
+    assert_eq!(wire.len(), 4 + 256);
 
     let input = concat(&[&[0x82, 0x7E, 0x01, 0x00][..], &data]);
     let out = feed(&mut client(), &input, input.len());
@@ -461,8 +446,9 @@ fn rfc_64k_binary_header_is_sent_and_received() {
     let data: Vec<u8> = (0..65536u32).map(|i| i as u8).collect();
     let mut server = server();
     server.send_binary(&data).unwrap();
-    assert_eq!(&server.pending()[..10], &header);
-    assert_eq!(server.pending().len(), 10 + 65536);
+    let wire = take_output(&mut server);
+    assert_eq!(&wire[..10], &header);
+    assert_eq!(wire.len(), 10 + 65536);
 
     let input = concat(&[&header[..], &data]);
     let out = feed(&mut client(), &input, 4096);
@@ -773,15 +759,15 @@ fn sending_after_close_is_usage_error_closed() {
                 }
                 let mut conn = connection(role);
                 close(&mut conn);
-                let before = conn.pending().to_vec();
+                let before = queued(&mut conn);
                 assert_eq!(
                     send(&mut conn),
                     Err(UsageError::Closed),
                     "{role:?}, {how}: {name}"
                 );
                 assert_eq!(
-                    conn.pending(),
-                    &before[..],
+                    queued(&mut conn),
+                    before,
                     "{role:?}, {how}: {name} queued nothing"
                 );
             }

@@ -251,6 +251,7 @@ fn oversized_partial_head_refused_before_it_ends() {
     let limits = Limits {
         max_header_bytes: 64,
         max_headers: 64,
+        ..Limits::default()
     };
     assert_eq!(
         Request::parse(&buf, &limits),

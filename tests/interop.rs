@@ -30,11 +30,12 @@ use app_harness::{
     EXAMPLE_DEFLATE, Server, require_node_ws, require_python_websockets, run_script,
     start_echo_server, start_peer_server,
 };
-use rfc6455::blocking::{Error, WebSocket};
+use rfc6455::blocking::WebSocket;
 use rfc6455::handshake::ClientOptions;
 use rfc6455::{CloseCode, Config, Event, Message};
 
-/// Read and write timeout of every socket the Rust side opens.
+/// Read and write timeout of every socket the Rust side opens (the
+/// adapter then sets its own: the handshake deadline, its timers).
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a whole peer client script may run (it takes well under a second).
@@ -139,7 +140,10 @@ fn connect(
 /// Sends `message` and asserts that the same message comes back.
 fn assert_echo(ws: &mut WebSocket<TcpStream>, message: &Message) {
     ws.send(message).expect("send");
-    let echoed = ws.read().expect("read the echo");
+    let echoed = ws
+        .read()
+        .expect("read the echo")
+        .expect("an echo, not the end of the connection");
     assert_eq!(
         echoed.kind(),
         message.kind(),
@@ -157,7 +161,7 @@ fn assert_echo(ws: &mut WebSocket<TcpStream>, message: &Message) {
 /// Reads the next event, which must be a pong with `payload`.
 fn assert_pong(ws: &mut WebSocket<TcpStream>, payload: &[u8]) {
     match ws.read_event().expect("read the pong") {
-        Event::Pong(got) => assert_eq!(&got[..], payload, "pong payload"),
+        Some(Event::Pong(got)) => assert_eq!(&got[..], payload, "pong payload"),
         other => panic!(
             "expected a pong with {} bytes, got {other:?}",
             payload.len()
@@ -166,13 +170,19 @@ fn assert_pong(ws: &mut WebSocket<TcpStream>, payload: &[u8]) {
 }
 
 /// The server closes the TCP connection after the close handshake (§7.1.1):
-/// the client sees end-of-file.
+/// the client sees end-of-file, and nothing after the close frame. Called
+/// right after `read_event` returned the peer's [`Event::Close`] (our reply
+/// sent), before the adapter's teardown reads (and discards) the rest, so
+/// that the socket is read here.
 fn assert_eof(ws: &mut WebSocket<TcpStream>) {
     let mut rest = Vec::new();
     ws.get_mut()
         .read_to_end(&mut rest)
         .expect("end-of-file from the server after the close handshake");
     assert!(rest.is_empty(), "bytes after the close frame: {rest:?}");
+    // The adapter's teardown sees the end-of-file too.
+    assert_eq!(ws.read().expect("the end of the connection"), None);
+    assert!(ws.connection().may_close_transport());
 }
 
 fn exercise_our_client(addr: SocketAddr) {
@@ -213,7 +223,7 @@ fn exercise_our_client(addr: SocketAddr) {
     assert_pong(&mut ws, b"between fragments");
     assert_eq!(
         ws.read().expect("the fragmented text"),
-        Message::from("fragmented 文字 🎉")
+        Some(Message::from("fragmented 文字 🎉"))
     );
     let conn = ws.connection_mut();
     conn.send_binary_fragment(&[0, 1], false).unwrap();
@@ -225,7 +235,7 @@ fn exercise_our_client(addr: SocketAddr) {
     expected.push(0xff);
     assert_eq!(
         ws.read().expect("the fragmented binary"),
-        Message::from(expected)
+        Some(Message::from(expected))
     );
 
     // Our pings are answered with their payload.
@@ -239,7 +249,7 @@ fn exercise_our_client(addr: SocketAddr) {
             .expect("ask for a ping");
         assert_eq!(
             ws.read().expect("the peer's verdict"),
-            Message::from("pong ok")
+            Some(Message::from("pong ok"))
         );
     }
 
@@ -255,20 +265,29 @@ fn exercise_our_client(addr: SocketAddr) {
     }
     for (i, message) in batch.iter().enumerate() {
         assert_eq!(
-            ws.read().expect("read the echo"),
-            *message,
+            ws.read().expect("read the echo").as_ref(),
+            Some(message),
             "pipelined message {i}"
         );
     }
 
-    // We close: the peer echoes the code, then closes TCP.
+    // We close: the peer echoes the code, then closes TCP. `close` returns
+    // once the close handshake is done and the peer's end-of-file seen
+    // (well before the 10 s close timeout).
+    let start = std::time::Instant::now();
     let frame = ws
         .close(CloseCode::NORMAL, "bye from rust 再见")
         .expect("the close handshake completes")
         .expect("the peer answers with a close frame");
     assert_eq!(frame.code, Some(CloseCode::NORMAL));
-    assert!(matches!(ws.read(), Err(Error::Closed(_))));
-    assert_eof(&mut ws);
+    assert!(
+        ws.connection().may_close_transport(),
+        "the peer's end-of-file was seen"
+    );
+    assert!(start.elapsed() < IO_TIMEOUT, "{:?}", start.elapsed());
+    for _ in 0..2 {
+        assert_eq!(ws.read().expect("closed"), None);
+    }
 
     // Offering nothing selects nothing; the peer closes with its own code.
     let (mut ws, response) = connect(addr, &[]);
@@ -276,8 +295,8 @@ fn exercise_our_client(addr: SocketAddr) {
     assert_echo(&mut ws, &Message::from("second connection"));
     ws.send_text("close:4000:server says bye")
         .expect("ask the peer to close");
-    match ws.read() {
-        Err(Error::Closed(Some(frame))) => {
+    match ws.read_event() {
+        Ok(Some(Event::Close(frame))) => {
             assert_eq!(frame.code, Some(CloseCode(4000)));
             assert_eq!(frame.reason, "server says bye");
         }

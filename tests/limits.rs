@@ -475,7 +475,9 @@ fn text_sent_in_1300_byte_fragments_arrives_as_one_message() {
             .send_text_fragment(piece, i == pieces.len() - 1)
             .unwrap();
     }
-    let frames = parse_frames(pair.client.pending());
+    // All queued output, left queued for `drive` to deliver.
+    let queued: Vec<u8> = pair.client.output().chunks().flatten().copied().collect();
+    let frames = parse_frames(&queued);
     assert_eq!(frames.len(), 51, "50 frames of 1300 and one of 536");
     assert_eq!(
         frames.iter().filter(|f| f.payload.len() == 1300).count(),

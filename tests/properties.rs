@@ -4,6 +4,7 @@
 
 mod common;
 
+use bytes::Buf;
 use common::*;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -214,8 +215,7 @@ fn send_all(sender: &mut Connection, specs: &[Spec]) -> Vec<Event> {
 /// Moves everything `from` has queued to `to`, in reads of `chunks` bytes
 /// (cycled), and returns the events `to` saw.
 fn transfer(from: &mut Connection, to: &mut Connection, chunks: &[usize]) -> Vec<Event> {
-    let bytes = from.pending().to_vec();
-    from.advance(bytes.len());
+    let bytes = take_output(from);
     let out = feed_chunks(to, &bytes, chunks);
     assert_eq!(out.error, None, "no protocol error between our own ends");
     // Put back what `to` queued in answer (pongs), for the way back.
@@ -252,7 +252,8 @@ proptest! {
         };
         let expected = send_all(sender, &specs);
         // Every frame the sender queued is masked exactly when it is a client.
-        prop_assert!(parse_frames(sender.pending()).iter().all(|f| f.masked == client_sends));
+        let queued: Vec<u8> = sender.output().chunks().flatten().copied().collect();
+        prop_assert!(parse_frames(&queued).iter().all(|f| f.masked == client_sends));
         let got = transfer(sender, receiver, &chunks);
         prop_assert_eq!(&got, &expected);
         // The pongs come back in the order of the pings.
@@ -398,72 +399,97 @@ fn check_bounded(
     let mut rest = input;
     while !rest.is_empty() {
         let n = sizes.next().unwrap().min(rest.len());
-        let (piece, tail) = rest.split_at(n);
+        let (read, tail) = rest.split_at(n);
         rest = tail;
-        conn.receive(piece);
-        let ended_before = error.is_some() || closed;
-        let mut failed_now = None;
+        // `receive` takes what fits (the input bound); the rest is offered
+        // again after draining, as a driver does. A closed connection stops
+        // taking input at all once it has discarded enough: the rest of the
+        // read is dropped.
+        let mut piece = read;
         loop {
-            match conn.poll_event() {
-                Ok(Some(event)) => {
-                    prop_assert!(
-                        error.is_none() && !closed,
-                        "event {:?} after the end",
-                        event
-                    );
-                    events += 1;
-                    match &event {
-                        Event::Message(m) => prop_assert!(m.len() <= MAX_MESSAGE),
-                        Event::Ping(p) | Event::Pong(p) => prop_assert!(p.len() <= 125),
-                        Event::Close(_) => closed = true,
+            let taken = conn.receive(piece);
+            prop_assert!(taken <= piece.len());
+            piece = &piece[taken..];
+            let ended_before = error.is_some() || closed;
+            let mut failed_now = None;
+            loop {
+                match conn.poll_event() {
+                    Ok(Some(event)) => {
+                        prop_assert!(
+                            error.is_none() && !closed,
+                            "event {:?} after the end",
+                            event
+                        );
+                        events += 1;
+                        match &event {
+                            Event::Message(m) => prop_assert!(m.len() <= MAX_MESSAGE),
+                            Event::Ping(p) | Event::Pong(p) => prop_assert!(p.len() <= 125),
+                            Event::Close(_) => closed = true,
+                            Event::Lost(lost) => {
+                                prop_assert!(false, "lost {:?} without EOF or timers", lost)
+                            }
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        prop_assert!(error.is_none(), "a second error {:?} after {:?}", e, error);
+                        prop_assert!(!closed, "an error {:?} after the close", e);
+                        let failed = matches!(conn.state(), State::Closed { clean: false, .. });
+                        prop_assert!(failed, "state after an error: {:?}", conn.state());
+                        error = Some(e);
+                        failed_now = Some(e);
                     }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    prop_assert!(error.is_none(), "a second error {:?} after {:?}", e, error);
-                    prop_assert!(!closed, "an error {:?} after the close", e);
-                    let failed = matches!(conn.state(), State::Closed { clean: false, .. });
-                    prop_assert!(failed, "state after an error: {:?}", conn.state());
-                    error = Some(e);
-                    failed_now = Some(e);
+            }
+            // What was queued: pongs for pings completed by these bytes, and
+            // at most one close frame, last. Bounded by what was taken.
+            let pending = conn.output_len();
+            prop_assert!(
+                pending <= 3 * (taken + MAX_HEADER_LEN + 125) + 131,
+                "{} bytes pending after taking {} bytes",
+                pending,
+                taken
+            );
+            let frames = take_frames(conn);
+            prop_assert!(frames.iter().all(|f| f.masked == (role == Role::Client)));
+            for (i, frame) in frames.iter().enumerate() {
+                match frame.opcode {
+                    OpCode::Pong => prop_assert!(frame.payload.len() <= 125),
+                    OpCode::Close => prop_assert_eq!(
+                        i,
+                        frames.len() - 1,
+                        "the close frame is the last: {:?}",
+                        &frames
+                    ),
+                    other => prop_assert!(false, "queued a {:?} frame by itself", other),
                 }
             }
-        }
-        // What was queued: pongs for pings completed in this read, and at
-        // most one close frame, last. Bounded by what this read completed.
-        let pending = conn.pending().len();
-        prop_assert!(
-            pending <= 3 * (n + MAX_HEADER_LEN + 125) + 131,
-            "{} bytes pending after a read of {}",
-            pending,
-            n
-        );
-        let frames = take_frames(conn);
-        prop_assert!(frames.iter().all(|f| f.masked == (role == Role::Client)));
-        for (i, frame) in frames.iter().enumerate() {
-            match frame.opcode {
-                OpCode::Pong => prop_assert!(frame.payload.len() <= 125),
-                OpCode::Close => prop_assert_eq!(
-                    i,
-                    frames.len() - 1,
-                    "the close frame is the last: {:?}",
-                    &frames
-                ),
-                other => prop_assert!(false, "queued a {:?} frame by itself", other),
+            if ended_before {
+                prop_assert!(frames.is_empty(), "queued {:?} after the end", &frames);
             }
-        }
-        if ended_before {
-            prop_assert!(frames.is_empty(), "queued {:?} after the end", &frames);
-        }
-        if let Some(e) = failed_now {
-            // The error's close frame is queued, with its code.
-            let close = frames.last().filter(|f| f.opcode == OpCode::Close);
-            prop_assert!(close.is_some(), "no close frame for {:?}: {:?}", e, &frames);
-            let payload = &close.unwrap().payload;
-            prop_assert_eq!(
-                u16::from_be_bytes([payload[0], payload[1]]),
-                e.close_code().0
-            );
+            if let Some(e) = failed_now {
+                // The error's close frame is queued, with its code.
+                let close = frames.last().filter(|f| f.opcode == OpCode::Close);
+                prop_assert!(close.is_some(), "no close frame for {:?}: {:?}", e, &frames);
+                let payload = &close.unwrap().payload;
+                prop_assert_eq!(
+                    u16::from_be_bytes([payload[0], payload[1]]),
+                    e.close_code().0
+                );
+            }
+            if piece.is_empty() {
+                break;
+            }
+            if taken == 0 && !conn.wants_read() {
+                // Only a closed connection refuses input with nothing to
+                // poll and nothing queued.
+                prop_assert!(
+                    error.is_some() || closed,
+                    "input refused while open: {:?}",
+                    conn.state()
+                );
+                break;
+            }
         }
     }
     // A frame takes at least two bytes, so events cannot outnumber them.
@@ -500,17 +526,25 @@ proptest! {
             if rest.is_empty() {
                 break;
             }
-            let (piece, tail) = rest.split_at((*n).min(rest.len()));
+            let (mut piece, tail) = rest.split_at((*n).min(rest.len()));
             rest = tail;
-            conn.receive(piece);
+            // What `receive` does not take is offered again after
+            // draining; a closed connection may refuse the rest.
             loop {
-                match conn.poll_event() {
-                    Ok(Some(_)) => prop_assert_eq!(errors, 0),
-                    Ok(None) => break,
-                    Err(_) => errors += 1,
+                let taken = conn.receive(piece);
+                piece = &piece[taken..];
+                loop {
+                    match conn.poll_event() {
+                        Ok(Some(_)) => prop_assert_eq!(errors, 0),
+                        Ok(None) => break,
+                        Err(_) => errors += 1,
+                    }
+                }
+                take_frames(&mut conn);
+                if piece.is_empty() || (taken == 0 && !conn.wants_read()) {
+                    break;
                 }
             }
-            take_frames(&mut conn);
         }
         prop_assert!(errors <= 1);
     }
@@ -588,7 +622,7 @@ fn endless_fragmented_message_fails_at_the_message_limit_and_then_reads_nothing(
                     }
                 }
             }
-            let pending = conn.pending().len();
+            let pending = conn.output_len();
             assert!(pending <= 8 + 4, "{pending} bytes queued");
             take_frames(&mut conn);
         }
@@ -656,7 +690,7 @@ enum OutOp {
     /// Queue a message of this many bytes (binary, or text of ASCII).
     Send { len: usize, text: bool },
     /// The transport takes this many bytes (at most what is pending), in one
-    /// vectored write over `pending_chunks`.
+    /// vectored write over the output's chunks.
     Write(usize),
 }
 
@@ -675,22 +709,33 @@ fn out_op() -> impl Strategy<Value = OutOp> {
 fn write_some(conn: &mut Connection, n: usize, wire: &mut Vec<u8>) {
     let mut taken = 0;
     let mut total = 0;
-    for chunk in conn.pending_chunks() {
+    let len = conn.output_len();
+    let out: &mut rfc6455::Output = conn.output();
+    let chunks: Vec<&[u8]> = out.chunks().collect();
+    for chunk in &chunks {
         assert!(!chunk.is_empty(), "empty chunk");
         total += chunk.len();
         let take = (n - taken).min(chunk.len());
         wire.extend_from_slice(&chunk[..take]);
         taken += take;
     }
+    assert_eq!(total, len, "output_len disagrees with the chunks");
     assert_eq!(
-        total,
-        conn.pending_len(),
-        "pending_len disagrees with the chunks"
+        out.remaining(),
+        len,
+        "Buf::remaining disagrees with output_len"
     );
-    let first = conn.pending_chunks().next().unwrap_or(&[]);
-    assert_eq!(conn.pending(), first, "pending() is the first chunk");
-    conn.advance(taken);
-    assert_eq!(conn.pending_len(), total - taken);
+    let first = chunks.first().copied().unwrap_or(&[]);
+    assert_eq!(out.chunk(), first, "Buf::chunk is the first chunk");
+    // A vectored write sees the same chunks, in order.
+    let mut slices = [std::io::IoSlice::new(&[]); 16];
+    let count = out.chunks_vectored(&mut slices);
+    assert_eq!(count, chunks.len().min(slices.len()));
+    for (slice, chunk) in slices[..count].iter().zip(&chunks) {
+        assert_eq!(&slice[..], *chunk);
+    }
+    out.advance(taken);
+    assert_eq!(conn.output_len(), total - taken);
 }
 
 proptest! {
@@ -723,17 +768,15 @@ proptest! {
             }
         }
         write_some(&mut sender, usize::MAX, &mut wire);
-        prop_assert_eq!(sender.pending_len(), 0);
+        prop_assert_eq!(sender.output_len(), 0);
         let peer_role = match role {
             Role::Server => Role::Client,
             Role::Client => Role::Server,
         };
         let mut receiver = Connection::new(peer_role, Config::default());
-        receiver.receive(&wire);
-        let mut got = Vec::new();
-        while let Some(event) = receiver.poll_event().unwrap() {
-            got.push(event);
-        }
-        prop_assert_eq!(got, sent);
+        // The wire may exceed what one `receive` takes: offered until taken.
+        let got = feed(&mut receiver, &wire, wire.len());
+        prop_assert_eq!(got.error, None);
+        prop_assert_eq!(got.events, sent);
     }
 }

@@ -26,22 +26,49 @@
 //!   of the reference receiver ([`crate::model`]) for the bytes received so
 //!   far, and the connection has failed exactly when those bytes call for it.
 
+use core::time::Duration;
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use bytes::{Buf, BytesMut};
 use rfc6455::deflate::{DeflateConfig, DeflateParams};
 use rfc6455::frame::{FrameHeader, OpCode};
 use rfc6455::{
-    CloseCode, CloseFrame, Config, Connection, Event, Initiator, Message, MessageKind,
-    ProtocolError, Role, State, UsageError,
+    Agreement, CloseCode, CloseFrame, Config, Connection, Event, Initiator, Lost, Message,
+    MessageKind, ProtocolError, Role, State, UsageError,
 };
 
 use crate::deflate::send_bits;
 use crate::model::{self, Reference};
+use crate::script::Tick;
 use crate::wire::{close_code_valid, ref_decode};
 
 /// Stop queueing once this much was sent, to keep runs fast.
 pub const MAX_QUEUED: usize = 1 << 20;
+
+/// The smallest input high-water mark honoured (`Config::input_high_water`:
+/// "values under 1 KiB count as 1 KiB"; `MIN_INPUT` in src/connection/timers.rs).
+pub const MIN_INPUT: usize = 1024;
+
+/// The most a closed connection discards while it waits for the peer's end
+/// (`may_close_transport`: "or 64 KiB were discarded waiting").
+pub const DRAIN_BYTES: usize = 64 * 1024;
+
+/// The longest frame header (§5.2: 2 + 8 length + 4 mask).
+const MAX_HEADER: usize = 14;
+
+/// A control frame's longest payload (§5.5); `max_frame_size` does not
+/// apply to control frames, so a frame being decoded may be this long
+/// whatever the limit.
+const MAX_CONTROL: usize = 125;
+
+/// Automatic frames that are not pongs, per stretch of output over the
+/// high-water mark: the one close frame the connection ever sends on its own
+/// (a close reply, a failure's close or 1001 when a timer gives up: 2 + 4
+/// mask + 2 code) and one keepalive ping (2 + 4 mask: a second one needs
+/// input first, and no input is taken over the mark).
+const AUTO_EXTRA: usize = 8 + 6;
 
 static KEY_COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -53,12 +80,90 @@ fn keys(buf: &mut [u8]) {
     }
 }
 
+/// `RFC6455_FUZZ_STRICT=1`: the known bugs of README.md ("Known bugs,
+/// tolerated") fail the run instead of being tolerated.
+pub fn strict() -> bool {
+    static STRICT: OnceLock<bool> = OnceLock::new();
+    *STRICT.get_or_init(|| std::env::var_os("RFC6455_FUZZ_STRICT").is_some_and(|v| v != "0"))
+}
+
 fn rank(state: State) -> u8 {
     match state {
         State::Open => 0,
         State::LocalClosing => 1,
         State::Closed { .. } => 2,
     }
+}
+
+fn after(start: Duration, wait: Duration) -> Duration {
+    start.saturating_add(wait)
+}
+
+/// The driver's own account of the connection's timers, kept from the
+/// documented rules alone (`Config::keepalive`, `close_timeout`,
+/// `write_timeout`, `handle_timeout`, `poll_timeout`): input and state
+/// changes are stamped with the `now` of the `handle_timeout` after them
+/// ("the next call stamps it with the real time"). With it the driver checks
+/// that no timer fires early, none fires late, and `poll_timeout` announces
+/// every deadline.
+#[derive(Debug)]
+struct Clock {
+    /// The script's clock.
+    now: Duration,
+    /// The latest time passed to `handle_timeout` (earlier ones count as it).
+    last: Duration,
+    /// Input was taken since the last `handle_timeout` (true at first: the
+    /// first call starts the silence clock).
+    heard: bool,
+    /// When input last arrived, as stamped.
+    heard_at: Duration,
+    /// A keepalive ping went out at this time, and nothing arrived since.
+    ping_out: Option<Duration>,
+    /// The state changed since the last `handle_timeout`.
+    state_changed: bool,
+    /// When the present state began, as stamped.
+    state_since: Option<Duration>,
+    /// Output was advanced since the last `handle_timeout`.
+    progressed: bool,
+    /// Output was over the high-water mark at every `handle_timeout` since
+    /// this time, with nothing written since.
+    stalled_since: Option<Duration>,
+    /// Closed, and `close_timeout` passed: the wait for the peer's end is over.
+    drain_over: bool,
+    /// Bytes the connection took while closed (read and discarded).
+    discarded: usize,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            now: Duration::ZERO,
+            last: Duration::ZERO,
+            heard: true,
+            heard_at: Duration::ZERO,
+            ping_out: None,
+            state_changed: false,
+            state_since: None,
+            progressed: false,
+            stalled_since: None,
+            drain_over: false,
+            discarded: 0,
+        }
+    }
+}
+
+/// What a `handle_timeout` at a settled connection must leave as it is.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    state: State,
+    output_len: usize,
+    poll_timeout: Option<Duration>,
+    lost: Option<Lost>,
+    may_close: bool,
+    shutdown: bool,
+    input_room: usize,
+    wants_read: bool,
+    wants_write: bool,
 }
 
 /// A connection under test, with everything needed to check it.
@@ -81,12 +186,17 @@ pub struct Driver {
     eof: bool,
     events: Vec<Event>,
     error: Option<ProtocolError>,
+    /// The `Event::Lost` reported, if any.
+    lost: Option<Lost>,
     state: State,
-    /// Bytes at the front of `pending()` already parsed and checked.
+    /// Bytes at the front of the output already parsed and checked.
     checked: usize,
     /// Bytes written so far (advanced past).
     written: usize,
-    /// `written + pending().len()` when the error was returned.
+    /// Where the frames of the output not yet written completely start and
+    /// end, counted from the first byte ever queued.
+    frames: VecDeque<(usize, usize)>,
+    /// `written + output_len()` when the error was returned.
     queued_at_error: Option<usize>,
     sent_close: bool,
     /// Pongs called for after our close frame: the peer, closed by then,
@@ -98,6 +208,28 @@ pub struct Driver {
     peer: Connection,
     /// What the peer must see next, in order.
     expected: VecDeque<Event>,
+    /// Known bug K3 hit (tolerated): the peer's stream is no longer valid,
+    /// so it is no longer fed or compared.
+    peer_broken: bool,
+    /// Bytes that reached the transport and that the connection did not
+    /// take yet (it takes at most `input_room()`): offered again, first,
+    /// at the next read.
+    inbox: Vec<u8>,
+    /// An upper bound of the received bytes the connection has not decoded
+    /// yet: after a `poll_event` loop, what the reference has not consumed
+    /// (the frame in progress, its header included); plus what was taken since.
+    undrained: usize,
+    /// Bytes queued by our own calls (sends, pings, pongs, close, echoes)
+    /// since the output was last seen at or below `output_high_water`.
+    sent_since: usize,
+    /// Received bytes that may still be answered automatically (pongs)
+    /// since then: `undrained` at that point plus what was taken after.
+    reply_input: usize,
+    clock: Clock,
+    /// A timer gave up on the peer (`may_close_transport` at once).
+    gave_up: bool,
+    /// `may_close_transport()` was true once.
+    may_closed: bool,
 }
 
 impl Driver {
@@ -113,14 +245,21 @@ impl Driver {
             Role::Client => Role::Server,
             Role::Server => Role::Client,
         };
-        // The peer has the default (large) limits: it is a validator.
+        // The peer has the default (large) limits and no timers (it is never
+        // given a time): it is a validator.
         let peer_config = Config::default()
             .auto_pong(false)
             .deflate(DeflateConfig::default());
-        let peer = Connection::with_mask_source(peer_role, peer_config, keys).with_deflate(deflate);
+        let agreement = |role| Agreement::new(role).with_deflate(deflate);
+        let peer =
+            Connection::from_agreement_with_mask_source(agreement(peer_role), peer_config, keys);
         let send_bits = deflate.and_then(|p| send_bits(role, &p, &config.deflate));
         Driver {
-            conn: Connection::with_mask_source(role, config.clone(), keys).with_deflate(deflate),
+            conn: Connection::from_agreement_with_mask_source(
+                agreement(role),
+                config.clone(),
+                keys,
+            ),
             role,
             config,
             deflate,
@@ -132,15 +271,25 @@ impl Driver {
             eof: false,
             events: Vec::new(),
             error: None,
+            lost: None,
             state: State::Open,
             checked: 0,
             written: 0,
+            frames: VecDeque::new(),
             queued_at_error: None,
             sent_close: false,
             late_pongs: VecDeque::new(),
             sending: None,
             peer,
             expected: VecDeque::new(),
+            peer_broken: false,
+            inbox: Vec::new(),
+            undrained: 0,
+            sent_since: 0,
+            reply_input: 0,
+            clock: Clock::default(),
+            gave_up: false,
+            may_closed: false,
         }
     }
 

@@ -7,8 +7,10 @@
 
 use std::sync::OnceLock;
 
+use core::time::Duration;
+
 use arbitrary::{Arbitrary, Unstructured};
-use rfc6455::{Config, MessageKind, Role};
+use rfc6455::{Config, Keepalive, MessageKind, Role};
 
 use crate::deflate::{DeflateSetup, Flush, Sender, bomb};
 use crate::driver::{Driver, MAX_QUEUED};
@@ -32,6 +34,60 @@ pub struct Setup {
     pub echo: bool,
     /// The permessage-deflate agreement, or none.
     pub deflate: DeflateSetup,
+    /// High-water marks and timers.
+    pub flow: Flow,
+}
+
+/// The high-water marks and the timers of a connection input (the last
+/// bytes of its `Setup`). Times are in steps of [`TIMER_STEP`] (100 ms).
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// `Config::input_high_water` in bytes (below 1 KiB it counts as 1 KiB).
+    pub input_high_water: u16,
+    /// `Config::output_high_water` in bytes.
+    pub output_high_water: u16,
+    /// `Keepalive::ping_after`; 0xFF: no keepalive.
+    pub ping_after: u8,
+    /// `Keepalive::timeout`.
+    pub ping_timeout: u8,
+    /// `Config::close_timeout`.
+    pub close_timeout: u8,
+    /// `Config::write_timeout`; 0xFF: none.
+    pub write_timeout: u8,
+}
+
+/// The unit of [`Flow`]'s times.
+pub const TIMER_STEP: Duration = Duration::from_millis(100);
+
+impl Flow {
+    /// Close to the crate's defaults (64 KiB marks less one byte, ping after
+    /// 20 s, lost 20 s later, 10 s to close, 25.4 s to write): what the
+    /// seeds use unless they are about flow control or time.
+    pub const DEFAULT: Flow = Flow {
+        input_high_water: 0xFFFF,
+        output_high_water: 0xFFFF,
+        ping_after: 200,
+        ping_timeout: 200,
+        close_timeout: 100,
+        write_timeout: 254,
+    };
+
+    fn time(steps: u8) -> Duration {
+        TIMER_STEP * u32::from(steps)
+    }
+
+    pub fn keepalive(&self) -> Option<Keepalive> {
+        (self.ping_after != 0xFF)
+            .then(|| Keepalive::new(Self::time(self.ping_after), Self::time(self.ping_timeout)))
+    }
+
+    pub fn write_timeout(&self) -> Option<Duration> {
+        (self.write_timeout != 0xFF).then(|| Self::time(self.write_timeout))
+    }
+
+    pub fn close_timeout(&self) -> Duration {
+        Self::time(self.close_timeout)
+    }
 }
 
 impl Setup {
@@ -49,6 +105,11 @@ impl Setup {
             .max_message_size(usize::from(self.max_message) % 16385)
             .auto_pong(self.auto_pong)
             .deflate(self.deflate.config(self.role()))
+            .input_high_water(usize::from(self.flow.input_high_water))
+            .output_high_water(usize::from(self.flow.output_high_water))
+            .keepalive(self.flow.keepalive())
+            .close_timeout(self.flow.close_timeout())
+            .write_timeout(self.flow.write_timeout())
     }
 }
 
@@ -103,6 +164,57 @@ pub enum Op {
     AdvanceAll,
     /// `receive` a whole compressed message (RFC 7692), in frames.
     Deflated(DeflateSpec),
+    /// Read the next `lend % 8192` bytes of the raw tail into
+    /// `lend_receive_buffer(lend)` and hand them over with `receive_owned`
+    /// (`mode % 3`: 0 the lent buffer, 1 a buffer of our own, the lent one
+    /// dropped, 2 the lent buffer dropped and nothing handed over).
+    ReceiveOwned {
+        lend: u16,
+        mode: u8,
+    },
+    /// Moves the simulated clock and calls `handle_timeout` (see [`Tick`]).
+    Time(Tick),
+}
+
+/// A step of the simulated clock.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    /// How far, in units of `unit % 8`: 1 ms, 100 ms, 1 s, 1 h, 10 ms,
+    /// 10 ms, 10 s; 7 jumps the clock to `ms` milliseconds before the end
+    /// of time (`Duration::MAX`), where deadlines saturate.
+    pub ms: u16,
+    /// Bit 7: then call `handle_timeout(now)` again while `poll_timeout()`
+    /// says it is due (an event loop that wakes at once), which must stop.
+    pub unit: u8,
+    /// Call `handle_timeout` with a time that much *before* the clock
+    /// (which stays put): it must count as the clock's time. With bit 7 of
+    /// `unit` the connection is settled first, and then nothing observable
+    /// may change.
+    pub back: bool,
+}
+
+impl Tick {
+    /// The step this tick makes.
+    pub fn step(&self) -> Duration {
+        let unit = match self.unit % 8 {
+            0 | 7 => Duration::from_millis(1),
+            1 => Duration::from_millis(100),
+            2 => Duration::from_secs(1),
+            3 => Duration::from_secs(3600),
+            4 | 5 => Duration::from_millis(10),
+            _ => Duration::from_secs(10),
+        };
+        unit * u32::from(self.ms)
+    }
+
+    /// Whether this tick jumps to near the end of time.
+    pub fn far(&self) -> bool {
+        self.unit % 8 == 7
+    }
+
+    pub fn settle(&self) -> bool {
+        self.unit & 0x80 != 0
+    }
 }
 
 /// A frame to receive: well formed unless the fuzzer picks otherwise.
@@ -312,6 +424,12 @@ impl<'a> Player<'a> {
             Op::Advance { n } => d.advance(usize::from(n)),
             Op::AdvanceAll => d.advance_all(),
             Op::Deflated(spec) => self.deflated(spec),
+            Op::ReceiveOwned { lend, mode } => {
+                let lend = usize::from(lend) % 8192;
+                let bytes = self.take(lend);
+                self.driver.receive_owned(lend, bytes, mode % 3);
+            }
+            Op::Time(tick) => self.driver.time(tick),
         }
         self.driver.queued() < MAX_QUEUED
     }
@@ -511,6 +629,8 @@ impl<'a> Player<'a> {
             }
             self.driver.advance_all();
         }
+        // What the connection did not take yet (backpressure) goes in now.
+        self.driver.flush_inbox();
         if setup.eof {
             self.driver.receive_eof();
         }

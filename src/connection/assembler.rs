@@ -84,7 +84,7 @@ impl Assembler {
     #[cfg(feature = "deflate")]
     pub(crate) fn inflate(
         &mut self,
-        codec: &mut crate::deflate::Codec,
+        codec: &mut super::deflate::Codec,
         mut input: &[u8],
         max_message: usize,
     ) -> Result<(), ProtocolError> {

@@ -60,6 +60,26 @@ impl ReadBuf {
         &mut self.buf[self.filled..end]
     }
 
+    /// Lends an owned, empty buffer with room for at least `len` bytes: the
+    /// tail of this buffer's allocation, so [`unsplit`](Self::unsplit)
+    /// takes it back without a copy while nothing else grew the buffer.
+    pub(crate) fn lend_owned(&mut self, len: usize) -> BytesMut {
+        self.commit(0);
+        // Lent-but-unfilled space is given up: the tail goes out whole.
+        self.buf.truncate(self.filled);
+        self.buf.reserve(len);
+        self.buf.split_off(self.filled)
+    }
+
+    /// Appends the bytes of `part` (a buffer from
+    /// [`lend_owned`](Self::lend_owned), or any other).
+    pub(crate) fn unsplit(&mut self, part: BytesMut) {
+        self.commit(0);
+        self.buf.truncate(self.filled);
+        self.buf.unsplit(part);
+        self.filled = self.buf.len();
+    }
+
     /// Confirms that the first `n` lent bytes were filled.
     pub(crate) fn commit(&mut self, n: usize) {
         self.filled += n.min(self.lent);

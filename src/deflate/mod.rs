@@ -60,13 +60,11 @@
 //! [`DeflateConfig::server_no_context_takeover`]: it then keeps at most the
 //! 46 KiB decompressor per connection.
 
-mod codec;
 mod negotiate;
 
 use alloc::string::String;
 use core::fmt;
 
-pub(crate) use codec::{Codec, TRAILER};
 pub(crate) use negotiate::Offer;
 
 /// The extension's name in `Sec-WebSocket-Extensions` (§5).

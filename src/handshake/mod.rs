@@ -101,6 +101,16 @@ pub struct Limits {
     /// field, allocated for each parse attempt. More fields are refused with
     /// 431.
     pub max_headers: usize,
+    /// How long the whole opening handshake may take, enforced by the
+    /// adapters (this module does no I/O): on a server the whole request
+    /// head must arrive in this time, on a client the whole exchange
+    /// (request written, response head read). Default 10 s.
+    ///
+    /// A deadline, not a per-read timeout: a peer that sends one byte every
+    /// 100 ms (slowloris) is cut off all the same. A browser sends its head
+    /// in one packet; 10 s leaves room for a slow mobile link while bounding
+    /// what silent peers can hold. `None`: no deadline.
+    pub timeout: Option<core::time::Duration>,
 }
 
 impl Default for Limits {
@@ -108,6 +118,7 @@ impl Default for Limits {
         Limits {
             max_header_bytes: 8192,
             max_headers: 64,
+            timeout: Some(core::time::Duration::from_secs(10)),
         }
     }
 }

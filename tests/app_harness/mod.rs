@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use rfc6455::blocking::{Error, WebSocket};
+use rfc6455::blocking::{Transport, WebSocket};
 use rfc6455::{CloseCode, Message};
 use serde_json::Value;
 
@@ -521,6 +521,22 @@ impl<S: Write> Write for Counted<S> {
     }
 }
 
+/// The adapter's timers and teardown work through the counted stream as
+/// through the socket under it.
+impl<S: Transport> Transport for Counted<S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.inner.set_read_timeout(timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.inner.set_write_timeout(timeout)
+    }
+
+    fn shutdown_write(&mut self) -> std::io::Result<()> {
+        self.inner.shutdown_write()
+    }
+}
+
 /// A client on `ws://addr/ws` + `query` whose socket counts its bytes,
 /// offering permessage-deflate with `deflate` (the crate's defaults offer
 /// `permessage-deflate; client_max_window_bits`, as browsers do).
@@ -543,14 +559,17 @@ pub fn connect_counted(
 
 /// Reads the next message through `ws` and returns it with the bytes it
 /// took on the wire (everything read meanwhile: nothing else may arrive).
-pub fn read_counted<S: Read + Write>(ws: &mut WebSocket<Counted<S>>) -> (Message, usize) {
+pub fn read_counted<S: Transport>(ws: &mut WebSocket<Counted<S>>) -> (Message, usize) {
     let before = ws.get_ref().read;
-    let message = ws.read().expect("a message");
+    let message = ws
+        .read()
+        .expect("a message")
+        .expect("a message, not the end of the connection");
     (message, ws.get_ref().read - before)
 }
 
 /// Sends `message` through `ws` and returns the bytes it took on the wire.
-pub fn send_counted<S: Read + Write>(ws: &mut WebSocket<Counted<S>>, message: &Message) -> usize {
+pub fn send_counted<S: Transport>(ws: &mut WebSocket<Counted<S>>, message: &Message) -> usize {
     let before = ws.get_ref().written;
     ws.send(message).expect("send");
     ws.get_ref().written - before
@@ -633,10 +652,14 @@ impl Client {
     /// The next message, which must be a JSON text frame.
     pub fn next(&mut self) -> Value {
         match self.ws.read() {
-            Ok(Message::Text(text)) => {
+            Ok(Some(Message::Text(text))) => {
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
             }
-            Ok(other) => panic!("expected a JSON text message, got {other:?}"),
+            Ok(Some(other)) => panic!("expected a JSON text message, got {other:?}"),
+            Ok(None) => panic!(
+                "expected a message, the connection closed ({:?})",
+                self.ws.connection().peer_close()
+            ),
             Err(e) => panic!("expected a message, got {e}"),
         }
     }
@@ -678,9 +701,13 @@ impl Client {
         let mut seen = Vec::new();
         loop {
             match self.ws.read() {
-                Ok(Message::Text(text)) => seen.push(serde_json::from_str(&text).unwrap()),
-                Ok(other) => panic!("unexpected {other:?}"),
-                Err(Error::Closed(frame)) => return (frame.and_then(|f| f.code), seen),
+                Ok(Some(Message::Text(text))) => seen.push(serde_json::from_str(&text).unwrap()),
+                Ok(Some(other)) => panic!("unexpected {other:?}"),
+                // The close handshake is done: the code of the server's close frame.
+                Ok(None) => {
+                    let code = self.ws.connection().peer_close().and_then(|f| f.code);
+                    return (code, seen);
+                }
                 Err(e) => panic!("expected a close, got {e}"),
             }
         }

@@ -3,6 +3,8 @@
 //! and an in-memory client↔server [`Pair`].
 #![allow(dead_code)]
 
+use std::time::Duration;
+
 use rfc6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask_scalar};
 use rfc6455::{CloseCode, Config, Connection, Event, ProtocolError, Role};
 
@@ -134,12 +136,17 @@ impl Outcome {
     }
 }
 
-/// Feeds `input` to `conn` in chunks of `chunk` bytes, draining events after
-/// each chunk, then takes what the connection queued.
-pub fn feed(conn: &mut Connection, input: &[u8], chunk: usize) -> Outcome {
-    let mut out = Outcome::default();
-    for piece in input.chunks(chunk.max(1)) {
-        conn.receive(piece);
+/// Hands `piece` to `conn` as a driver does: what `receive` does not take
+/// is offered again after draining the events, until all of it is taken or
+/// the connection takes no more (it closed, or output is over its
+/// high-water mark: then the rest is dropped, as a transport left unread).
+/// Returns whether an error appeared.
+pub fn offer(conn: &mut Connection, mut piece: &[u8], out: &mut Outcome) -> bool {
+    let mut failed = false;
+    loop {
+        let taken = conn.receive(piece);
+        piece = &piece[taken..];
+        let before = (out.events.len(), failed);
         loop {
             match conn.poll_event() {
                 Ok(Some(event)) => out.events.push(event),
@@ -151,9 +158,23 @@ pub fn feed(conn: &mut Connection, input: &[u8], chunk: usize) -> Outcome {
                         out.error
                     );
                     out.error = Some(e);
+                    failed = true;
                 }
             }
         }
+        let progressed = taken > 0 || (out.events.len(), failed) != before;
+        if piece.is_empty() || !progressed {
+            return failed;
+        }
+    }
+}
+
+/// Feeds `input` to `conn` in chunks of `chunk` bytes, draining events after
+/// each chunk, then takes what the connection queued.
+pub fn feed(conn: &mut Connection, input: &[u8], chunk: usize) -> Outcome {
+    let mut out = Outcome::default();
+    for piece in input.chunks(chunk.max(1)) {
+        offer(conn, piece, &mut out);
     }
     out.sent = take_frames(conn);
     out
@@ -196,46 +217,99 @@ pub fn parse_frames(mut bytes: &[u8]) -> Vec<Frame> {
     frames
 }
 
-/// Takes and parses everything `conn` has queued.
-pub fn take_frames(conn: &mut Connection) -> Vec<Frame> {
-    let frames = parse_frames(conn.pending());
-    let n = conn.pending().len();
-    conn.advance(n);
-    frames
+/// Takes everything `conn` has queued, as bytes.
+pub fn take_output(conn: &mut Connection) -> Vec<u8> {
+    conn.output().take_all()
 }
 
-/// A client and a server connected in memory.
+/// Takes and parses everything `conn` has queued: every chunk of its
+/// output, not only the first.
+pub fn take_frames(conn: &mut Connection) -> Vec<Frame> {
+    parse_frames(&take_output(conn))
+}
+
+/// A client and a server connected in memory, with a simulated clock: time
+/// moves only when a test says so, so timer tests never sleep.
 pub struct Pair {
     pub client: Connection,
     pub server: Connection,
+    /// The simulated time, passed to both ends' `handle_timeout`.
+    pub now: Duration,
+    /// Deliver bytes to the client (false: the client's transport is
+    /// stalled, what the server sends stays queued).
+    pub client_reads: bool,
+    /// Deliver bytes to the server.
+    pub server_reads: bool,
 }
 
 impl Pair {
     pub fn new() -> Self {
-        Pair {
-            client: client(),
-            server: server(),
-        }
+        Self::from_connections(client(), server())
     }
 
     pub fn with_configs(client: Config, server: Config) -> Self {
-        Pair {
-            client: Connection::with_mask_source(Role::Client, client, fixed_keys),
-            server: Connection::new(Role::Server, server),
-        }
+        Self::from_connections(
+            Connection::with_mask_source(Role::Client, client, fixed_keys),
+            Connection::new(Role::Server, server),
+        )
+    }
+
+    pub fn from_connections(client: Connection, server: Connection) -> Self {
+        let mut pair = Pair {
+            client,
+            server,
+            now: Duration::ZERO,
+            client_reads: true,
+            server_reads: true,
+        };
+        pair.tick();
+        pair
+    }
+
+    /// Both ends' `handle_timeout` at the current time.
+    pub fn tick(&mut self) {
+        self.client.handle_timeout(self.now);
+        self.server.handle_timeout(self.now);
+    }
+
+    /// Moves the clock forward by `by`, calling `handle_timeout` on both
+    /// ends, then drives. Returns the events as [`drive`](Self::drive) does.
+    pub fn advance(&mut self, by: Duration) -> (Vec<Event>, Vec<Event>) {
+        self.now += by;
+        self.tick();
+        self.drive(usize::MAX)
     }
 
     /// Moves bytes both ways, `chunk` bytes per receive, until neither side
-    /// has anything to send. Returns (events at the client, events at the server).
+    /// has anything to send, calling `handle_timeout` after every step as
+    /// an event loop does. Returns (events at the client, events at the
+    /// server).
     pub fn drive(&mut self, chunk: usize) -> (Vec<Event>, Vec<Event>) {
         let mut at_client = Vec::new();
         let mut at_server = Vec::new();
         loop {
-            let moved = transfer(&mut self.client, &mut self.server, chunk, &mut at_server)
-                | transfer(&mut self.server, &mut self.client, chunk, &mut at_client);
+            let mut moved = false;
+            if self.server_reads {
+                moved |= transfer(&mut self.client, &mut self.server, chunk, &mut at_server);
+            }
+            if self.client_reads {
+                moved |= transfer(&mut self.server, &mut self.client, chunk, &mut at_client);
+            }
+            self.tick();
+            // Events a timer queued (a loss) come out too.
+            drain(&mut self.server, &mut at_server);
+            drain(&mut self.client, &mut at_client);
             if !moved {
                 return (at_client, at_server);
             }
+        }
+    }
+
+    /// When the earlier of the two ends next needs `handle_timeout`.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        match (self.client.poll_timeout(), self.server.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 }
@@ -246,24 +320,48 @@ impl Default for Pair {
     }
 }
 
+fn drain(conn: &mut Connection, events: &mut Vec<Event>) {
+    while let Some(event) = conn
+        .poll_event()
+        .expect("no protocol error between our own ends")
+    {
+        events.push(event);
+    }
+}
+
+/// Moves what `from` has queued to `to`, as much as `to` takes (all of it
+/// unless its output is over the high-water mark: then the rest stays
+/// queued at `from`, as in a transport whose reader stopped).
 fn transfer(
     from: &mut Connection,
     to: &mut Connection,
     chunk: usize,
     events: &mut Vec<Event>,
 ) -> bool {
-    let bytes = from.pending().to_vec();
-    from.advance(bytes.len());
-    for piece in bytes.chunks(chunk.max(1)) {
-        to.receive(piece);
-        while let Some(event) = to
-            .poll_event()
-            .expect("no protocol error between our own ends")
-        {
-            events.push(event);
+    use bytes::Buf;
+    let mut moved = false;
+    while from.wants_write() && to.wants_read() {
+        let piece = {
+            let out: &rfc6455::Output = from.output();
+            let chunk_bytes = out.chunk();
+            chunk_bytes[..chunk_bytes.len().min(chunk.max(1))].to_vec()
+        };
+        let taken = to.receive(&piece);
+        if taken == 0 {
+            break;
         }
+        from.output().advance(taken);
+        moved = true;
+        drain(to, events);
     }
-    !bytes.is_empty()
+    if (from.should_shutdown_write() || from.may_close_transport()) && !to.is_eof() {
+        // `from` shut its write half down or dropped the transport: the
+        // other end sees end-of-file.
+        to.receive_eof();
+        drain(to, events);
+        moved = true;
+    }
+    moved
 }
 
 // ---- helpers added for framing / fragmentation / control / properties ----
@@ -316,21 +414,7 @@ pub fn feed_chunks(conn: &mut Connection, mut input: &[u8], chunks: &[usize]) ->
         let n = sizes.next().unwrap_or(usize::MAX).min(input.len());
         let (piece, rest) = input.split_at(n);
         input = rest;
-        conn.receive(piece);
-        loop {
-            match conn.poll_event() {
-                Ok(Some(event)) => out.events.push(event),
-                Ok(None) => break,
-                Err(e) => {
-                    assert!(
-                        out.error.is_none(),
-                        "a second error after {:?}: {e:?}",
-                        out.error
-                    );
-                    out.error = Some(e);
-                }
-            }
-        }
+        offer(conn, piece, &mut out);
     }
     out.sent = take_frames(conn);
     out
@@ -369,21 +453,8 @@ pub fn feed_pieces(conn: &mut Connection, pieces: &[&[u8]]) -> (Outcome, Option<
     let mut out = Outcome::default();
     let mut failed_at = None;
     for (i, piece) in pieces.iter().enumerate() {
-        conn.receive(piece);
-        loop {
-            match conn.poll_event() {
-                Ok(Some(event)) => out.events.push(event),
-                Ok(None) => break,
-                Err(e) => {
-                    assert!(
-                        out.error.is_none(),
-                        "a second error after {:?}: {e:?}",
-                        out.error
-                    );
-                    out.error = Some(e);
-                    failed_at = Some(i);
-                }
-            }
+        if offer(conn, piece, &mut out) {
+            failed_at = Some(i);
         }
     }
     out.sent = take_frames(conn);

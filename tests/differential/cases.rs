@@ -150,12 +150,23 @@ pub(crate) fn our_failing_frame(
 ) -> Option<usize> {
     let mut conn = receiver(role, deflate);
     for (i, s) in spans.iter().enumerate() {
-        conn.receive(&stream[s.start..s.start + s.avail]);
+        let mut frame = &stream[s.start..s.start + s.avail];
+        // What `receive` does not take (the input bound) is offered again
+        // after draining; queued pongs are written out so that the output
+        // never holds input back.
         loop {
-            match conn.poll_event() {
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(_) => return Some(i),
+            let taken = conn.receive(frame);
+            frame = &frame[taken..];
+            loop {
+                match conn.poll_event() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => return Some(i),
+                }
+            }
+            flush(&mut conn);
+            if frame.is_empty() || (taken == 0 && !conn.wants_read()) {
+                break;
             }
         }
     }

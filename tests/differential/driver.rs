@@ -8,10 +8,12 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{connection, take_frames};
+use bytes::Buf;
+
+use crate::common::{fixed_keys, take_frames};
 use crate::generator::{Agreement, split};
 use rfc6455::frame::OpCode;
-use rfc6455::{Connection, Event, MessageKind, Role};
+use rfc6455::{Config, Connection, Event, MessageKind, Role};
 
 /// How long the one Python process may take (it needs a few seconds).
 pub(crate) const PYTHON_TIMEOUT: Duration = Duration::from_secs(180);
@@ -158,18 +160,20 @@ pub(crate) fn parse_line(line: &str) -> (usize, Outcome) {
     (index, out)
 }
 
-/// Our outcome: `stream` fed to a fresh connection in `role`, one `receive`
-/// per chunk, draining events after each (the documented call order). Keeps
-/// feeding after a close or a failure: nothing more may come out.
+/// Our outcome: `stream` fed to a fresh connection in `role`, one read
+/// per chunk, draining events after each (the documented call order):
+/// what `receive` does not take (the input bound) is offered again after
+/// draining. Keeps feeding after a close or a failure: nothing more may
+/// come out (and a closed connection may stop taking input).
 pub(crate) fn ours(role: Role, stream: &[u8], sizes: &[usize]) -> Outcome {
     ours_with(role, None, stream, sizes)
 }
 
 /// A fresh connection in `role`, with permessage-deflate agreed as `deflate`.
 pub(crate) fn receiver(role: Role, deflate: Option<Agreement>) -> Connection {
-    let conn = connection(role);
+    let agreement = rfc6455::Agreement::new(role);
     #[cfg(feature = "deflate")]
-    let conn = conn.with_deflate(deflate.map(|a| rfc6455::deflate::DeflateParams {
+    let agreement = agreement.with_deflate(deflate.map(|a| rfc6455::deflate::DeflateParams {
         server_no_context_takeover: a.server_no_context_takeover,
         client_no_context_takeover: a.client_no_context_takeover,
         server_max_window_bits: Some(a.server_max_window_bits),
@@ -180,7 +184,14 @@ pub(crate) fn receiver(role: Role, deflate: Option<Agreement>) -> Connection {
         deflate.is_none(),
         "permessage-deflate needs the `deflate` feature"
     );
-    conn
+    Connection::from_agreement_with_mask_source(agreement, Config::default(), fixed_keys)
+}
+
+/// Writes out everything `conn` has queued (pongs, close frames), as a
+/// caller would: all of it, every chunk.
+pub(crate) fn flush(conn: &mut Connection) {
+    let n = conn.output_len();
+    conn.output().advance(n);
 }
 
 /// [`ours`] with a permessage-deflate agreement.
@@ -192,54 +203,64 @@ pub(crate) fn ours_with(
 ) -> Outcome {
     let mut conn = receiver(role, deflate);
     let mut out = Outcome::default();
-    for piece in split(stream, sizes) {
-        conn.receive(piece);
+    for mut piece in split(stream, sizes) {
         loop {
-            match conn.poll_event() {
-                Ok(Some(event)) => {
-                    let ev = match event {
-                        _ if out.failure.is_some() => {
-                            Ev::Anomaly(format!("event after the failure: {event:?}"))
-                        }
-                        Event::Message(m) if m.kind() == MessageKind::Text => {
-                            Ev::Text(payload(m.as_bytes()))
-                        }
-                        Event::Message(m) => Ev::Binary(payload(m.as_bytes())),
-                        Event::Ping(p) => Ev::Ping(p.to_vec()),
-                        Event::Pong(p) => Ev::Pong(p.to_vec()),
-                        Event::Close(c) => {
-                            Ev::Close(c.code_or_no_status().0, c.reason.into_bytes())
-                        }
-                    };
-                    out.events.push(ev);
-                }
-                Ok(None) => break,
-                Err(e) if out.failure.is_some() => {
-                    out.events.push(Ev::Anomaly(format!("second error {e:?}")));
-                    break;
-                }
-                Err(e) => {
-                    let code = e.close_code().0;
-                    out.failure = Some(code);
-                    // The close frame for the failure is queued (§7.1.7).
-                    let sent = take_frames(&mut conn);
-                    let close = sent.iter().find(|f| f.opcode == OpCode::Close);
-                    let sent_code = close
-                        .and_then(|f| f.payload.get(..2))
-                        .map(|c| u16::from_be_bytes([c[0], c[1]]));
-                    if sent_code != Some(code) {
-                        out.events.push(Ev::Anomaly(format!(
-                            "failed with {e:?} ({code}) but queued close code {sent_code:?}"
-                        )));
+            let taken = conn.receive(piece);
+            piece = &piece[taken..];
+            ours_drain(&mut conn, &mut out);
+            // Flush what is queued (pongs, the close reply) as a caller would.
+            flush(&mut conn);
+            if piece.is_empty() || (taken == 0 && !conn.wants_read()) {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Drains `conn`'s events into `out`.
+fn ours_drain(conn: &mut Connection, out: &mut Outcome) {
+    loop {
+        match conn.poll_event() {
+            Ok(Some(event)) => {
+                let ev = match event {
+                    _ if out.failure.is_some() => {
+                        Ev::Anomaly(format!("event after the failure: {event:?}"))
                     }
+                    Event::Message(m) if m.kind() == MessageKind::Text => {
+                        Ev::Text(payload(m.as_bytes()))
+                    }
+                    Event::Message(m) => Ev::Binary(payload(m.as_bytes())),
+                    Event::Ping(p) => Ev::Ping(p.to_vec()),
+                    Event::Pong(p) => Ev::Pong(p.to_vec()),
+                    Event::Close(c) => Ev::Close(c.code_or_no_status().0, c.reason.into_bytes()),
+                    // No end-of-file and no timers here: never lost.
+                    Event::Lost(lost) => Ev::Anomaly(format!("lost: {lost:?}")),
+                };
+                out.events.push(ev);
+            }
+            Ok(None) => break,
+            Err(e) if out.failure.is_some() => {
+                out.events.push(Ev::Anomaly(format!("second error {e:?}")));
+                break;
+            }
+            Err(e) => {
+                let code = e.close_code().0;
+                out.failure = Some(code);
+                // The close frame for the failure is queued (§7.1.7).
+                let sent = take_frames(conn);
+                let close = sent.iter().find(|f| f.opcode == OpCode::Close);
+                let sent_code = close
+                    .and_then(|f| f.payload.get(..2))
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]));
+                if sent_code != Some(code) {
+                    out.events.push(Ev::Anomaly(format!(
+                        "failed with {e:?} ({code}) but queued close code {sent_code:?}"
+                    )));
                 }
             }
         }
-        // Flush what is queued (pongs, the close reply) as a caller would.
-        let n = conn.pending().len();
-        conn.advance(n);
     }
-    out
 }
 
 // ---- the wsproto process -----------------------------------------------------

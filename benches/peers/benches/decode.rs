@@ -19,7 +19,9 @@
 //!   64 KiB at a time (the blocking adapter's bulk read size; tungstenite
 //!   reads 128 KiB chunks, fastwebsockets fills its buffer's capacity), then
 //!   `poll_event` until `None`.
-//! - `rfc6455_blocking`: the blocking adapter `WebSocket<Mem>`, `read()`.
+//! - `rfc6455_blocking`: the blocking adapter `WebSocket<NoTimeouts<Mem>>`
+//!   (an in-memory stream has no read timeout to drive the timers with),
+//!   `read()`.
 //! - `tungstenite`: `WebSocket::from_raw_socket(Mem, Server, default
 //!   config)`, `read()`.
 //! - `fastwebsockets`: `FragmentCollector::read_frame` over
@@ -31,8 +33,9 @@ use std::io::Read;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rfc6455::blocking::{NoTimeouts, WebSocket};
 use rfc6455::{Config, Connection, Event, Role};
-use rfc6455_peer_benches::{Clock, Kind, Mem, SIZES, batch, masked_frames, payload};
+use rfc6455_peer_benches::{Clock, Kind, Mem, SIZES, batch, masked_frames, payload, receive_all};
 
 /// How much the core is offered per read: the blocking adapter's largest
 /// read size (it adapts between 1 KiB when idle and 64 KiB in bulk).
@@ -71,7 +74,7 @@ impl Decoder for Ours {
 }
 
 struct OursBlocking {
-    ws: rfc6455::blocking::WebSocket<Mem>,
+    ws: WebSocket<NoTimeouts<Mem>>,
     src: Mem,
 }
 
@@ -80,7 +83,7 @@ impl Decoder for OursBlocking {
         self.src.rewind();
         let mut bytes = 0;
         for _ in 0..n {
-            let message = self.ws.read().expect("valid frames");
+            let message = self.ws.read().expect("valid frames").expect("open");
             bytes += message.len();
             black_box(message);
         }
@@ -137,7 +140,7 @@ fn contenders(frames: &[u8]) -> Vec<(&'static str, Box<dyn Decoder>)> {
     let src = Mem::new(frames.to_vec());
     let conn = Connection::new(Role::Server, Config::default());
     let blocking = OursBlocking {
-        ws: rfc6455::blocking::WebSocket::from_connection(src.clone(), conn),
+        ws: WebSocket::from_connection(NoTimeouts(src.clone()), conn),
         src,
     };
     let src = Mem::new(frames.to_vec());
@@ -173,9 +176,8 @@ fn check(kind: Kind, payload: &[u8], frames: &[u8], n: usize) {
     let mut conn = Connection::new(Role::Server, Config::default());
     let mut input = Vec::new();
     src.clone().read_to_end(&mut input).expect("in-memory read");
-    conn.receive(&input);
     let mut count = 0;
-    while let Some(event) = conn.poll_event().expect("valid frames") {
+    for event in receive_all(&mut conn, &input).expect("valid frames") {
         let Event::Message(message) = event else {
             panic!("unexpected {event:?}")
         };

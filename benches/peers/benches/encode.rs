@@ -15,11 +15,12 @@
 //! In the client role every frame is masked with a fresh key:
 //!
 //! - `rfc6455`: the sans-IO core. `send(&Message)` of a prepared message
-//!   (`Bytes` / `Utf8Bytes`, like tungstenite's), then `pending_chunks()`
-//!   are written with one vectored write and `advance()`d: a server shares
+//!   (`Bytes` / `Utf8Bytes`, like tungstenite's), then the chunks of
+//!   `output()` (a `bytes::Buf`: `chunks_vectored`) are written with one
+//!   vectored write and the output `advance()`d: a server shares
 //!   a payload of 8 KiB or more instead of copying it. Client keys come
 //!   from the OS (`getrandom`), fetched 128 keys per call.
-//! - `rfc6455_blocking`: the blocking adapter `WebSocket<Mem>`,
+//! - `rfc6455_blocking`: the blocking adapter `WebSocket<NoTimeouts<Mem>>`,
 //!   `send(&Message)` (queue, vectored write, flush).
 //! - `tungstenite`: `send(Message)` (write + flush), the message built from
 //!   a prepared `Bytes` / `Utf8Bytes` (a reference-count increment, no
@@ -34,10 +35,12 @@ use std::hint::black_box;
 use std::io::{IoSlice, Write};
 use std::time::Duration;
 
+use bytes::Buf;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fastwebsockets::{Frame, Payload};
+use rfc6455::blocking::{NoTimeouts, WebSocket};
 use rfc6455::{Config, Connection, Message, Role};
-use rfc6455_peer_benches::{Clock, Kind, Mem, SIZES, batch, payload, push_frame};
+use rfc6455_peer_benches::{Clock, Kind, Mem, SIZES, batch, payload, push_frame, receive_all};
 
 /// One contender: sends `n` copies of its message into its stream (emptied
 /// first) and returns the number of bytes written.
@@ -65,15 +68,15 @@ impl Encoder for Ours {
         self.sink.clear_output();
         for _ in 0..n {
             self.conn.send(black_box(&self.message)).expect("open");
-            while self.conn.pending_len() > 0 {
+            while self.conn.wants_write() {
+                let out = self.conn.output();
                 let mut slices = [IoSlice::new(&[]); 4];
-                let mut count = 0;
-                for (slot, chunk) in slices.iter_mut().zip(self.conn.pending_chunks()) {
-                    *slot = IoSlice::new(chunk);
-                    count += 1;
-                }
-                let written = self.sink.write_vectored(&slices[..count]).expect("in-memory write");
-                self.conn.advance(written);
+                let count = out.chunks_vectored(&mut slices);
+                let written = self
+                    .sink
+                    .write_vectored(&slices[..count])
+                    .expect("in-memory write");
+                out.advance(written);
             }
         }
         self.sink.written()
@@ -81,7 +84,7 @@ impl Encoder for Ours {
 }
 
 struct OursBlocking {
-    ws: rfc6455::blocking::WebSocket<Mem>,
+    ws: WebSocket<NoTimeouts<Mem>>,
     sink: Mem,
     message: Message,
 }
@@ -167,7 +170,7 @@ fn contenders(kind: Kind, role: Role, payload: &[u8]) -> Vec<(&'static str, Box<
     let sink = Mem::default();
     let conn = Connection::new(role, Config::default());
     let blocking = OursBlocking {
-        ws: rfc6455::blocking::WebSocket::from_connection(sink.clone(), conn),
+        ws: WebSocket::from_connection(NoTimeouts(sink.clone()), conn),
         sink,
         message,
     };
@@ -224,9 +227,8 @@ fn check(name: &str, kind: Kind, role: Role, payload: &[u8], output: &[u8], n: u
         Role::Client => Role::Server,
     };
     let mut conn = Connection::new(peer, Config::default());
-    conn.receive(output);
     let mut count = 0;
-    while let Some(event) = conn.poll_event().expect("valid frames") {
+    for event in receive_all(&mut conn, output).expect("valid frames") {
         let rfc6455::Event::Message(message) = event else {
             panic!("{name}: {event:?}")
         };

@@ -3,6 +3,9 @@
 //! test), and an in-memory stream that is both a `std::io` and a tokio
 //! stream, so that rfc6455, tungstenite and fastwebsockets read and write
 //! through the same code.
+//!
+//! [`receive_all`] hands a whole stream to an rfc6455 `Connection` for the
+//! benches' correctness checks (outside the timing).
 
 use std::cell::RefCell;
 use std::io::{self, IoSlice, Read, Write};
@@ -10,6 +13,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use rfc6455::{Connection, Event, ProtocolError};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Payload sizes of the decode and encode benches (issue 5).
@@ -137,6 +141,28 @@ pub fn masked_frames(kind: Kind, payload: &[u8], count: usize) -> Vec<u8> {
 /// entering the tokio runtime, is amortised), at least 8 and at most 4096.
 pub fn batch(size: usize) -> usize {
     ((256 * 1024) / size).clamp(8, 4096)
+}
+
+/// Hands all of `bytes` to `conn` and returns every event it makes of them.
+/// A `receive` takes at most `input_room()` bytes (64 KiB beyond the frame
+/// being decoded by default), so the rest is offered again after the
+/// events are drained, as an event loop does.
+pub fn receive_all(conn: &mut Connection, mut bytes: &[u8]) -> Result<Vec<Event>, ProtocolError> {
+    let mut events = Vec::new();
+    loop {
+        let taken = conn.receive(bytes);
+        bytes = &bytes[taken..];
+        while let Some(event) = conn.poll_event()? {
+            events.push(event);
+        }
+        if bytes.is_empty() {
+            return Ok(events);
+        }
+        assert!(
+            taken > 0 || conn.input_room() > 0,
+            "the connection takes no more input"
+        );
+    }
 }
 
 #[derive(Debug, Default)]

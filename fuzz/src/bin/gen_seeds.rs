@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rfc6455::deflate::{DeflateConfig, DeflateParams};
 use rfc6455::handshake::{Limits, Parsed, UpgradeRequest};
-use rfc6455::{Config, Connection, Role};
+use rfc6455::{Agreement, Config, Connection, Role};
 use rfc6455_fuzz::deflate::{DeflateSetup, Flush, Sender};
 use rfc6455_fuzz::script::{DeflateSpec, FrameSpec, Op, Payload, Setup};
 use rfc6455_fuzz::seed::{connection_input, frames_input};
@@ -493,8 +493,8 @@ fn pmd_frame(to_server: bool, fin: bool, rsv1: bool, opcode: u8, payload: &[u8])
 fn own_compressed(client: bool, params: DeflateParams) -> Vec<u8> {
     let role = if client { Role::Client } else { Role::Server };
     let config = Config::default().deflate(DeflateConfig::default());
-    let mut conn =
-        Connection::with_mask_source(role, config, |b| b.fill(0x5A)).with_deflate(Some(params));
+    let agreement = Agreement::new(role).with_deflate(Some(params));
+    let mut conn = Connection::from_agreement_with_mask_source(agreement, config, |b| b.fill(0x5A));
     let text = "permessage-deflate: Hello, κόσμε! €😀 ".repeat(20);
     conn.send_text(&text).unwrap();
     conn.send_binary(&[7u8; 300]).unwrap();
@@ -502,7 +502,7 @@ fn own_compressed(client: bool, params: DeflateParams) -> Vec<u8> {
     conn.ping(b"between").unwrap();
     conn.send_text_fragment(&text[100..], true).unwrap();
     conn.send_text(&text).unwrap();
-    conn.pending().to_vec()
+    conn.output().take_all()
 }
 
 fn deflate_seeds(out: &Out) {

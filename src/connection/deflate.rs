@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::{DeflateConfig, DeflateParams};
-use crate::connection::Role;
+use crate::agreement::Role;
+use crate::deflate::{DeflateConfig, DeflateParams};
 
 /// The four bytes a sync flush ends with, removed when sending and put back
 /// when receiving (§7.2.1, §7.2.2).

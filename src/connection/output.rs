@@ -1,7 +1,7 @@
-//! The outgoing byte buffer: whole frames, encoded (and masked, for a
-//! client) as they are queued. The caller drains it with
-//! [`Connection::pending`](crate::Connection::pending) and
-//! [`Connection::advance`](crate::Connection::advance).
+//! The outgoing bytes: whole frames, encoded (and masked, for a client) as
+//! they are queued, drained by the caller through [`Output`]'s
+//! [`bytes::Buf`] implementation
+//! ([`Connection::output`](crate::Connection::output)).
 
 use alloc::collections::VecDeque;
 
@@ -62,8 +62,30 @@ impl MaskKeys {
     }
 }
 
-/// Encoded output, in order: `chunks` (shared payloads and the frames
-/// queued before them), then `buf[head..]`.
+/// The bytes a connection has queued for the transport, in order: a
+/// [`bytes::Buf`] (all chunks, for a vectored write), written by the caller
+/// and advanced by what went out.
+///
+/// ```
+/// use bytes::Buf;
+/// use rfc6455::{Config, Connection, Role};
+///
+/// let mut conn = Connection::new(Role::Server, Config::default());
+/// conn.send_text("hi")?;
+/// let out = conn.output();
+/// assert_eq!(out.remaining(), 4);
+/// assert_eq!(out.chunk(), &[0x81, 0x02, b'h', b'i']);
+/// out.advance(4); // after `socket.write` returned 4
+/// assert!(!conn.wants_write());
+/// # Ok::<(), rfc6455::UsageError>(())
+/// ```
+///
+/// Usually everything is one chunk; a large payload a server sends from
+/// `Bytes` is a chunk of its own, shared rather than copied
+/// ([`Connection::send`](crate::Connection::send)).
+///
+/// Inside: `chunks` (shared payloads and the frames queued before them),
+/// then `buf[head..]`.
 ///
 /// `buf` is a plain `Vec` with a read offset rather than a `BytesMut`: a
 /// small frame is queued and drained without any of `BytesMut`'s
@@ -71,16 +93,19 @@ impl MaskKeys {
 /// 8 % of sending a 16-byte message), and a buffer written out completely
 /// is reused from its start.
 #[derive(Debug, Default)]
-pub(crate) struct Outbox {
+pub struct Output {
     chunks: VecDeque<Bytes>,
     /// Total length of `chunks`; none of them is empty.
     chunks_len: usize,
     buf: Vec<u8>,
     /// Bytes at the start of `buf` already written.
     head: usize,
+    /// Bytes were advanced since the connection last looked (its write
+    /// timeout restarts then).
+    progressed: bool,
 }
 
-impl Outbox {
+impl Output {
     /// Encodes one frame at the end of the buffer, masking it when `masks` is given.
     pub(crate) fn push_frame(
         &mut self,
@@ -176,14 +201,14 @@ impl Outbox {
     }
 
     /// The first chunk of pending output.
-    pub(crate) fn pending(&self) -> &[u8] {
+    fn first(&self) -> &[u8] {
         self.chunks
             .front()
             .map_or(&self.buf[self.head..], |chunk| &chunk[..])
     }
 
     /// Every chunk of pending output, in order, none empty.
-    pub(crate) fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> {
         let rest = &self.buf[self.head..];
         self.chunks
             .iter()
@@ -196,8 +221,57 @@ impl Outbox {
         self.chunks_len + self.buf.len() - self.head
     }
 
+    /// Whether bytes were written since the last call (and forgets it).
+    pub(crate) fn take_progress(&mut self) -> bool {
+        core::mem::take(&mut self.progressed)
+    }
+
+    /// Forgets everything pending: the transport is being dropped.
+    pub(crate) fn discard(&mut self) {
+        let n = self.len();
+        self.drop_front(n);
+    }
+
+    /// Copies out everything pending and marks it written: for tests and
+    /// for loops that hand the bytes on elsewhere. A socket writer uses the
+    /// [`Buf`] methods (or [`write_to`](Self::write_to)) instead.
+    pub fn take_all(&mut self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        for chunk in self.chunks() {
+            out.extend_from_slice(chunk);
+        }
+        self.advance(out.len());
+        out
+    }
+
+    /// Writes pending bytes to `writer` with one `write_vectored` (one
+    /// `write` when there is a single chunk) and advances by what it
+    /// took. Returns that count; `Ok(0)` only when nothing is pending. A
+    /// writer that accepts nothing is [`WriteZero`](std::io::ErrorKind::WriteZero).
+    #[cfg(feature = "std")]
+    pub fn write_to<W: std::io::Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<usize> {
+        if self.len() == 0 {
+            return Ok(0);
+        }
+        let mut slices = [std::io::IoSlice::new(&[]); 8];
+        let count = self.chunks_vectored(&mut slices);
+        let written = if count == 1 {
+            writer.write(&slices[0])?
+        } else {
+            writer.write_vectored(&slices[..count])?
+        };
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        self.advance(written);
+        Ok(written)
+    }
+
     /// Drops the first `n` pending bytes, across chunks.
-    pub(crate) fn advance(&mut self, mut n: usize) {
+    fn drop_front(&mut self, mut n: usize) {
         while n > 0 {
             let Some(front) = self.chunks.front_mut() else {
                 self.head += n.min(self.buf.len() - self.head);
@@ -221,13 +295,42 @@ impl Outbox {
     }
 }
 
+impl Buf for Output {
+    fn remaining(&self) -> usize {
+        self.len()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.first()
+    }
+
+    /// Marks the first `cnt` bytes written (across chunks). Advancing past
+    /// the end stops at the end.
+    fn advance(&mut self, cnt: usize) {
+        if cnt > 0 {
+            self.progressed = true;
+        }
+        self.drop_front(cnt);
+    }
+
+    #[cfg(feature = "std")]
+    fn chunks_vectored<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, chunk) in dst.iter_mut().zip(self.chunks()) {
+            *slot = std::io::IoSlice::new(chunk);
+            n += 1;
+        }
+        n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_shared_payload_reserves_no_room_in_the_buffer() {
-        let mut outbox = Outbox::default();
+        let mut outbox = Output::default();
         let payload = Bytes::from(alloc::vec![7u8; 64 * 1024]);
         outbox.push_shared_frame(OpCode::Binary, true, &payload);
         assert!(
