@@ -11,7 +11,7 @@
 //!
 //! All three are small and `Copy`.
 
-use crate::close::CloseCode;
+use crate::close_code::CloseCode;
 
 /// The peer violated the protocol. The connection is failed (RFC 6455 §7.1.7):
 /// a close frame with [`close_code`](Self::close_code) is already queued.
@@ -85,6 +85,16 @@ pub enum ProtocolError {
         /// The configured limit.
         max: usize,
     },
+    /// A fragmented message arrived in more frames than
+    /// [`Config::max_frames_per_message`](crate::Config::max_frames_per_message):
+    /// a stream of empty continuation frames would otherwise keep a
+    /// connection busy forever without ever finishing a message. Answered
+    /// with 1008 (policy violation, §7.4.1): nothing in the RFC limits it.
+    #[error("message in more than {max} frames")]
+    TooManyFrames {
+        /// The configured limit.
+        max: u32,
+    },
 }
 
 impl ProtocolError {
@@ -99,6 +109,7 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
+            ProtocolError::TooManyFrames { .. } => CloseCode::POLICY_VIOLATION,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }

@@ -117,6 +117,7 @@ pub mod blocking;
 #[cfg(feature = "std")]
 mod clock;
 pub mod close;
+mod close_code;
 mod connection;
 #[cfg(feature = "deflate")]
 pub mod deflate;

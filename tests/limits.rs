@@ -512,3 +512,34 @@ fn control_frames_are_not_held_to_a_frame_limit_below_125_bytes() {
     let text = client_frame(true, 0x1, &[b'a'; 11]);
     feed(&mut conn, &text, text.len()).assert_failed_with(CloseCode::MESSAGE_TOO_BIG);
 }
+
+#[test]
+fn a_message_in_more_frames_than_the_limit_fails_with_1008() {
+    // Issue: empty continuation frames forever kept a core busy and were
+    // never closed. The default admits Autobahn 9.3/9.4 (65,536 frames).
+    let config = rfc6455::Config::default().max_frames_per_message(1000);
+    let mut server = common::server_with(config);
+    let mut input = common::client_frame(false, 0x1, b"");
+    for _ in 0..2000 {
+        input.extend_from_slice(&common::client_frame(false, 0x0, b""));
+    }
+    let out = common::feed(&mut server, &input, input.len());
+    assert_eq!(
+        out.error,
+        Some(rfc6455::ProtocolError::TooManyFrames { max: 1000 })
+    );
+    out.assert_failed_with(rfc6455::CloseCode::POLICY_VIOLATION);
+}
+
+#[test]
+fn the_default_frame_limit_admits_65536_fragments() {
+    let mut server = common::server();
+    let mut input = common::client_frame(false, 0x2, &[1; 64]);
+    for _ in 1..65_535 {
+        input.extend_from_slice(&common::client_frame(false, 0x0, &[1; 64]));
+    }
+    input.extend_from_slice(&common::client_frame(true, 0x0, &[1; 64]));
+    let out = common::feed(&mut server, &input, 64 * 1024);
+    assert_eq!(out.error, None);
+    assert_eq!(out.events, vec![common::binary_event(&vec![1; 64 * 65_536])]);
+}

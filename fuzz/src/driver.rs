@@ -5,7 +5,8 @@
 //!   `poll_event` only returns `Ok(None)`;
 //! * its state only moves forward (Open → LocalClosing → Closed) and stays
 //!   put once closed;
-//! * `pending()` is always a sequence of whole, valid frames, masked by a
+//! * the output (`output()`, a `bytes::Buf`) is always a sequence of
+//!   whole, valid frames, masked by a
 //!   client and not by a server, control payloads ≤ 125 bytes, nothing but
 //!   pongs after a close frame (§5.5.1 forbids data; §5.5.2 still answers
 //!   pings); RSV bits clear except RSV1 on the first frame of a message
@@ -24,7 +25,22 @@
 //!   and received events call for, and never fail;
 //! * after every `poll_event` loop, the events received are exactly those
 //!   of the reference receiver ([`crate::model`]) for the bytes received so
-//!   far, and the connection has failed exactly when those bytes call for it.
+//!   far, and the connection has failed exactly when those bytes call for it;
+//! * flow control: `receive` takes exactly `min(len, input_room())`, the
+//!   input held undecoded never exceeds `input_high_water` (at least 1 KiB)
+//!   plus one frame, no input is taken while the output is over
+//!   `output_high_water`, and the output never exceeds the bound of
+//!   `check_flow`;
+//! * time: the driver keeps its own account of the timers ([`Clock`]); no
+//!   timer fires before its deadline or (the write timeout: twice) after,
+//!   `poll_timeout()` is never before the last `now` and never after a
+//!   running timer's deadline, `handle_timeout` with an earlier time
+//!   changes nothing at a settled connection, and a loop that calls it
+//!   while it is due comes to rest;
+//! * teardown: `may_close_transport()` exactly when closed, flushed and the
+//!   peer's end, `close_timeout` or 64 KiB discarded came (or at once when
+//!   a timer gave up), and from then on for good; `should_shutdown_write()`
+//!   for a server or a failed connection once closed and flushed.
 
 use core::time::Duration;
 use std::collections::VecDeque;
@@ -312,43 +328,202 @@ impl Driver {
 
     /// Bytes queued so far (written or pending).
     pub fn queued(&self) -> usize {
-        self.written + self.conn.pending_len()
+        self.written + self.conn.output_len()
     }
 
     // ---- input ---------------------------------------------------------
 
-    /// `receive`, then drain events.
-    pub fn receive(&mut self, bytes: &[u8]) {
-        self.conn.receive(bytes);
-        self.record(bytes);
-        self.drain();
+    /// The most received input the connection may hold undecoded: the
+    /// input high-water mark (at least [`MIN_INPUT`]) beyond the frame
+    /// being decoded, whose payload is at most `max_frame_size` (a control
+    /// frame: 125 bytes, whatever the limit), plus its header, which the
+    /// driver's count includes.
+    fn input_limit(&self) -> usize {
+        let frame = self.config.max_frame_size.max(MAX_CONTROL);
+        self.config.input_high_water.max(MIN_INPUT) + frame + MAX_HEADER
     }
 
-    /// `receive_buffer(lend)`, fill it with `bytes` (at most `lend` of them)
-    /// then garbage, `commit_received(commit)`, drain. Only the committed
-    /// bytes may ever be read.
-    pub fn receive_lent(&mut self, lend: usize, bytes: &[u8], commit: usize) {
-        let buf = self.conn.receive_buffer(lend);
+    /// `input_room()`, checked against `wants_read()` and the documented
+    /// cases where it must be 0 (end-of-file, output over the mark).
+    fn check_room(&self) -> usize {
+        let room = self.conn.input_room();
         assert_eq!(
-            buf.len(),
-            lend,
-            "receive_buffer lent a buffer of the wrong size"
+            self.conn.wants_read(),
+            room > 0,
+            "wants_read() disagrees with input_room() = {room}"
         );
-        let n = bytes.len().min(lend);
-        buf[..n].copy_from_slice(&bytes[..n]);
+        if self.conn.is_eof() {
+            assert_eq!(room, 0, "input room after end-of-file");
+        }
+        if !self.conn.is_closed() && self.conn.output_len() > self.config.output_high_water {
+            assert_eq!(
+                room,
+                0,
+                "input room with {} bytes of output queued (high water {})",
+                self.conn.output_len(),
+                self.config.output_high_water
+            );
+        }
+        room
+    }
+
+    /// Accounts for `bytes` the connection took (while closed: discarded).
+    fn took(&mut self, bytes: &[u8], was_closed: bool) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.clock.heard = true;
+        if was_closed {
+            self.clock.discarded += bytes.len();
+            return;
+        }
+        self.record(bytes);
+        self.undrained += bytes.len();
+        self.reply_input += bytes.len();
+        assert!(
+            self.undrained <= self.input_limit(),
+            "{} bytes of input held undecoded (input high water {}, max frame {})",
+            self.undrained,
+            self.config.input_high_water,
+            self.config.max_frame_size
+        );
+    }
+
+    /// `bytes` arrive at the transport: `receive` what the connection
+    /// takes, drain events, and offer the rest again until it takes nothing
+    /// more (then it waits in the inbox).
+    pub fn receive(&mut self, bytes: &[u8]) {
+        self.inbox.extend_from_slice(bytes);
+        self.pump();
+    }
+
+    fn pump(&mut self) {
+        while !self.inbox.is_empty() && self.offer() > 0 {}
+    }
+
+    /// One `receive` of the inbox, then drain; returns how much was taken.
+    fn offer(&mut self) -> usize {
+        self.reset_flow();
+        let room = self.check_room();
+        let was_closed = self.conn.is_closed();
+        let bytes = std::mem::take(&mut self.inbox);
+        let taken = self.conn.receive(&bytes);
+        assert_eq!(
+            taken,
+            bytes.len().min(room),
+            "receive took {taken} of {} bytes with input_room() = {room}",
+            bytes.len()
+        );
+        self.took(&bytes[..taken], was_closed);
+        self.inbox = bytes;
+        self.inbox.drain(..taken);
+        self.drain();
+        taken
+    }
+
+    /// Offers the inbox until it is empty, writing all output in between
+    /// (which lifts backpressure), or until the connection takes no more.
+    pub fn flush_inbox(&mut self) {
+        while !self.inbox.is_empty() && self.queued() < MAX_QUEUED {
+            let before = self.inbox.len();
+            self.pump();
+            self.advance_all();
+            if self.inbox.len() == before {
+                break;
+            }
+        }
+    }
+
+    /// `receive_buffer(lend)` (at most `input_room()` long), filled from the
+    /// inbox and then `bytes` (what is left over stays in the inbox), then
+    /// garbage; `commit_received(commit)`, drain. Only the committed bytes
+    /// may ever be read.
+    pub fn receive_lent(&mut self, lend: usize, bytes: &[u8], commit: usize) {
+        self.inbox.extend_from_slice(bytes);
+        self.reset_flow();
+        let room = self.check_room();
+        let was_closed = self.conn.is_closed();
+        let buf = self.conn.receive_buffer(lend);
+        let lent = buf.len();
+        assert_eq!(
+            lent,
+            lend.min(room),
+            "receive_buffer({lend}) with input_room() = {room}"
+        );
+        let n = self.inbox.len().min(lent);
+        buf[..n].copy_from_slice(&self.inbox[..n]);
         buf[n..].fill(0xEE);
         self.conn.commit_received(commit);
-        let committed = commit.min(lend);
-        let mut got = bytes[..n.min(committed)].to_vec();
+        let committed = commit.min(lent);
+        let real = n.min(committed);
+        let mut got = self.inbox[..real].to_vec();
         got.resize(committed, 0xEE);
-        self.record(&got);
+        self.inbox.drain(..real);
+        self.took(&got, was_closed);
+        if commit > committed && !strict() {
+            // K4 (tolerated): `commit_received(n)` with n beyond the lent
+            // bytes counts n, not what was lent: as input heard (the
+            // keepalive's silence clock restarts though nothing arrived),
+            // and, closed, as n bytes discarded.
+            self.clock.heard = true;
+            if was_closed {
+                self.clock.discarded += commit - committed;
+            }
+        }
         self.drain();
     }
 
     /// `receive_buffer(lend)` filled with garbage and never committed: the
     /// next call must drop it.
     pub fn lend_only(&mut self, lend: usize) {
-        self.conn.receive_buffer(lend).fill(0x88);
+        let room = self.check_room();
+        let buf = self.conn.receive_buffer(lend);
+        assert_eq!(
+            buf.len(),
+            lend.min(room),
+            "receive_buffer({lend}) with input_room() = {room}"
+        );
+        buf.fill(0x88);
+        self.drain();
+    }
+
+    /// `lend_receive_buffer(lend)`, filled with at most `min(lend,
+    /// input_room())` bytes of the inbox and `bytes` (as its docs ask), given
+    /// back with `receive_owned`: mode 0 the lent buffer, 1 a buffer of our
+    /// own (the lent one dropped), 2 nothing (the lent one dropped).
+    pub fn receive_owned(&mut self, lend: usize, bytes: &[u8], mode: u8) {
+        self.inbox.extend_from_slice(bytes);
+        self.reset_flow();
+        let room = self.check_room();
+        let was_closed = self.conn.is_closed();
+        let mut buf = self.conn.lend_receive_buffer(lend);
+        assert!(buf.is_empty(), "a lent buffer holds {} bytes", buf.len());
+        let fits = lend.min(room);
+        assert!(
+            buf.capacity() >= fits,
+            "lend_receive_buffer({lend}) has room for {} bytes, input_room() = {room}",
+            buf.capacity()
+        );
+        let n = self.inbox.len().min(fits);
+        let taken = match mode {
+            0 => {
+                buf.extend_from_slice(&self.inbox[..n]);
+                self.conn.receive_owned(buf)
+            }
+            1 => {
+                drop(buf);
+                self.conn.receive_owned(BytesMut::from(&self.inbox[..n]))
+            }
+            _ => {
+                drop(buf);
+                0
+            }
+        };
+        let n = if mode < 2 { n } else { 0 };
+        assert_eq!(taken, n, "receive_owned of {n} bytes");
+        let got = self.inbox[..n].to_vec();
+        self.inbox.drain(..n);
+        self.took(&got, was_closed);
         self.drain();
     }
 
@@ -376,23 +551,30 @@ impl Driver {
             let queued_before = self.queued();
             match self.conn.poll_event() {
                 Ok(None) => {
+                    self.undrained = if self.conn.is_closed() {
+                        0
+                    } else {
+                        self.reference.unconsumed()
+                    };
                     self.after_step();
                     self.check_model();
                     break;
                 }
                 Ok(Some(event)) => {
                     assert!(
-                        self.error.is_none(),
-                        "event {event:?} after error {:?}",
-                        self.error
+                        self.error.is_none() && self.lost.is_none(),
+                        "event {event:?} after error {:?} / {:?}",
+                        self.error,
+                        self.lost
                     );
                     self.on_event(event, before);
                 }
                 Err(e) => {
                     assert!(
-                        self.error.is_none(),
-                        "second error {e:?} after {:?}",
-                        self.error
+                        self.error.is_none() && self.lost.is_none(),
+                        "error {e:?} after {:?} / {:?}",
+                        self.error,
+                        self.lost
                     );
                     self.on_error(e, before, queued_before);
                 }
@@ -454,6 +636,29 @@ impl Driver {
                     self.expected.push_back(Event::Close(reply));
                 }
             }
+            Event::Lost(lost) => {
+                // Reported once, as the last event: the end of the
+                // transport (§7.1.5) or a timer that gave up.
+                let initiator = if *lost == Lost::TransportEnded {
+                    assert!(self.eof, "{lost:?} before end-of-file");
+                    Initiator::Remote
+                } else {
+                    assert!(self.gave_up, "{lost:?} without a timer giving up");
+                    Initiator::Local
+                };
+                assert_eq!(
+                    state,
+                    State::Closed {
+                        clean: false,
+                        initiator
+                    },
+                    "state after {lost:?}"
+                );
+                assert_eq!(self.conn.lost(), Some(*lost));
+                self.lost = Some(*lost);
+                // Not an event the reference receiver knows of.
+                return;
+            }
         }
         self.events.push(event.clone());
         if let (true, Event::Message(message), State::Open) = (self.echo, &event, self.conn.state())
@@ -464,21 +669,16 @@ impl Driver {
 
     fn on_error(&mut self, error: ProtocolError, before: State, queued_before: usize) {
         let state = self.conn.state();
-        let initiator = if error == ProtocolError::AbnormalClosure {
-            Initiator::Remote
-        } else {
-            Initiator::Local
-        };
         assert_eq!(
             state,
             State::Closed {
                 clean: false,
-                initiator
+                initiator: Initiator::Local
             },
             "state after {error:?}"
         );
         assert_ne!(before, state, "an error from a closed connection");
-        if before == State::Open && error != ProtocolError::AbnormalClosure {
+        if before == State::Open {
             // §7.1.7: fail the connection with the error's close code.
             let code = error.close_code();
             assert!(
@@ -508,8 +708,8 @@ impl Driver {
         if self.error.is_some() {
             assert!(matches!(state, State::Closed { clean: false, .. }));
         }
-        if self.conn.may_close_transport() {
-            assert!(matches!(state, State::Closed { .. }) && (self.conn.pending_len() == 0));
+        if state != self.state {
+            self.clock.state_changed = true;
         }
         self.state = state;
         self.check_output();
@@ -517,6 +717,166 @@ impl Driver {
             // After the error: at most the one close frame (2 + 2 + mask).
             let grown = self.queued() - at;
             assert!(grown <= 8, "{grown} bytes queued after the error");
+        }
+        self.check_flow();
+        self.check_time();
+        self.check_teardown();
+    }
+
+    /// The output bound: queued output never exceeds `output_high_water`,
+    /// plus what our own calls queued since the output was last at or below
+    /// it, plus the automatic answers to the input the connection held or
+    /// took since then (at most one read buffer: over the mark it takes
+    /// none), plus [`AUTO_EXTRA`]. A pong answers a ping of at least as many
+    /// bytes on a server (the ping is masked: 6 + n in, 2 + n out) and of at
+    /// least a third as many on a client (2 + n in, 6 + n out).
+    fn check_flow(&mut self) {
+        let out = self.conn.output_len();
+        let replies = match self.role {
+            Role::Server => self.reply_input,
+            Role::Client => 3 * self.reply_input,
+        };
+        let bound = self.config.output_high_water + self.sent_since + replies + AUTO_EXTRA;
+        assert!(
+            out <= bound,
+            "{out} bytes of output queued: over high water {} + {} sent + answers to {} bytes in + {AUTO_EXTRA}",
+            self.config.output_high_water,
+            self.sent_since,
+            self.reply_input
+        );
+        self.reset_flow();
+    }
+
+    /// At or below the mark: the output bound starts over from here.
+    fn reset_flow(&mut self) {
+        if self.conn.output_len() <= self.config.output_high_water {
+            self.sent_since = 0;
+            self.reply_input = self.undrained;
+        }
+    }
+
+    /// Whether the connection waits for nothing more before the transport
+    /// may go, once closed (`may_close_transport`'s docs).
+    fn waits_for_nothing(&self) -> bool {
+        self.conn.is_closed()
+            && (self.conn.is_eof()
+                || self.clock.drain_over
+                || self.clock.discarded >= DRAIN_BYTES
+                || self.gave_up)
+    }
+
+    /// `poll_timeout` is never before the last `now` (a deadline at it
+    /// means "due now"), and never after a deadline the driver's clock says
+    /// a timer has (at the latest; `None` only when none is running).
+    fn check_time(&self) {
+        let polled = self.conn.poll_timeout();
+        let c = &self.clock;
+        if let Some(at) = polled {
+            assert!(
+                at >= c.last,
+                "poll_timeout() = {at:?}, before the last now {:?}",
+                c.last
+            );
+        }
+        if self.gave_up {
+            return;
+        }
+        let due = |changed: bool, since: Option<Duration>, wait: Duration| {
+            if changed {
+                c.last
+            } else {
+                after(since.unwrap_or(c.last), wait)
+            }
+        };
+        let mut latest: Vec<(&str, Duration)> = Vec::new();
+        match self.conn.state() {
+            State::Open => {
+                if let Some(keepalive) = self.config.keepalive {
+                    let at = match (c.heard, c.ping_out) {
+                        (true, _) => c.last,
+                        (false, None) => after(c.heard_at, keepalive.ping_after),
+                        (false, Some(sent)) => after(sent, keepalive.timeout),
+                    };
+                    latest.push(("keepalive", at));
+                }
+            }
+            State::LocalClosing => latest.push((
+                "close timeout",
+                due(c.state_changed, c.state_since, self.config.close_timeout),
+            )),
+            State::Closed { .. } if !self.waits_for_nothing() => latest.push((
+                "end of the lingering close",
+                due(c.state_changed, c.state_since, self.config.close_timeout),
+            )),
+            State::Closed { .. } => {}
+        }
+        if let Some(timeout) = self.config.write_timeout {
+            if self.conn.output_len() > self.config.output_high_water {
+                let at = match c.stalled_since {
+                    None => c.last,
+                    // The docs allow twice the timeout after the last write.
+                    Some(since) => after(since, timeout.saturating_mul(2)),
+                };
+                latest.push(("write timeout", at));
+            }
+        }
+        for (what, at) in latest {
+            assert!(
+                polled.is_some_and(|t| t <= at),
+                "poll_timeout() = {polled:?}, but the {what} is due at {at:?} (last now {:?}, {c:?})",
+                c.last
+            );
+        }
+    }
+
+    /// `may_close_transport` exactly when the docs say (closed, flushed and
+    /// nothing left to wait for, or a timer gave up), and then for good;
+    /// `should_shutdown_write` for a server or a failed connection once
+    /// closed and flushed.
+    fn check_teardown(&mut self) {
+        let closed = self.conn.is_closed();
+        let out = self.conn.output_len();
+        let may = self.conn.may_close_transport();
+        let waits = self.waits_for_nothing();
+        if may {
+            assert!(closed, "may_close_transport() while {:?}", self.conn.state());
+            assert!(
+                self.gave_up || (out == 0 && waits),
+                "may_close_transport() with {out} bytes queued, eof {}, {:?}",
+                self.conn.is_eof(),
+                self.clock
+            );
+            assert!(
+                self.conn.input_room() == 0 && !self.conn.wants_read(),
+                "input wanted after may_close_transport()"
+            );
+            assert_eq!(
+                self.conn.poll_timeout(),
+                None,
+                "a deadline after may_close_transport()"
+            );
+        } else {
+            assert!(
+                !(closed && out == 0 && waits),
+                "closed, flushed and waiting for nothing, but may_close_transport() is false ({:?})",
+                self.clock
+            );
+            assert!(
+                !self.may_closed,
+                "may_close_transport() went back to false"
+            );
+        }
+        self.may_closed = may;
+        let shutdown = self.conn.should_shutdown_write();
+        if shutdown {
+            assert!(closed && out == 0, "should_shutdown_write() before the end");
+        }
+        if let (State::Closed { clean, .. }, 0, false) = (self.conn.state(), out, self.gave_up) {
+            assert_eq!(
+                shutdown,
+                self.role == Role::Server || !clean,
+                "should_shutdown_write(), closed (clean {clean}) and flushed"
+            );
         }
     }
 
@@ -527,26 +887,30 @@ impl Driver {
         assert!(
             self.events.len() == expected.len()
                 && self.events[self.events_checked..] == expected[self.events_checked..],
-            "events differ from the model (ending {ending:?}, error {:?}):\n got {:?}\nwant {:?}",
+            "events differ from the model (ending {ending:?}, error {:?}, lost {:?}):\n got {:?}\nwant {:?}",
             self.error,
+            self.lost,
             &self.events[self.events_checked..],
             &expected[self.events_checked.min(expected.len())..]
         );
         self.events_checked = self.events.len();
-        model::check_ending(&ending, self.error, self.eof);
+        model::check_ending(&ending, self.error, self.lost, self.eof);
     }
 
-    /// All pending output: `pending_chunks` joined. `pending()` must be
-    /// the first chunk, and `pending_len()` their total.
-    fn pending_bytes(&self) -> Vec<u8> {
-        let chunks: Vec<&[u8]> = self.conn.pending_chunks().collect();
+    /// All pending output: the chunks of `output()` joined. `chunk()` must
+    /// be the first chunk, and `remaining()` and `output_len()` their total.
+    fn pending_bytes(&mut self) -> Vec<u8> {
+        let len = self.conn.output_len();
+        let out = self.conn.output();
+        let chunks: Vec<&[u8]> = out.chunks().collect();
         assert!(
             chunks.iter().all(|c| !c.is_empty()),
-            "an empty pending chunk"
+            "an empty output chunk"
         );
-        assert_eq!(self.conn.pending(), chunks.first().copied().unwrap_or(&[]));
+        assert_eq!(out.chunk(), chunks.first().copied().unwrap_or(&[]));
         let all = chunks.concat();
-        assert_eq!(all.len(), self.conn.pending_len(), "pending_len()");
+        assert_eq!(all.len(), out.remaining(), "Output::remaining()");
+        assert_eq!(all.len(), len, "output_len()");
         all
     }
 
@@ -556,14 +920,14 @@ impl Driver {
         let pending = &pending[..];
         assert!(
             self.checked <= pending.len(),
-            "pending() lost bytes that were not advanced"
+            "output() lost bytes that were not advanced"
         );
         let mut pos = self.checked;
         while pos < pending.len() {
             let rest = &pending[pos..];
             let (header, n) = match FrameHeader::decode(rest) {
                 Ok(Some(decoded)) => decoded,
-                other => panic!("pending() holds no valid frame at {pos}: {other:?}"),
+                other => panic!("output() holds no valid frame at {pos}: {other:?}"),
             };
             let (reference, broken) = ref_decode(rest);
             let reference = reference.expect("the reference decoder sees a whole header");
@@ -595,7 +959,7 @@ impl Driver {
                 );
             }
             let end = pos + n + header.payload_len as usize;
-            assert!(end <= pending.len(), "pending() ends inside a frame");
+            assert!(end <= pending.len(), "output() ends inside a frame");
             if self.sent_close {
                 assert_eq!(
                     header.opcode,
@@ -615,6 +979,8 @@ impl Driver {
             if header.opcode == OpCode::Close {
                 self.sent_close = true;
             }
+            self.frames
+                .push_back((self.written + pos, self.written + end));
             pos = end;
         }
         self.checked = pos;
@@ -622,25 +988,60 @@ impl Driver {
 
     // ---- output --------------------------------------------------------
 
-    /// `advance(n)`; the bytes written go to the peer.
+    /// `output().advance(n)`; the bytes written go to the peer.
     pub fn advance(&mut self, n: usize) {
         self.check_output();
-        let len = self.conn.pending_len();
+        let len = self.conn.output_len();
         let k = n.min(len);
-        self.peer.receive(&self.pending_bytes()[..k]);
-        self.conn.advance(n);
+        let mut written = Vec::with_capacity(k);
+        for chunk in self.conn.output().chunks() {
+            let want = k - written.len();
+            if want == 0 {
+                break;
+            }
+            written.extend_from_slice(&chunk[..want.min(chunk.len())]);
+        }
+        self.conn.output().advance(n);
         assert_eq!(
-            self.conn.pending_len(),
+            self.conn.output_len(),
             len - k,
             "advance({n}) with {len} pending"
         );
+        if k > 0 {
+            self.clock.progressed = true;
+        }
         self.checked -= k;
         self.written += k;
-        self.drain_peer();
+        while self.frames.front().is_some_and(|f| f.1 <= self.written) {
+            self.frames.pop_front();
+        }
+        if !self.peer_broken {
+            self.feed_peer(&written);
+        }
+        self.after_step();
+        // Writing may have lifted backpressure: read what is waiting.
+        if !self.inbox.is_empty() {
+            self.pump();
+        }
     }
 
     pub fn advance_all(&mut self) {
-        self.advance(self.conn.pending_len());
+        self.advance(self.conn.output_len());
+    }
+
+    /// Hands written bytes to the peer, as much as it takes at a time.
+    fn feed_peer(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let taken = self.peer.receive(bytes);
+            bytes = &bytes[taken..];
+            self.drain_peer();
+            if taken == 0 {
+                // A closed peer discards what follows its close, up to a
+                // limit; nothing there is compared.
+                assert!(self.peer.is_closed(), "the peer takes no more input");
+                break;
+            }
+        }
     }
 
     fn drain_peer(&mut self) {
@@ -658,8 +1059,223 @@ impl Driver {
                 Err(e) => panic!("the peer rejected what was written: {e:?}"),
             }
         }
-        let n = self.peer.pending_len();
-        self.peer.advance(n);
+        let _ = self.peer.output().take_all();
+    }
+
+    // ---- time ----------------------------------------------------------
+
+    /// A script's clock step: move the clock and `handle_timeout(now)`, or
+    /// call it with an earlier time (see [`Tick`]); then drain.
+    pub fn time(&mut self, tick: Tick) {
+        let step = tick.step();
+        if tick.back {
+            let earlier = self.clock.now.saturating_sub(step);
+            if tick.settle() {
+                self.settle();
+                let before = self.snapshot();
+                self.handle_timeout(earlier);
+                assert_eq!(
+                    self.snapshot(),
+                    before,
+                    "handle_timeout({earlier:?}) after {:?} changed a settled connection",
+                    self.clock.now
+                );
+            } else {
+                self.handle_timeout(earlier);
+            }
+        } else {
+            self.clock.now = if tick.far() {
+                self.clock.now.max(Duration::MAX - step)
+            } else {
+                self.clock.now.saturating_add(step)
+            };
+            self.handle_timeout(self.clock.now);
+            if tick.settle() {
+                self.settle();
+            }
+        }
+        self.drain();
+    }
+
+    /// `handle_timeout(now)` again while `poll_timeout()` says it is due, as
+    /// an event loop that wakes at once does: it must stop being due.
+    fn settle(&mut self) {
+        let now = self.clock.now;
+        self.handle_timeout(now);
+        for _ in 0..8 {
+            if !self.conn.poll_timeout().is_some_and(|t| t <= now) {
+                return;
+            }
+            self.handle_timeout(now);
+        }
+        panic!(
+            "poll_timeout() = {:?} still due after 9 handle_timeout({now:?})",
+            self.conn.poll_timeout()
+        );
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let c = &self.conn;
+        Snapshot {
+            state: c.state(),
+            output_len: c.output_len(),
+            poll_timeout: c.poll_timeout(),
+            lost: c.lost(),
+            may_close: c.may_close_transport(),
+            shutdown: c.should_shutdown_write(),
+            input_room: c.input_room(),
+            wants_read: c.wants_read(),
+            wants_write: c.wants_write(),
+        }
+    }
+
+    /// `handle_timeout(at)`, checked against the driver's clock: what may
+    /// happen (a timer past its deadline) and what must (the same, except
+    /// the write timeout, which the docs give up to twice its time after
+    /// the last write).
+    fn handle_timeout(&mut self, at: Duration) {
+        self.check_output();
+        let now = at.max(self.clock.last);
+        let state = self.conn.state();
+        let out_before = self.conn.output_len();
+        let over = out_before > self.config.output_high_water;
+        let c = &mut self.clock;
+        c.last = now;
+        // What this call stamps.
+        if core::mem::take(&mut c.heard) {
+            c.heard_at = now;
+            c.ping_out = None;
+        }
+        if core::mem::take(&mut c.state_changed) {
+            c.state_since = Some(now);
+        }
+        let progressed = core::mem::take(&mut c.progressed);
+        // The write timeout: output over the mark, nothing written.
+        let (mut write_may, mut write_must) = (false, false);
+        match (self.config.write_timeout, over, c.stalled_since) {
+            (Some(_), true, None) => c.stalled_since = Some(now),
+            (Some(_), true, Some(_)) if progressed => c.stalled_since = Some(now),
+            (Some(timeout), true, Some(since)) => {
+                write_may = now >= after(since, timeout);
+                write_must = now >= after(since, timeout.saturating_mul(2));
+            }
+            _ => c.stalled_since = None,
+        }
+        // Keepalive, while open.
+        let (mut ping_due, mut keepalive_lost) = (false, false);
+        if let (State::Open, Some(keepalive)) = (state, self.config.keepalive) {
+            match c.ping_out {
+                None => ping_due = now >= after(c.heard_at, keepalive.ping_after),
+                Some(sent) => keepalive_lost = now >= after(sent, keepalive.timeout),
+            }
+        }
+        // The closing handshake's timeout, and the lingering close's.
+        let since = c.state_since.unwrap_or(now);
+        let closing_over = now >= after(since, self.config.close_timeout);
+        let close_lost = state == State::LocalClosing && closing_over;
+        if matches!(state, State::Closed { .. }) && closing_over {
+            c.drain_over = true;
+        }
+        let gave_up_before = self.gave_up;
+        let lost_before = self.conn.lost();
+
+        self.conn.handle_timeout(at);
+
+        let lost = self.conn.lost();
+        let lost_now = lost.filter(|_| lost_before.is_none());
+        if gave_up_before {
+            assert_eq!(lost, lost_before, "a connection given up on changed");
+            assert_eq!(self.conn.output_len(), out_before, "output after giving up");
+            self.after_step();
+            return;
+        }
+        match lost_now {
+            None => {}
+            Some(Lost::WriteTimeout) => assert!(write_may, "{lost_now:?} too early ({:?})", self.clock),
+            Some(Lost::KeepaliveTimeout) => {
+                assert!(keepalive_lost, "{lost_now:?} too early ({:?})", self.clock)
+            }
+            Some(Lost::CloseTimeout) => {
+                assert!(close_lost, "{lost_now:?} too early ({:?})", self.clock)
+            }
+            Some(other) => panic!("handle_timeout lost the connection with {other:?}"),
+        }
+        // A closed connection can only be given up on for its writes: it
+        // reports no loss, and may be dropped at once.
+        let closed_gave_up = lost_now.is_none()
+            && matches!(state, State::Closed { .. })
+            && self.conn.may_close_transport()
+            && self.conn.output_len() > 0;
+        if closed_gave_up {
+            assert!(write_may, "a closed connection given up on ({:?})", self.clock);
+        }
+        self.gave_up = lost_now.is_some() || closed_gave_up;
+        if write_must || keepalive_lost || close_lost {
+            assert!(
+                self.gave_up,
+                "handle_timeout({at:?}) did not give up (write {write_must}, keepalive {keepalive_lost}, close {close_lost}; {:?})",
+                self.clock
+            );
+        }
+        if lost_now.is_some() {
+            self.abandoned(state);
+        } else if !self.gave_up {
+            let grown = self.conn.output_len() - out_before;
+            if ping_due {
+                // An empty ping (any byte from the peer proves it alive).
+                let ping_len = if self.role == Role::Client { 6 } else { 2 };
+                assert_eq!(grown, ping_len, "the keepalive ping is {grown} bytes");
+                let tail = &self.pending_bytes()[out_before..];
+                let decoded = FrameHeader::decode(tail);
+                assert!(
+                    matches!(decoded, Ok(Some((h, _))) if h.opcode == OpCode::Ping && h.payload_len == 0),
+                    "the keepalive ping: {decoded:?}"
+                );
+                self.clock.ping_out = Some(now);
+                self.expected.push_back(Event::Ping(Default::default()));
+            } else {
+                assert_eq!(grown, 0, "handle_timeout({at:?}) queued {grown} bytes");
+            }
+        } else {
+            assert_eq!(self.conn.output_len(), out_before, "output of a closed connection");
+        }
+        self.after_step();
+    }
+
+    /// A timer gave up on the connection in `state`: its output was dropped
+    /// and, if it was open, a close frame with 1001 queued (§7.4.1).
+    fn abandoned(&mut self, state: State) {
+        let out = self.conn.output_len();
+        let was_open = state == State::Open;
+        if was_open {
+            let close_len = if self.role == Role::Client { 8 } else { 4 };
+            assert_eq!(out, close_len, "output after giving up");
+        } else {
+            assert_eq!(out, 0, "output after giving up on the close handshake");
+        }
+        // The peer has read whole frames only if no frame was half written.
+        let half_written = self.frames.front().is_some_and(|f| f.0 < self.written);
+        if was_open && half_written {
+            assert!(
+                !strict(),
+                "K3: a timer gave up with a frame half written (bytes {:?} of the output, {} written): \
+                 the rest was dropped and the close frame queued after it, where the peer reads it as payload",
+                self.frames.front(),
+                self.written
+            );
+            self.peer_broken = true;
+        }
+        self.frames.clear();
+        self.checked = 0;
+        self.expected.clear();
+        self.late_pongs.clear();
+        self.sending = None;
+        if was_open {
+            self.expected.push_back(Event::Close(CloseFrame {
+                code: Some(CloseCode::GOING_AWAY),
+                reason: String::new(),
+            }));
+        }
     }
 
     // ---- sending -------------------------------------------------------
@@ -675,7 +1291,10 @@ impl Driver {
         extra: T,
     ) -> bool {
         match (result, ok) {
-            (Ok(()), true) => {}
+            (Ok(()), true) => {
+                // For the output bound: what our own calls queue.
+                self.sent_since += self.conn.output_len() - before.1;
+            }
             (Err(e), false) => {
                 assert_eq!(
                     self.conn.state(),
@@ -683,7 +1302,7 @@ impl Driver {
                     "{call} failed with {e:?} and changed the state"
                 );
                 assert_eq!(
-                    self.conn.pending_len(),
+                    self.conn.output_len(),
                     before.1,
                     "{call} failed with {e:?} and queued bytes"
                 );
@@ -698,7 +1317,7 @@ impl Driver {
     }
 
     fn before(&self) -> (State, usize) {
-        (self.conn.state(), self.conn.pending_len())
+        (self.conn.state(), self.conn.output_len())
     }
 
     /// `send` (a whole message).
@@ -743,11 +1362,11 @@ impl Driver {
         self.after_step();
     }
 
-    /// The frame a successful send queued at `at` in `pending()`: RSV1
+    /// The frame a successful send queued at `at` in `output()`: RSV1
     /// exactly when `DeflateConfig` says a message is compressed (the
     /// first frame of a whole message of at least `threshold` bytes or of
     /// any fragmented one, when this end's window is at least 9 bits).
-    fn check_compressed(&self, at: usize, first: bool, len: usize, fin: bool) {
+    fn check_compressed(&mut self, at: usize, first: bool, len: usize, fin: bool) {
         let Ok(Some((header, _))) = FrameHeader::decode(&self.pending_bytes()[at..]) else {
             panic!("a send queued no frame");
         };
@@ -824,25 +1443,37 @@ impl Driver {
     // ---- the end -------------------------------------------------------
 
     /// Writes everything, then compares the whole run with the model and
-    /// what the peer read with what was sent.
+    /// what the peer read with what was sent; then lets a closed
+    /// connection's lingering close end (the peer's end of the transport,
+    /// or `close_timeout`) and checks that the transport may then go.
     pub fn finish(mut self) {
         self.advance_all();
-        assert!(
-            self.expected.is_empty(),
-            "never written: {:?}",
-            self.expected
-        );
-        assert!(
-            self.late_pongs.is_empty(),
-            "pongs never queued: {:?}",
-            self.late_pongs
-        );
-        let state = self.conn.state();
-        if let State::Closed { .. } = state {
-            if self.role == Role::Server {
+        if !self.peer_broken {
+            assert!(
+                self.expected.is_empty(),
+                "never written: {:?}",
+                self.expected
+            );
+            assert!(
+                self.late_pongs.is_empty(),
+                "pongs never queued: {:?}",
+                self.late_pongs
+            );
+        }
+        if self.conn.is_closed() {
+            if !self.conn.may_close_transport() {
+                // Closed and flushed: only the peer's end is awaited, for
+                // `close_timeout` at most.
+                assert!(!self.conn.is_eof(), "closed, flushed, at end-of-file, may not close");
+                let now = self.clock.now;
+                self.handle_timeout(now);
+                self.clock.now = after(now, self.config.close_timeout);
+                self.handle_timeout(self.clock.now);
+                self.advance_all();
                 assert!(
                     self.conn.may_close_transport(),
-                    "a closed server with nothing pending may not close"
+                    "closed, flushed, close_timeout passed, may not close ({:?})",
+                    self.clock
                 );
             }
         } else {

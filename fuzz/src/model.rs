@@ -12,7 +12,7 @@
 //! every right answer passes.
 
 use rfc6455::deflate::DeflateParams;
-use rfc6455::{CloseCode, CloseFrame, Event, Message, ProtocolError, Role};
+use rfc6455::{CloseCode, CloseFrame, Event, Lost, Message, ProtocolError, Role};
 
 use crate::deflate::{Inflater, TRAILER, inflate_rules};
 use crate::wire::{RawHeader, close_code_valid, ref_decode, unmask};
@@ -25,7 +25,7 @@ pub enum Ending {
     /// The peer's close frame arrived; everything after it is ignored.
     Closed,
     /// The stream stopped between frames or inside one. At end-of-file the
-    /// connection must report [`ProtocolError::AbnormalClosure`]; either way
+    /// connection must report [`Lost::TransportEnded`]; either way
     /// it may already have failed with one of `may_fail` (rules a partial
     /// header, close payload or compressed payload already breaks).
     Open { may_fail: Vec<ProtocolError> },
@@ -111,6 +111,12 @@ impl Reference {
         }
         buf.drain(..pos);
         self.buf = buf;
+    }
+
+    /// Received bytes not consumed as whole frames yet: the frame in
+    /// progress, header included (0 once the stream ended).
+    pub fn unconsumed(&self) -> usize {
+        if self.end.is_some() { 0 } else { self.buf.len() }
     }
 
     /// Inflates compressed payload bytes into the open message.
@@ -392,17 +398,23 @@ pub fn definitely_invalid(bytes: &[u8]) -> bool {
     core::str::from_utf8(bytes).is_err_and(|e| e.error_len().is_some())
 }
 
-/// Checks how a connection ended (so far) against the reference's ending.
-/// `eof`: the transport's end was reported (and drained).
-pub fn check_ending(ending: &Ending, error: Option<ProtocolError>, eof: bool) {
-    match (ending, error) {
-        (Ending::Fail(allowed), Some(e)) if allowed.contains(&e) => {}
-        (Ending::Closed, None) => {}
-        (Ending::Open { .. }, Some(ProtocolError::AbnormalClosure)) if eof => {}
-        (Ending::Open { .. }, None) if !eof => {}
-        (Ending::Open { may_fail }, Some(e)) if may_fail.contains(&e) => {}
-        (ending, error) => {
-            panic!("connection ended with {error:?}, the model with {ending:?} (eof {eof})")
+/// Checks how a connection ended (so far) against the reference's ending:
+/// its protocol error and its [`Event::Lost`]. `eof`: the transport's end
+/// was reported (and drained).
+pub fn check_ending(ending: &Ending, error: Option<ProtocolError>, lost: Option<Lost>, eof: bool) {
+    match (ending, error, lost) {
+        (Ending::Fail(allowed), Some(e), None) if allowed.contains(&e) => {}
+        (Ending::Closed, None, None) => {}
+        // §7.1.5: the transport ended before the close handshake.
+        (Ending::Open { .. }, None, Some(Lost::TransportEnded)) if eof => {}
+        (Ending::Open { .. }, None, None) if !eof => {}
+        // A timer gave up on a silent peer (the driver checks when).
+        (Ending::Open { .. }, None, Some(lost)) if lost != Lost::TransportEnded => {}
+        (Ending::Open { may_fail }, Some(e), None) if may_fail.contains(&e) => {}
+        (ending, error, lost) => {
+            panic!(
+                "connection ended with {error:?} / {lost:?}, the model with {ending:?} (eof {eof})"
+            )
         }
     }
 }

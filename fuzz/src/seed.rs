@@ -6,7 +6,7 @@
 use arbitrary::Unstructured;
 
 use crate::deflate::DeflateSetup;
-use crate::script::{DeflateSpec, FrameSpec, Op, Payload, Setup};
+use crate::script::{DeflateSpec, Flow, FrameSpec, Op, Payload, Setup, Tick};
 
 pub trait Encode {
     fn encode(&self, out: &mut Vec<u8>);
@@ -44,6 +44,19 @@ impl Encode for Setup {
     fn encode(&self, out: &mut Vec<u8>) {
         fields!(out; self.client, self.auto_pong, self.max_frame, self.max_message, self.chunk, self.eof, self.echo);
         self.deflate.encode(out);
+        self.flow.encode(out);
+    }
+}
+
+impl Encode for Flow {
+    fn encode(&self, out: &mut Vec<u8>) {
+        fields!(out; self.input_high_water, self.output_high_water, self.ping_after, self.ping_timeout, self.close_timeout, self.write_timeout);
+    }
+}
+
+impl Encode for Tick {
+    fn encode(&self, out: &mut Vec<u8>) {
+        fields!(out; self.ms, self.unit, self.back);
     }
 }
 
@@ -89,7 +102,7 @@ impl Encode for Payload {
 
 impl Encode for Op {
     fn encode(&self, out: &mut Vec<u8>) {
-        const N: u64 = 13;
+        const N: u64 = 15;
         match *self {
             Op::Receive { len } => {
                 tag(0, N, out);
@@ -141,6 +154,14 @@ impl Encode for Op {
             Op::Deflated(spec) => {
                 tag(12, N, out);
                 spec.encode(out);
+            }
+            Op::ReceiveOwned { lend, mode } => {
+                tag(13, N, out);
+                fields!(out; lend, mode);
+            }
+            Op::Time(tick) => {
+                tag(14, N, out);
+                tick.encode(out);
             }
         }
     }

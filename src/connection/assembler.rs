@@ -17,6 +17,8 @@ pub(crate) struct Assembler {
     parts: Vec<u8>,
     /// Payload bytes of the message seen so far, including the current frame.
     len: u64,
+    /// Frames of the open message so far, including the current one.
+    frames: u32,
     utf8: Utf8Validator,
     /// The open message is compressed (RSV1 on its first frame, RFC 7692
     /// §6): its decompressed bytes collect in `parts`, `len` counts them.
@@ -39,9 +41,10 @@ impl Assembler {
         &mut self,
         kind: Option<MessageKind>,
         payload_len: u64,
-        max_message: usize,
+        limits: (usize, u32),
         compressed: bool,
     ) -> Result<(), ProtocolError> {
+        let (max_message, max_frames) = limits;
         match (self.kind, kind) {
             // §5.4: a continuation needs an open message ...
             (None, None) => return Err(ProtocolError::UnexpectedContinuation),
@@ -50,10 +53,15 @@ impl Assembler {
             (None, Some(kind)) => {
                 self.kind = Some(kind);
                 self.len = 0;
+                self.frames = 0;
                 self.utf8.reset();
                 self.compressed = compressed;
             }
             (Some(_), None) => {}
+        }
+        self.frames = self.frames.saturating_add(1);
+        if self.frames > max_frames {
+            return Err(ProtocolError::TooManyFrames { max: max_frames });
         }
         // A compressed message is limited by its decompressed size, counted
         // as it is inflated.

@@ -22,6 +22,12 @@ pub struct Config {
     /// Default 64 MiB. Exceeding it fails the connection with 1009 as soon
     /// as a frame header shows the sum would be too large.
     pub max_message_size: usize,
+    /// The most frames one message may arrive in. Default 131,072 (2^17):
+    /// twice what the Autobahn|Testsuite's largest fragmented case sends
+    /// (4 MiB in 64-byte fragments). Without a bound, empty continuation
+    /// frames cost the peer two bytes each and never finish a message.
+    /// Exceeding it fails the connection with 1008.
+    pub max_frames_per_message: u32,
     /// Answer every ping with a pong automatically (§5.5.2). Default `true`.
     /// Turn off to answer pings yourself with
     /// [`Connection::pong`](crate::Connection::pong).
@@ -94,6 +100,7 @@ impl Default for Config {
         Config {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
+            max_frames_per_message: 1 << 17,
             auto_pong: true,
             keepalive: Some(Keepalive::default()),
             close_timeout: Duration::from_secs(10),
@@ -116,6 +123,12 @@ impl Config {
     /// Sets [`max_message_size`](Self::max_message_size).
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`max_frames_per_message`](Self::max_frames_per_message).
+    pub fn max_frames_per_message(mut self, frames: u32) -> Self {
+        self.max_frames_per_message = frames;
         self
     }
 

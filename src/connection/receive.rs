@@ -312,8 +312,12 @@ impl Connection {
             }
         };
         let first_of_message = !self.assembler.is_open();
+        let limits = (
+            self.config.max_message_size,
+            self.config.max_frames_per_message,
+        );
         self.assembler
-            .begin_frame(kind, header.payload_len, self.config.max_message_size, rsv1)?;
+            .begin_frame(kind, header.payload_len, limits, rsv1)?;
         let compressed = self.assembler.is_compressed();
         // A whole single-frame text message already in the buffer is checked
         // once at the end; anything else is checked as it arrives, so a bad

@@ -14,7 +14,7 @@ use rfc6455::deflate::{DeflateConfig, DeflateParams};
 use rfc6455::handshake::{Limits, Parsed, UpgradeRequest};
 use rfc6455::{Agreement, Config, Connection, Role};
 use rfc6455_fuzz::deflate::{DeflateSetup, Flush, Sender};
-use rfc6455_fuzz::script::{DeflateSpec, FrameSpec, Op, Payload, Setup};
+use rfc6455_fuzz::script::{DeflateSpec, Flow, FrameSpec, Op, Payload, Setup, Tick};
 use rfc6455_fuzz::seed::{connection_input, frames_input};
 use rfc6455_fuzz::wire::build_frame;
 
@@ -74,6 +74,7 @@ fn setup(client: bool, chunk: u8) -> Setup {
         eof: true,
         echo: true,
         deflate: DeflateSetup::default(),
+        flow: Flow::DEFAULT,
     }
 }
 
