@@ -23,6 +23,10 @@ pub(crate) struct ReadBuf {
     filled: usize,
     /// Bytes after `filled` lent by the last `lend`, not yet committed.
     lent: usize,
+    /// A payload was split off without a copy: `buf` is the tail of an
+    /// allocation that the payload shares, so its own capacity says nothing
+    /// of what it keeps alive.
+    split: bool,
 }
 
 impl ReadBuf {
@@ -97,6 +101,7 @@ impl ReadBuf {
     pub(crate) fn split_to(&mut self, n: usize) -> BytesMut {
         let n = n.min(self.filled);
         self.filled -= n;
+        self.split = true;
         self.buf.split_to(n)
     }
 
@@ -122,7 +127,11 @@ impl ReadBuf {
         if self.filled != 0 || self.lent != 0 {
             return;
         }
-        if self.buf.capacity() > keep {
+        // After a split the tail would keep the whole allocation alive (once
+        // the payload is dropped, it is the allocation's last owner): an idle
+        // connection that last received a 100 KiB message would hold 100 KiB.
+        if self.split || self.buf.capacity() > keep {
+            self.split = false;
             self.buf = BytesMut::new();
         } else if self.buf.len() <= REZERO_UP_TO {
             self.buf.clear();
@@ -171,6 +180,19 @@ mod tests {
         rb.advance(64 * 1024);
         rb.release_if_drained(16 * 1024);
         assert_eq!(rb.buf.capacity(), 0);
+    }
+
+    #[test]
+    fn a_drained_buffer_after_a_split_gives_its_allocation_up() {
+        let mut rb = ReadBuf::default();
+        rb.lend(12 * 1024);
+        rb.commit(12 * 1024);
+        let payload = rb.split_to(12 * 1024);
+        drop(payload);
+        rb.release_if_drained(16 * 1024);
+        // The tail's own capacity was small, but it held the whole 12 KiB.
+        assert_eq!(rb.buf.capacity(), 0);
+        assert!(!rb.split);
     }
 
     #[test]
