@@ -13,3 +13,9 @@ fn epoch() -> Instant {
 pub(crate) fn now() -> Duration {
     epoch().elapsed()
 }
+
+/// The `Instant` a deadline on the connection's clock stands for.
+#[cfg(feature = "tokio")]
+pub(crate) fn instant_at(deadline: Duration) -> Instant {
+    epoch() + deadline
+}

@@ -125,6 +125,10 @@ mod error;
 pub mod frame;
 pub mod handshake;
 mod message;
+#[cfg(feature = "std")]
+mod read_size;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod utf8;
 mod utf8_bytes;
 

@@ -40,7 +40,7 @@
 //! [`WebSocket::split`] gives a [`Reader`] and a [`Writer`].
 
 mod handshake;
-mod read_size;
+
 mod split;
 mod transport;
 mod websocket;

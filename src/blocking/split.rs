@@ -10,7 +10,7 @@ use std::vec::Vec;
 
 use bytes::Buf;
 
-use super::read_size::ReadSize;
+use crate::read_size::ReadSize;
 use super::transport::is_timeout;
 use super::websocket::next_message;
 use super::{Error, WebSocket};

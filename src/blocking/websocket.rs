@@ -6,7 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use super::Error;
-use super::read_size::ReadSize;
+use crate::read_size::ReadSize;
 use super::transport::{Transport, is_timeout};
 use crate::clock;
 use crate::close::{CloseCode, CloseFrame};

@@ -9,24 +9,24 @@
 /// size doubles each time a read fills the chunk and halves when reads come
 /// back three-quarters empty.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ReadSize(usize);
+pub(crate) struct ReadSize(usize);
 
 impl ReadSize {
     /// The first read and the floor: an idle connection's chunk.
-    pub(super) const MIN: usize = 1024;
+    pub(crate) const MIN: usize = 1024;
     /// The ceiling: 64 KiB, a typical socket receive window per read.
-    pub(super) const MAX: usize = 64 * 1024;
+    pub(crate) const MAX: usize = 64 * 1024;
 
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ReadSize(Self::MIN)
     }
 
-    pub(super) fn get(self) -> usize {
+    pub(crate) fn get(self) -> usize {
         self.0
     }
 
     /// Adapts to a read of `n` bytes into a chunk of the current size.
-    pub(super) fn update(&mut self, n: usize) {
+    pub(crate) fn update(&mut self, n: usize) {
         if n >= self.0 {
             self.0 = (self.0 * 2).min(Self::MAX);
         } else if n < self.0 / 4 {

@@ -1,0 +1,263 @@
+//! The driver: the one task that owns a connection's socket. It reads into
+//! the connection, runs its timers, hands events to the receiver, writes
+//! the output and tears the transport down, whether or not the application
+//! is reading: pongs, close replies and keepalive pings never wait for it.
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+use std::boxed::Box;
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::time::Sleep;
+use bytes::Buf;
+
+use super::shared::{Inner, Shared, register};
+use crate::clock;
+use crate::read_size::ReadSize;
+
+/// The most events held for a receiver that is not reading; with
+/// [`Config::input_high_water`](crate::Config::input_high_water) bytes of
+/// payload, past which the driver stops reading (and so stops answering
+/// pings: the peer's keepalive, if any, then decides).
+const MAX_QUEUED_EVENTS: usize = 64;
+
+/// The future that drives one connection; see the module docs. Spawned by
+/// the constructors of [`WebSocket`](super::WebSocket), or handed to you by
+/// [`WebSocket::with_driver`](super::WebSocket::with_driver) to run on a
+/// runtime of your choice. Finishes when the connection is over and the
+/// transport may be dropped (it is dropped with the driver).
+#[must_use = "a driver does nothing unless polled (spawn it)"]
+#[derive(Debug)]
+pub struct Driver<S> {
+    io: S,
+    shared: Arc<Shared>,
+    /// The wake-up for the connection's next deadline; allocated at the
+    /// first deadline.
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// The deadline `sleep` is set to.
+    armed: Option<core::time::Duration>,
+    read_size: ReadSize,
+    /// Written bytes not flushed yet (for transports that buffer, TLS).
+    unflushed: bool,
+    /// The write half was shut down.
+    shut: bool,
+}
+
+impl<S> Driver<S> {
+    pub(super) fn new(io: S, shared: Arc<Shared>) -> Self {
+        Driver {
+            io,
+            shared,
+            sleep: None,
+            armed: None,
+            read_size: ReadSize::new(),
+            unflushed: false,
+            shut: false,
+        }
+    }
+}
+
+/// Marks the connection over and wakes everyone waiting on it.
+fn finish(inner: &mut Inner) {
+    inner.finished = true;
+    inner.wake_receiver();
+    inner.wake_senders();
+    for waker in inner.finish_wakers.drain(..) {
+        waker.wake();
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Future for Driver<S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let shared = Arc::clone(&this.shared);
+        loop {
+            let mut inner = shared.lock();
+            if inner.finished {
+                return Poll::Ready(());
+            }
+            register(&mut inner.driver_waker, cx.waker());
+            let mut progress = false;
+            match this.read(&mut inner, cx) {
+                Poll::Ready(Ok(())) => progress = true,
+                Poll::Ready(Err(error)) => {
+                    inner.io_error = Some(error);
+                    finish(&mut inner);
+                    return Poll::Ready(());
+                }
+                Poll::Pending => {}
+            }
+            let now = clock::now();
+            inner.conn.handle_timeout(now);
+            this.deliver(&mut inner);
+            match this.write(&mut inner, cx) {
+                Poll::Ready(Ok(wrote)) => progress |= wrote,
+                Poll::Ready(Err(error)) => {
+                    inner.io_error = Some(error);
+                    finish(&mut inner);
+                    return Poll::Ready(());
+                }
+                Poll::Pending => {}
+            }
+            if inner.conn.may_close_transport() {
+                finish(&mut inner);
+                return Poll::Ready(());
+            }
+            if inner.conn.should_shutdown_write() && !this.shut && !this.unflushed {
+                // §7.1.1: the server closes the TCP connection first.
+                if let Poll::Ready(result) = Pin::new(&mut this.io).poll_shutdown(cx) {
+                    this.shut = true;
+                    progress = true;
+                    if result.is_err() {
+                        // Nothing more can be said to the peer: go.
+                        finish(&mut inner);
+                        return Poll::Ready(());
+                    }
+                }
+            }
+            match inner.conn.poll_timeout() {
+                Some(deadline) if deadline <= now => progress = true,
+                Some(deadline) => progress |= this.sleep_until(deadline, cx),
+                None => {}
+            }
+            drop(inner);
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    /// One read into the connection, if it takes input and the receiver's
+    /// queue has room. `Ready(Ok)` when bytes (or the end) arrived.
+    fn read(&mut self, inner: &mut Inner, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let queue_full = !inner.receiver_gone
+            && (inner.events.len() >= MAX_QUEUED_EVENTS
+                || inner.event_bytes >= inner.conn.config().input_high_water);
+        if !inner.conn.wants_read() || queue_full {
+            return Poll::Pending;
+        }
+        let buf = inner.conn.receive_buffer(self.read_size.get());
+        if buf.is_empty() {
+            inner.conn.commit_received(0);
+            return Poll::Pending;
+        }
+        let mut read_buf = ReadBuf::new(buf);
+        match Pin::new(&mut self.io).poll_read(cx, &mut read_buf) {
+            Poll::Ready(Ok(())) => {
+                let n = read_buf.filled().len();
+                inner.conn.commit_received(n);
+                if n == 0 {
+                    inner.conn.receive_eof();
+                } else {
+                    self.read_size.update(n);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => {
+                inner.conn.commit_received(0);
+                if e.kind() == io::ErrorKind::Interrupted {
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => {
+                inner.conn.commit_received(0);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Moves the connection's events to the receiver's queue, while it has
+    /// room (or discards them when the receiver is gone).
+    fn deliver(&mut self, inner: &mut Inner) {
+        let mut delivered = false;
+        while inner.protocol_error.is_none() {
+            if !inner.receiver_gone
+                && (inner.events.len() >= MAX_QUEUED_EVENTS
+                    || inner.event_bytes >= inner.conn.config().input_high_water)
+            {
+                break;
+            }
+            match inner.conn.poll_event() {
+                Ok(Some(event)) => {
+                    if !inner.receiver_gone {
+                        inner.event_bytes += Inner::event_size(&event);
+                        inner.events.push_back(event);
+                        delivered = true;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    inner.protocol_error = Some(error);
+                    delivered = true;
+                }
+            }
+        }
+        if delivered || inner.conn.is_closed() {
+            inner.wake_receiver();
+        }
+    }
+
+    /// Writes the connection's output, all chunks vectored, until the
+    /// transport would block. `Ready(Ok(true))` when something was written.
+    fn write(&mut self, inner: &mut Inner, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        let had_room = inner.has_send_room();
+        let mut wrote = false;
+        let result = loop {
+            if !inner.conn.wants_write() {
+                break Poll::Ready(Ok(wrote));
+            }
+            let output = inner.conn.output();
+            let mut slices = [IoSlice::new(&[]); 16];
+            let count = output.chunks_vectored(&mut slices);
+            let polled = Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]);
+            match polled {
+                Poll::Ready(Ok(0)) => break Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    inner.conn.output().advance(n);
+                    self.unflushed = true;
+                    wrote = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => break Poll::Ready(Err(e)),
+                Poll::Pending => break Poll::Pending,
+            }
+        };
+        if self.unflushed {
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        // Senders wait for room (backpressure) or for everything to be
+        // written (`flush`).
+        if wrote && (!had_room && inner.has_send_room() || !inner.conn.wants_write()) {
+            inner.wake_senders();
+        }
+        match result {
+            Poll::Pending if wrote => Poll::Ready(Ok(true)),
+            other => other,
+        }
+    }
+
+    /// Arms the timer for `deadline`; true if it has already fired.
+    fn sleep_until(&mut self, deadline: core::time::Duration, cx: &mut Context<'_>) -> bool {
+        let at = ::tokio::time::Instant::from_std(clock::instant_at(deadline));
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(::tokio::time::sleep_until(at)));
+        if self.armed != Some(deadline) {
+            sleep.as_mut().reset(at);
+            self.armed = Some(deadline);
+        }
+        sleep.as_mut().poll(cx).is_ready()
+    }
+}
