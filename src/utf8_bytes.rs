@@ -8,7 +8,7 @@ use core::ops::Deref;
 
 use bytes::Bytes;
 
-use crate::utf8::{Utf8Error, validate};
+use crate::utf8::{Utf8Error, Utf8Validator, validate};
 
 /// UTF-8 text held in a reference-counted [`Bytes`] buffer.
 ///
@@ -35,26 +35,18 @@ impl Utf8Bytes {
         Utf8Bytes(Bytes::from_static(text.as_bytes()))
     }
 
-    /// Wraps bytes already known to be valid UTF-8.
-    ///
-    /// # Safety
-    /// `bytes` must be valid UTF-8: [`as_str`](Self::as_str) relies on it.
-    #[allow(unsafe_code)]
-    pub(crate) unsafe fn from_bytes_unchecked(bytes: Bytes) -> Self {
-        debug_assert!(core::str::from_utf8(&bytes).is_ok());
-        Utf8Bytes(bytes)
-    }
-
     /// The text.
     #[inline]
     #[allow(unsafe_code)]
     pub fn as_str(&self) -> &str {
-        // SAFETY: every constructor validates the bytes or takes them from a
-        // `str` (`from_bytes_unchecked` is crate-private and only called on
-        // bytes the connection validated, §8.1), and `Bytes` is immutable, so
-        // the bytes are valid UTF-8 for the life of `self`. Skipping the check
-        // here is the point of the type: a received text message is
-        // validated once, not again each time it is read.
+        // SAFETY: every constructor in this file validates the bytes, takes
+        // them from a `str`, or is `TextCheck::finish`, which validates them
+        // unless every one of them already went through its validator, and
+        // `Bytes` is immutable, so the bytes are valid UTF-8 for the life of
+        // `self`. Nothing outside this file can build a `Utf8Bytes` from
+        // unchecked bytes. Skipping the check here is the point of the type:
+        // a received text message is validated once, not again each time it
+        // is read.
         unsafe { core::str::from_utf8_unchecked(&self.0) }
     }
 
@@ -67,6 +59,48 @@ impl Utf8Bytes {
     /// The underlying buffer, without a copy.
     pub fn into_bytes(self) -> Bytes {
         self.0
+    }
+}
+
+/// The validation of one received text message (§8.1: fail fast, as the
+/// bytes arrive), and the only way the connection builds its
+/// [`Utf8Bytes`]: so the decision "these bytes were already validated"
+/// that [`Utf8Bytes::as_str`] relies on is made in this file alone.
+#[derive(Debug, Default)]
+pub(crate) struct TextCheck {
+    validator: Utf8Validator,
+    /// Bytes of the message that went through `validator`, in order.
+    fed: u64,
+}
+
+impl TextCheck {
+    /// Starts a new message.
+    pub(crate) fn reset(&mut self) {
+        self.validator.reset();
+        self.fed = 0;
+    }
+
+    /// Validates the message's next bytes as they arrive, failing at the
+    /// first byte that cannot start or continue a character.
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
+        self.validator.feed(chunk)?;
+        self.fed += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// The message's text from `all`, its bytes in the order they were
+    /// fed. When all of them went through [`feed`](Self::feed), only the
+    /// end is checked (§8.1: the message may not stop inside a character);
+    /// otherwise (a whole single-frame message, checked once here with
+    /// SIMD) every byte is validated now.
+    pub(crate) fn finish(&mut self, all: Bytes) -> Result<Utf8Bytes, Utf8Error> {
+        if self.fed == all.len() as u64 {
+            self.validator.finish()?;
+        } else {
+            validate(&all)?;
+        }
+        self.reset();
+        Ok(Utf8Bytes(all))
     }
 }
 

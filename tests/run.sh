@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The optional adapters and integrations: tests behind `required-features`
+# run only with these on, so the suite turns them all on (but not no-simd).
+ADAPTERS="tokio"
+
 step "format"
 cargo fmt --all -- --check
 
@@ -28,8 +32,8 @@ bash tests/browser/setup.sh
 step "Autobahn|Testsuite (wstest 0.8.2 on a private Python 2.7 from Debian bullseye) for tests/autobahn.rs"
 bash tests/autobahn/setup.sh
 
-step "unit, integration, example and doc tests (default features: std, deflate, SIMD)"
-cargo test
+step "unit, integration, example and doc tests (default features: std, deflate, SIMD; plus the adapters' features, so no test is skipped)"
+cargo test --features "$ADAPTERS"
 
 step "every benchmark once, untimed (criterion's test mode checks each contender's output), so none can rot"
 cargo test --benches

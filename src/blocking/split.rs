@@ -10,7 +10,6 @@ use std::vec::Vec;
 
 use bytes::Buf;
 
-use crate::read_size::ReadSize;
 use super::transport::is_timeout;
 use super::websocket::next_message;
 use super::{Error, WebSocket};
@@ -18,6 +17,7 @@ use crate::clock;
 use crate::close::{CloseCode, CloseFrame};
 use crate::connection::{Connection, State};
 use crate::message::{Event, Lost, Message};
+use crate::read_size::ReadSize;
 
 /// The most bytes copied out of the connection for one `write` call.
 const WRITE_CHUNK: usize = 64 * 1024;

@@ -6,12 +6,12 @@ use std::io;
 use std::time::Duration;
 
 use super::Error;
-use crate::read_size::ReadSize;
 use super::transport::{Transport, is_timeout};
 use crate::clock;
 use crate::close::{CloseCode, CloseFrame};
 use crate::connection::{Connection, State};
 use crate::message::{Event, Lost, Message};
+use crate::read_size::ReadSize;
 
 /// How long a write may try to get the last frames of a connection that
 /// was given up on (a keepalive or write timeout) out: a peer that is gone

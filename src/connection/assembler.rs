@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use crate::error::ProtocolError;
-use crate::message::{Message, MessageKind, Utf8Bytes};
-use crate::utf8::{Utf8Validator, validate};
+use crate::message::{Message, MessageKind};
+use crate::utf8_bytes::TextCheck;
 
 /// The message being received, if one is open.
 #[derive(Debug, Default)]
@@ -19,7 +19,8 @@ pub(crate) struct Assembler {
     len: u64,
     /// Frames of the open message so far, including the current one.
     frames: u32,
-    utf8: Utf8Validator,
+    /// The open text message's validation.
+    text: TextCheck,
     /// The open message is compressed (RSV1 on its first frame, RFC 7692
     /// §6): its decompressed bytes collect in `parts`, `len` counts them.
     compressed: bool,
@@ -54,7 +55,7 @@ impl Assembler {
                 self.kind = Some(kind);
                 self.len = 0;
                 self.frames = 0;
-                self.utf8.reset();
+                self.text.reset();
                 self.compressed = compressed;
             }
             (Some(_), None) => {}
@@ -117,7 +118,7 @@ impl Assembler {
             self.len = self.parts.len() as u64;
             if self.is_text() {
                 let fresh = &self.parts[len..];
-                self.utf8
+                self.text
                     .feed(fresh)
                     .map_err(|_| ProtocolError::InvalidUtf8)?;
             }
@@ -139,15 +140,12 @@ impl Assembler {
         self.compressed = false;
         Ok(match kind {
             MessageKind::Binary => Message::Binary(all.into()),
-            MessageKind::Text => {
-                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                // SAFETY: every byte went through `self.utf8` as it was
-                // inflated, and `finish` confirmed the text ends on a
-                // character boundary.
-                #[allow(unsafe_code)]
-                let text = unsafe { Utf8Bytes::from_bytes_unchecked(all.into()) };
-                Message::Text(text)
-            }
+            // Every byte went through `self.text` as it was inflated.
+            MessageKind::Text => Message::Text(
+                self.text
+                    .finish(all.into())
+                    .map_err(|_| ProtocolError::InvalidUtf8)?,
+            ),
         })
     }
 
@@ -158,20 +156,18 @@ impl Assembler {
 
     /// Validates newly unmasked text bytes, failing at the first bad byte (§8.1).
     pub(crate) fn check_text(&mut self, chunk: &[u8]) -> Result<(), ProtocolError> {
-        self.utf8
+        self.text
             .feed(chunk)
             .map_err(|_| ProtocolError::InvalidUtf8)
     }
 
     /// Adds a complete frame payload; returns the message when `fin` ends it.
-    ///
-    /// `streamed` says whether the payload already went through
-    /// [`check_text`](Self::check_text).
+    /// Text that went through [`check_text`](Self::check_text) byte for
+    /// byte is not validated again (the text check counts).
     pub(crate) fn finish_frame(
         &mut self,
         payload: Bytes,
         fin: bool,
-        streamed: bool,
     ) -> Result<Option<Message>, ProtocolError> {
         if !fin {
             self.parts.reserve(payload.len());
@@ -194,20 +190,12 @@ impl Assembler {
                     all.extend_from_slice(&payload);
                     Bytes::from(all)
                 };
-                if streamed {
-                    // §8.1: a message may not end inside a code point.
-                    self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                } else {
-                    // A whole single-frame message, validated here once.
-                    validate(&all).map_err(|_| ProtocolError::InvalidUtf8)?;
-                }
-                // SAFETY: the bytes were validated: all of them just above,
-                // or (streamed) every byte as it was unmasked, through
-                // `check_text`, and `finish` confirmed the text ends on a
-                // character boundary. Fragmented messages are always
-                // streamed (see `Connection::begin_frame`).
-                #[allow(unsafe_code)]
-                let text = unsafe { Utf8Bytes::from_bytes_unchecked(all) };
+                // Streamed frames went through `check_text` as they were
+                // unmasked; a whole single-frame message is validated now.
+                let text = self
+                    .text
+                    .finish(all)
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
                 Message::Text(text)
             }
         };

@@ -236,7 +236,7 @@ impl Connection {
                 }
                 OpCode::Text | OpCode::Binary | OpCode::Continuation => self
                     .assembler
-                    .finish_frame(payload, frame.header.fin, frame.streamed)?
+                    .finish_frame(payload, frame.header.fin)?
                     .map(Event::Message),
             };
             if event.is_some() {
