@@ -89,7 +89,11 @@ impl Watchdog {
                     _ => return,
                 }
             }
-            for socket in watched.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            for socket in watched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+            {
                 let _ = socket.shutdown(Shutdown::Both);
             }
         });

@@ -330,7 +330,6 @@ fn client_that_stops_reading_is_dropped_while_the_others_chat() {
 /// is quiet (no broadcast to carry them out) Alice, who would answer them,
 /// is dropped after `--idle-timeout` too.
 #[test]
-#[ignore = "BUG: the split Reader never flushes its keepalive ping: live idle peers are dropped"]
 fn vanished_client_is_dropped_by_the_keepalive() {
     let server = Server::start(
         "chat_server",

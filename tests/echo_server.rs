@@ -1,5 +1,13 @@
-//! End-to-end tests of `examples/echo_server.rs`: the real binary on a free
-//! port, driven over TCP by the crate's blocking client and by raw sockets.
+//! End-to-end tests of `examples/echo_server.rs` and of its twin on the
+//! async adapter, `examples/tokio_echo_server.rs`: the real binaries on a
+//! free port, driven over TCP by the crate's blocking client and by raw
+//! sockets.
+//!
+//! Every check is a function of the example's name, run against each server
+//! by `against_each_server!`: the tests are `echo_server::CHECK` and
+//! `tokio_echo_server::CHECK`. They need no feature of their own: the
+//! harness builds `tokio_echo_server` with `--features tokio` (what is
+//! particular to that server is in tests/tokio_echo.rs).
 
 mod app_harness;
 
@@ -11,8 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use app_harness::{
-    DEFAULT_OFFER, EXAMPLE_DEFLATE, Server, example_binary, http_get, start_echo_server,
-    tcp_with_timeout,
+    DEFAULT_OFFER, EXAMPLE_DEFLATE, Server, example_binary, http_get, tcp_with_timeout,
 };
 use rfc6455::blocking::WebSocket;
 use rfc6455::{CloseCode, Message};
@@ -25,6 +32,56 @@ use {
 /// Read and write timeout of every test socket: no test can hang on a
 /// server that stopped answering.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Generates, for each check listed, a `#[test]` that runs it against
+/// `echo_server` and one that runs it against `tokio_echo_server`, in a
+/// module named after the server. Attributes before a check (`#[cfg]`)
+/// apply to both of its tests.
+macro_rules! against_each_server {
+    ($($(#[$attr:meta])* $check:ident),* $(,)?) => {
+        mod echo_server {
+            $($(#[$attr])* #[test] fn $check() { super::$check("echo_server") })*
+        }
+        mod tokio_echo_server {
+            $($(#[$attr])* #[test] fn $check() { super::$check("tokio_echo_server") })*
+        }
+    };
+}
+
+against_each_server!(
+    echoes_text_and_binary_messages_with_their_type,
+    serves_the_page_on_root,
+    unknown_path_is_not_found,
+    protocol_violation_closes_only_that_connection_with_1002,
+    fifty_concurrent_clients_each_get_their_own_echoes,
+    client_close_completes_cleanly,
+    help_and_bad_arguments,
+    #[cfg(feature = "deflate")]
+    permessage_deflate_is_accepted_without_context_takeover_and_compresses_both_ways,
+    #[cfg(feature = "deflate")]
+    deflate_context_takeover_flag_keeps_the_window_between_messages,
+    no_deflate_declines_permessage_deflate,
+);
+
+/// The example `name` on a free loopback port with `args`, checked to have
+/// introduced itself as an echo server (`echo server listening on
+/// ws://127.0.0.1:PORT/ws (page: ...)`, with `tokio` before it for
+/// `tokio_echo_server`).
+fn start(name: &str, args: &[&str]) -> Server {
+    let mut server = Server::start(name, args);
+    let stdout = server.process.stdout();
+    let first = stdout.lines().next().unwrap_or_default();
+    let intro = format!(
+        "{}echo server listening on ws://127.0.0.1:",
+        name.strip_suffix("echo_server").unwrap_or_default().replace('_', " ")
+    );
+    if !first.starts_with(&intro) {
+        server
+            .process
+            .fail(&format!("unexpected first line {first:?}"));
+    }
+    server
+}
 
 /// A plain TCP connection to the echo server with the test timeouts.
 fn tcp(server: &Server) -> TcpStream {
@@ -77,9 +134,8 @@ fn assert_echo(ws: &mut WebSocket<TcpStream>, message: &Message) {
     );
 }
 
-#[test]
-fn echoes_text_and_binary_messages_with_their_type() {
-    let server = start_echo_server();
+fn echoes_text_and_binary_messages_with_their_type(example: &str) {
+    let server = start(example, &[]);
     let mut ws = connect(server.addr);
     let mebibyte: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
     let messages = [
@@ -96,9 +152,8 @@ fn echoes_text_and_binary_messages_with_their_type() {
     }
 }
 
-#[test]
-fn serves_the_page_on_root() {
-    let server = start_echo_server();
+fn serves_the_page_on_root(example: &str) {
+    let server = start(example, &[]);
     let (status, head, body) = get(&server, "/");
     assert_eq!(status, 200, "{head}");
     assert!(
@@ -114,18 +169,16 @@ fn serves_the_page_on_root() {
     }
 }
 
-#[test]
-fn unknown_path_is_not_found() {
-    let server = start_echo_server();
+fn unknown_path_is_not_found(example: &str) {
+    let server = start(example, &[]);
     for path in ["/nope", "/index.html", "/ws/extra"] {
         let (status, head, _) = get(&server, path);
         assert_eq!(status, 404, "GET {path}: {head}");
     }
 }
 
-#[test]
-fn protocol_violation_closes_only_that_connection_with_1002() {
-    let server = start_echo_server();
+fn protocol_violation_closes_only_that_connection_with_1002(example: &str) {
+    let server = start(example, &[]);
     let mut good = connect(server.addr);
     assert_echo(&mut good, &Message::from("before"));
 
@@ -174,11 +227,10 @@ fn protocol_violation_closes_only_that_connection_with_1002() {
     assert!(line.contains("unmasked"), "{line}");
 }
 
-#[test]
-fn fifty_concurrent_clients_each_get_their_own_echoes() {
+fn fifty_concurrent_clients_each_get_their_own_echoes(example: &str) {
     const CLIENTS: usize = 50;
     const MESSAGES: usize = 20;
-    let server = start_echo_server();
+    let server = start(example, &[]);
     let addr = server.addr;
     let barrier = Arc::new(Barrier::new(CLIENTS));
     let clients: Vec<_> = (0..CLIENTS)
@@ -210,9 +262,8 @@ fn fifty_concurrent_clients_each_get_their_own_echoes() {
     }
 }
 
-#[test]
-fn client_close_completes_cleanly() {
-    let server = start_echo_server();
+fn client_close_completes_cleanly(example: &str) {
+    let server = start(example, &[]);
     let mut ws = connect(server.addr);
     assert_echo(&mut ws, &Message::from("bye soon"));
     let start = Instant::now();
@@ -226,7 +277,11 @@ fn client_close_completes_cleanly() {
     // once it saw the server's EOF (a client waits for it), long before its
     // 10 s close timeout, and the socket reads EOF.
     assert!(ws.connection().may_close_transport());
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     let mut rest = Vec::new();
     ws.get_mut()
         .read_to_end(&mut rest)
@@ -237,9 +292,8 @@ fn client_close_completes_cleanly() {
     assert_eq!(server.process.stderr(), "");
 }
 
-#[test]
-fn help_and_bad_arguments() {
-    let help = Command::new(example_binary("echo_server"))
+fn help_and_bad_arguments(example: &str) {
+    let help = Command::new(example_binary(example))
         .arg("--help")
         .output()
         .unwrap();
@@ -253,7 +307,7 @@ fn help_and_bad_arguments() {
         assert!(help.contains(flag), "no {flag} in {help}");
     }
 
-    let bad = Command::new(example_binary("echo_server"))
+    let bad = Command::new(example_binary(example))
         .arg("--port")
         .output()
         .unwrap();
@@ -317,9 +371,8 @@ fn echo_counted(ws: &mut WebSocket<Counted<TcpStream>>, message: &Message) -> (u
 /// message repeated costs as much as the first time (no shared window), and
 /// neither end keeps zlib state between messages.
 #[cfg(feature = "deflate")]
-#[test]
-fn permessage_deflate_is_accepted_without_context_takeover_and_compresses_both_ways() {
-    let server = start_echo_server();
+fn permessage_deflate_is_accepted_without_context_takeover_and_compresses_both_ways(example: &str) {
+    let server = start(example, &[]);
     assert_eq!(
         server.extensions_answer("", DEFAULT_OFFER).as_deref(),
         Some(EXAMPLE_DEFLATE)
@@ -363,9 +416,8 @@ fn permessage_deflate_is_accepted_without_context_takeover_and_compresses_both_w
 /// `--deflate-context-takeover` accepts the offer as it is: both ends keep
 /// their window, so a message repeated costs a few bytes.
 #[cfg(feature = "deflate")]
-#[test]
-fn deflate_context_takeover_flag_keeps_the_window_between_messages() {
-    let server = Server::start("echo_server", &["--deflate-context-takeover"]);
+fn deflate_context_takeover_flag_keeps_the_window_between_messages(example: &str) {
+    let server = start(example, &["--deflate-context-takeover"]);
     assert_eq!(
         server.extensions_answer("", DEFAULT_OFFER).as_deref(),
         Some("permessage-deflate")
@@ -384,9 +436,8 @@ fn deflate_context_takeover_flag_keeps_the_window_between_messages() {
 }
 
 /// `--no-deflate` declines the offer: a megabyte crosses as a megabyte.
-#[test]
-fn no_deflate_declines_permessage_deflate() {
-    let server = Server::start("echo_server", &["--no-deflate"]);
+fn no_deflate_declines_permessage_deflate(example: &str) {
+    let server = start(example, &["--no-deflate"]);
     assert_eq!(server.extensions_answer("", DEFAULT_OFFER), None);
     #[cfg(feature = "deflate")]
     {
@@ -403,11 +454,11 @@ fn no_deflate_declines_permessage_deflate() {
     assert_echo(&mut ws, &Message::from("plain"));
 }
 
-/// `--deflate`, which once turned compression on, is still accepted and
-/// changes nothing.
+/// `--deflate`, which once turned compression on, is still accepted by
+/// `echo_server` and changes nothing (`tokio_echo_server`, newer, never had it).
 #[test]
 fn deflate_flag_is_accepted_as_the_default() {
-    let server = Server::start("echo_server", &["--deflate"]);
+    let server = start("echo_server", &["--deflate"]);
     assert_eq!(
         server.extensions_answer("", DEFAULT_OFFER).as_deref(),
         Some(EXAMPLE_DEFLATE)

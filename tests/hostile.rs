@@ -795,8 +795,17 @@ fn echo_keepalive_pings_a_silent_client_then_drops_it_with_1001() {
     // The server logged the loss (`Error::Lost(Lost::KeepaliveTimeout)`);
     // its stderr reaches us through a pipe, so give it a moment.
     let deadline = Instant::now() + IO_TIMEOUT;
-    while !server.stderr.lock().unwrap().contains("keepalive timed out") {
-        assert!(Instant::now() < deadline, "nothing logged\n{}", server.log());
+    while !server
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("keepalive timed out")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "nothing logged\n{}",
+            server.log()
+        );
         thread::sleep(Duration::from_millis(20));
     }
 }

@@ -92,11 +92,8 @@ impl<S: Transport> WebSocket<S> {
             Ok((response, agreement)) => {
                 stream.write_all(&response)?;
                 stream.flush()?;
-                let mut conn = Connection::from_agreement(agreement, config);
-                let taken = conn.receive(rest);
-                // The head was read in 1 KiB steps: what followed it fits.
-                debug_assert_eq!(taken, rest.len());
-                Ok(WebSocket::from_connection(stream, conn))
+                let conn = Connection::from_agreement(agreement, config);
+                Ok(WebSocket::with_leftover(stream, conn, rest.to_vec()))
             }
             Err(rejection) => {
                 reject(&mut stream, &rejection.response());
@@ -140,9 +137,8 @@ impl<S: Transport> WebSocket<S> {
             Agreement::new(Role::Client).with_protocol(response.protocol().map(String::from));
         #[cfg(feature = "deflate")]
         let agreement = agreement.with_deflate(response.deflate());
-        let mut conn = Connection::from_agreement(agreement, config);
-        conn.receive(&rest);
-        Ok((WebSocket::from_connection(stream, conn), response))
+        let conn = Connection::from_agreement(agreement, config);
+        Ok((WebSocket::with_leftover(stream, conn, rest), response))
     }
 }
 

@@ -56,7 +56,9 @@ impl WebSocket<TcpStream> {
     /// the TCP connection ends when both halves are dropped, or at once
     /// with `shutdown`.
     pub fn split(self) -> io::Result<(Reader, Writer)> {
-        let (stream, conn) = self.into_parts();
+        let mut ws = self;
+        let unread = ws.take_unread();
+        let (stream, conn) = ws.into_parts();
         let writer_stream = stream.try_clone()?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -69,8 +71,8 @@ impl WebSocket<TcpStream> {
         let reader = Reader {
             stream,
             shared: Arc::clone(&shared),
-            buf: Vec::new(),
-            unread: 0..0,
+            unread: 0..unread.len(),
+            buf: unread,
             read_size: ReadSize::new(),
             armed: None,
             torn_down: false,
@@ -285,7 +287,10 @@ impl Reader {
             };
             let timeout = inner.conn.poll_timeout().map(|at| at.saturating_sub(now));
             let writable = inner.conn.wants_write() && !inner.conn.may_close_transport();
-            (room, timeout, writable, inner.conn.output_len() > before)
+            // Anything queued and not being written (a keepalive ping a
+            // timer queued on the last round) goes out before we block.
+            let _ = before;
+            (room, timeout, writable, writable)
         };
         if room == 0 {
             if writable {
@@ -295,7 +300,7 @@ impl Reader {
             return Ok(());
         }
         if queued {
-            // A keepalive ping.
+            // A keepalive ping, unless the writer is writing (it sends it).
             let _ = self.shared.flush(&self.stream, false);
         }
         if timeout == Some(Duration::ZERO) {
@@ -317,8 +322,15 @@ impl Reader {
                 let taken = inner.conn.receive(&self.buf[..n]);
                 self.unread = taken..n;
             }
-            Err(e) if is_timeout(&e) => inner.conn.handle_timeout(clock::now()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => {
+                inner.conn.handle_timeout(clock::now());
+                let ping = inner.conn.wants_write() && !inner.conn.may_close_transport();
+                drop(inner);
+                if ping {
+                    let _ = self.shared.flush(&self.stream, false);
+                }
+            }
             Err(e) => return Err(e.into()),
         }
         Ok(())
@@ -368,7 +380,24 @@ impl Reader {
                 break;
             }
         }
+        self.last_try();
         let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// A connection given up on (a keepalive or write timeout): one short
+    /// try to write what is left, its 1001 close frame, unless the writer
+    /// is writing (then its write is cut by the shutdown).
+    fn last_try(&mut self) {
+        let chunk = {
+            let mut inner = self.shared.lock();
+            if inner.flushing || !inner.conn.wants_write() {
+                return;
+            }
+            let output: &crate::Output = inner.conn.output();
+            output.chunk().to_vec()
+        };
+        let _ = self.stream.set_write_timeout(Some(Duration::from_millis(10)));
+        let _ = (&self.stream).write(&chunk);
     }
 
     /// The connection's state.

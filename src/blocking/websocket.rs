@@ -3,6 +3,7 @@
 //! sleep (a read timeout) until its next deadline.
 
 use std::io;
+use std::vec::Vec;
 use std::time::Duration;
 
 use super::Error;
@@ -32,6 +33,9 @@ pub struct WebSocket<S> {
     read_size: ReadSize,
     /// The read timeout last set on the stream (`None` before the first).
     armed: Option<Option<Duration>>,
+    /// Bytes read with the handshake that the connection has not taken
+    /// yet (it takes at most its input room at a time).
+    unread: Vec<u8>,
     /// The teardown ran.
     torn_down: bool,
 }
@@ -49,8 +53,28 @@ impl<S: Transport> WebSocket<S> {
             conn,
             read_size: ReadSize::new(),
             armed: None,
+            unread: Vec::new(),
             torn_down: false,
         }
+    }
+
+    /// [`from_connection`](Self::from_connection) with bytes that followed
+    /// the handshake, handed to the connection as it has room for them.
+    pub(super) fn with_leftover(stream: S, conn: Connection, leftover: Vec<u8>) -> Self {
+        let mut ws = Self::from_connection(stream, conn);
+        ws.unread = leftover;
+        ws.offer_unread();
+        ws
+    }
+
+    /// Hands leftover handshake bytes to the connection, as far as they fit.
+    fn offer_unread(&mut self) -> bool {
+        if self.unread.is_empty() {
+            return false;
+        }
+        let taken = self.conn.receive(&self.unread);
+        self.unread.drain(..taken);
+        taken > 0
     }
 
     /// Reads the next message: `Ok(None)` once the connection is closed
@@ -102,6 +126,9 @@ impl<S: Transport> WebSocket<S> {
     pub(super) fn fill(&mut self) -> Result<(), Error> {
         let now = clock::now();
         self.conn.handle_timeout(now);
+        if self.offer_unread() || !self.unread.is_empty() {
+            return Ok(());
+        }
         if !self.conn.wants_read() {
             if self.conn.wants_write() && !self.conn.may_close_transport() {
                 self.flush_output()?;
@@ -126,11 +153,16 @@ impl<S: Transport> WebSocket<S> {
             }
             Err(e) => {
                 self.conn.commit_received(0);
-                if is_timeout(&e) {
-                    self.conn.handle_timeout(clock::now());
-                } else if e.kind() != io::ErrorKind::Interrupted {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    return Ok(());
+                }
+                // Our own deadline, or a timeout the stream has of its own
+                // (behind `NoTimeouts`): that one is the caller's.
+                let ours = is_timeout(&e) && timeout.is_some_and(|t| clock::now() + slack(t) >= now + t);
+                if !ours {
                     return Err(e.into());
                 }
+                self.conn.handle_timeout(clock::now());
             }
         }
         Ok(())
@@ -141,9 +173,7 @@ impl<S: Transport> WebSocket<S> {
     fn arm(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         let close_enough = match (self.armed, timeout) {
             (Some(None), None) => true,
-            (Some(Some(set)), Some(want)) => {
-                set.abs_diff(want) <= (want / 64).max(Duration::from_millis(10))
-            }
+            (Some(Some(set)), Some(want)) => set.abs_diff(want) <= slack(want),
             _ => false,
         };
         if !close_enough {
@@ -196,6 +226,7 @@ impl<S: Transport> WebSocket<S> {
         while self.conn.wants_write() {
             if self.conn.may_close_transport() {
                 // Given up on: the teardown makes one short try.
+                self.teardown();
                 return Err(Error::Lost(self.conn.lost().unwrap_or(Lost::WriteTimeout)));
             }
             // Starts (or keeps) the connection's write-stall clock.
@@ -282,10 +313,24 @@ impl<S: Transport> WebSocket<S> {
         &mut self.stream
     }
 
-    /// Takes the stream and the connection apart.
+    /// Leftover handshake bytes the connection has not taken yet.
+    pub(super) fn take_unread(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.unread)
+    }
+
+    /// Takes the stream and the connection apart. Bytes that followed the
+    /// handshake and did not fit the connection yet are handed to it first,
+    /// as far as they fit.
     pub fn into_parts(self) -> (S, Connection) {
         (self.stream, self.conn)
     }
+}
+
+/// How far a read timeout set on the stream may be from the one wanted
+/// before it is set again: a system call per read would double the cost of
+/// small messages.
+pub(super) fn slack(timeout: Duration) -> Duration {
+    (timeout / 64).max(Duration::from_millis(10))
 }
 
 /// Pulls events until a message arrives: pings and pongs are skipped (the

@@ -40,6 +40,9 @@ pub struct Driver<S> {
     /// The deadline `sleep` is set to.
     armed: Option<core::time::Duration>,
     read_size: ReadSize,
+    /// Bytes that followed the handshake and did not fit the connection
+    /// yet: offered before the socket is read again.
+    unread: std::vec::Vec<u8>,
     /// Written bytes not flushed yet (for transports that buffer, TLS).
     unflushed: bool,
     /// The write half was shut down.
@@ -47,13 +50,14 @@ pub struct Driver<S> {
 }
 
 impl<S> Driver<S> {
-    pub(super) fn new(io: S, shared: Arc<Shared>) -> Self {
+    pub(super) fn new(io: S, shared: Arc<Shared>, unread: std::vec::Vec<u8>) -> Self {
         Driver {
             io,
             shared,
             sleep: None,
             armed: None,
             read_size: ReadSize::new(),
+            unread,
             unflushed: false,
             shut: false,
         }
@@ -142,6 +146,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 || inner.event_bytes >= inner.conn.config().input_high_water);
         if !inner.conn.wants_read() || queue_full {
             return Poll::Pending;
+        }
+        if !self.unread.is_empty() {
+            let taken = inner.conn.receive(&self.unread);
+            self.unread.drain(..taken);
+            return if taken > 0 {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            };
         }
         let buf = inner.conn.receive_buffer(self.read_size.get());
         if buf.is_empty() {

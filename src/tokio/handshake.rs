@@ -172,10 +172,10 @@ impl WebSocket {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let mut conn = Connection::from_agreement(agreement, config);
-        let taken = conn.receive(rest);
-        debug_assert_eq!(taken, rest.len(), "a handshake's leftover always fits");
-        Self::from_connection(io, conn)
+        let conn = Connection::from_agreement(agreement, config);
+        let (ws, driver) = Self::with_driver_and_leftover(io, conn, rest.to_vec());
+        ::tokio::spawn(driver);
+        ws
     }
 
     /// Client side: performs the opening handshake for `uri`

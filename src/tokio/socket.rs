@@ -76,8 +76,18 @@ impl WebSocket {
     /// or task of your choice (for a `!Send` stream, or a `LocalSet`).
     /// Nothing moves until it is polled.
     pub fn with_driver<S>(io: S, conn: Connection) -> (Self, Driver<S>) {
+        Self::with_driver_and_leftover(io, conn, std::vec::Vec::new())
+    }
+
+    /// [`with_driver`](Self::with_driver), with bytes that followed the
+    /// handshake, which the driver hands to the connection first.
+    pub(super) fn with_driver_and_leftover<S>(
+        io: S,
+        conn: Connection,
+        leftover: std::vec::Vec<u8>,
+    ) -> (Self, Driver<S>) {
         let shared = Arc::new(Shared::new(conn));
-        let driver = Driver::new(io, Arc::clone(&shared));
+        let driver = Driver::new(io, Arc::clone(&shared), leftover);
         let ws = WebSocket {
             sender: Sender {
                 shared: Arc::clone(&shared),
