@@ -57,7 +57,7 @@
 //!   for at most [`LINGER`] and [`LINGER_BYTES`], so the client reads the
 //!   answer instead of a reset.
 //! * **Each WebSocket connection**: [`Config`]'s defaults: frames up to
-//!   16 MiB, messages up to 64 MiB, unpolled input 64 KiB beyond the frame
+//!   16 MiB, messages up to 16 MiB, unpolled input 64 KiB beyond the frame
 //!   being decoded, queued output 64 KiB before reading stops (an echo adds
 //!   at most one read buffer's worth above it), a peer that stops reading
 //!   dropped after 30 s of stalled output, 10 s for the closing handshake;

@@ -95,6 +95,20 @@ pub enum ProtocolError {
         /// The configured limit.
         max: u32,
     },
+    /// Buffering this connection's message would exceed the
+    /// [`MemoryBudget`](crate::MemoryBudget) its connections share: the
+    /// process holds too many unfinished messages. Answered with 1013
+    /// (try again later).
+    #[error("the process's budget of {limit} buffered message bytes is spent")]
+    OverBudget {
+        /// The budget's limit.
+        limit: usize,
+    },
+    /// A message started and did not finish within
+    /// [`Config::message_timeout`](crate::Config::message_timeout).
+    /// Answered with 1008 (policy violation).
+    #[error("a message took longer than the message timeout")]
+    MessageTimeout,
 }
 
 impl ProtocolError {
@@ -109,7 +123,10 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
-            ProtocolError::TooManyFrames { .. } => CloseCode::POLICY_VIOLATION,
+            ProtocolError::TooManyFrames { .. } | ProtocolError::MessageTimeout => {
+                CloseCode::POLICY_VIOLATION
+            }
+            ProtocolError::OverBudget { .. } => CloseCode::TRY_AGAIN_LATER,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }

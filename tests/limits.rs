@@ -63,10 +63,10 @@ fn assert_too_big(out: &Outcome, failed_at: Option<usize>, at: usize, error: Pro
 // ---- defaults --------------------------------------------------------------
 
 #[test]
-fn default_limits_are_16_mib_per_frame_and_64_mib_per_message() {
+fn default_limits_are_16_mib_per_frame_and_16_mib_per_message() {
     let config = Config::default();
     assert_eq!(config.max_frame_size, 16 * MIB);
-    assert_eq!(config.max_message_size, 64 * MIB);
+    assert_eq!(config.max_message_size, 16 * MIB);
     assert!(config.auto_pong);
     let config = Config::default()
         .max_frame_size(10)
@@ -106,23 +106,23 @@ fn default_config_accepts_a_16_mib_frame_and_refuses_one_byte_more() {
 }
 
 #[test]
-fn default_config_accepts_a_64_mib_fragmented_message_header_by_header() {
-    // Four 16 MiB frames reach exactly the default message limit; the
-    // header of a fifth (even of one byte) crosses it and fails at once.
+fn default_config_accepts_a_16_mib_fragmented_message_header_by_header() {
+    // Four 4 MiB frames reach exactly the default message limit (16 MiB);
+    // the header of a fifth (even of one byte) crosses it and fails at once.
     // The payload is zeros: masked, that is the key repeated, fed 1 MiB at a time.
     let masked_zeros: Vec<u8> = KEY.iter().copied().cycle().take(MIB).collect();
     let mut conn = server();
     for i in 0..4 {
-        let header = masked_header(false, if i == 0 { 0x2 } else { 0x0 }, 16 * MIB as u64);
+        let header = masked_header(false, if i == 0 { 0x2 } else { 0x0 }, 4 * MIB as u64);
         let mut pieces = vec![header.as_slice()];
-        pieces.extend([masked_zeros.as_slice(); 16]);
+        pieces.extend([masked_zeros.as_slice(); 4]);
         let (out, failed_at) = feed_pieces(&mut conn, &pieces);
         assert_eq!((out.error, failed_at), (None, None), "frame {i}");
     }
     let (out, failed_at) = feed_pieces(&mut conn, &[&masked_header(true, 0x0, 1)]);
     let error = ProtocolError::MessageTooLarge {
-        len: 64 * MIB as u64 + 1,
-        max: 64 * MIB,
+        len: 16 * MIB as u64 + 1,
+        max: 16 * MIB,
     };
     assert_too_big(&out, failed_at, 0, error);
 }

@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 use bytes::Bytes;
 
+use super::budget::Charge;
 use crate::error::ProtocolError;
 use crate::message::{Message, MessageKind};
 use crate::utf8_bytes::TextCheck;
@@ -21,9 +22,37 @@ pub(crate) struct Assembler {
     frames: u32,
     /// The open text message's validation.
     text: TextCheck,
+    /// What this connection holds of the process's memory budget.
+    charge: Charge,
+    /// Bytes of the frame being received counted against the budget (its
+    /// length, for frames over the input high-water mark).
+    frame_charge: usize,
     /// The open message is compressed (RSV1 on its first frame, RFC 7692
     /// §6): its decompressed bytes collect in `parts`, `len` counts them.
     compressed: bool,
+}
+
+impl Assembler {
+    /// An assembler charging `budget` for what it buffers.
+    pub(crate) fn with_budget(budget: Option<super::budget::MemoryBudget>) -> Self {
+        Assembler {
+            charge: Charge::new(budget),
+            ..Self::default()
+        }
+    }
+
+    /// Counts a frame of `bytes` being buffered against the budget (0 when
+    /// it is done).
+    pub(crate) fn charge_frame(&mut self, bytes: usize) -> Result<(), ProtocolError> {
+        self.frame_charge = bytes;
+        self.account()
+    }
+
+    /// Brings the budget charge up to date with what is held.
+    fn account(&mut self) -> Result<(), ProtocolError> {
+        self.charge
+            .set(self.parts.capacity().saturating_add(self.frame_charge))
+    }
 }
 
 /// The smallest amount of output space a decompression step gets.
@@ -103,6 +132,8 @@ impl Assembler {
             if self.parts.capacity() == len {
                 let want = self.parts.capacity().max(INFLATE_STEP);
                 let cap = len.saturating_add(want).min(limit);
+                // The budget first: a bomb is refused before it is inflated.
+                self.charge.set(cap.saturating_add(self.frame_charge))?;
                 self.parts.reserve_exact(cap.saturating_sub(len).max(1));
             }
             let (used, full) = codec
@@ -137,6 +168,7 @@ impl Assembler {
         let kind = self.kind.take().unwrap_or(MessageKind::Binary);
         let all = core::mem::take(&mut self.parts);
         self.len = 0;
+        let _ = self.account();
         self.compressed = false;
         Ok(match kind {
             MessageKind::Binary => Message::Binary(all.into()),
@@ -170,8 +202,11 @@ impl Assembler {
         fin: bool,
     ) -> Result<Option<Message>, ProtocolError> {
         if !fin {
+            let needed = self.parts.len().saturating_add(payload.len());
+            self.charge.set(needed.saturating_add(self.frame_charge))?;
             self.parts.reserve(payload.len());
             self.parts.extend_from_slice(&payload);
+            self.account()?;
             return Ok(None);
         }
         let kind = self.kind.take().unwrap_or(MessageKind::Binary);
@@ -200,11 +235,17 @@ impl Assembler {
             }
         };
         self.len = 0;
+        let _ = self.account();
         Ok(Some(message))
     }
 
     /// Drops any open message (after a close or a failure).
     pub(crate) fn clear(&mut self) {
-        *self = Self::default();
+        let charge = core::mem::take(&mut self.charge);
+        *self = Self {
+            charge,
+            ..Self::default()
+        };
+        let _ = self.account();
     }
 }

@@ -6,6 +6,7 @@
 //! `timers.rs`.
 
 mod assembler;
+mod budget;
 mod config;
 #[cfg(feature = "deflate")]
 mod deflate;
@@ -22,6 +23,7 @@ use crate::close::{self, CloseCode, CloseFrame};
 use crate::frame::{FrameHeader, OpCode};
 use crate::message::{Lost, MessageKind};
 use assembler::Assembler;
+pub use budget::MemoryBudget;
 pub use config::{Config, Keepalive};
 use output::MaskKeys;
 pub use output::Output;
@@ -153,6 +155,12 @@ pub struct Connection {
     lost: Option<Lost>,
     /// `poll_event` reported the loss.
     lost_reported: bool,
+    /// A timer failed the connection for the peer's fault: reported by the
+    /// next `poll_event`.
+    pending_error: Option<crate::error::ProtocolError>,
+    /// Counts the messages (or lone control frames) begun, so the message
+    /// timer knows a new one from the one it timed.
+    message_seq: u32,
     timers: Timers,
     /// permessage-deflate, once negotiated. Boxed: a connection without it
     /// pays one pointer.
@@ -209,11 +217,11 @@ impl Connection {
     pub fn with_mask_source(role: Role, config: Config, fill: fn(&mut [u8])) -> Self {
         Connection {
             role,
+            assembler: Assembler::with_budget(config.budget.clone()),
             config,
             state: State::Open,
             read_buf: ReadBuf::default(),
             frame: None,
-            assembler: Assembler::default(),
             output: Output::default(),
             masks: (role == Role::Client).then(|| Box::new(MaskKeys::new(fill))),
             sending: None,
@@ -221,6 +229,8 @@ impl Connection {
             peer_close: None,
             lost: None,
             lost_reported: false,
+            pending_error: None,
+            message_seq: 0,
             timers: Timers::default(),
             #[cfg(feature = "deflate")]
             deflate: None,

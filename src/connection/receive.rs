@@ -137,6 +137,9 @@ impl Connection {
     /// and tear the transport down (see the call order on [`Connection`]).
     pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
         self.commit_received(0);
+        if let Some(error) = self.pending_error.take() {
+            return Err(error);
+        }
         if let Some(lost) = self.lost.filter(|_| !self.lost_reported) {
             self.lost_reported = true;
             return Ok(Some(Event::Lost(lost)));
@@ -197,6 +200,8 @@ impl Connection {
                 return Ok(None);
             }
             let frame = self.frame.take().expect("frame is set above");
+            // Giving a charge back cannot fail.
+            let _ = self.assembler.charge_frame(0);
             if frame.compressed {
                 // Already inflated as it arrived.
                 self.read_buf.advance(frame.len);
@@ -271,6 +276,9 @@ impl Connection {
 
     /// Checks a new frame header against the role, the extensions and the limits.
     fn begin_frame(&mut self, header: FrameHeader) -> Result<InFrame, ProtocolError> {
+        if !self.assembler.is_open() {
+            self.message_seq = self.message_seq.wrapping_add(1);
+        }
         // §5.2: RSV bits must be 0 unless an extension defines them; RFC 7692
         // defines RSV1 once permessage-deflate is negotiated.
         let rsv1 = header.rsv & 0b100 != 0;
@@ -319,6 +327,11 @@ impl Connection {
         self.assembler
             .begin_frame(kind, header.payload_len, limits, rsv1)?;
         let compressed = self.assembler.is_compressed();
+        // A large frame is buffered whole: it counts against the process's
+        // budget from its header on.
+        if len > self.config.input_high_water {
+            self.assembler.charge_frame(len)?;
+        }
         // A whole single-frame text message already in the buffer is checked
         // once at the end; anything else is checked as it arrives, so a bad
         // byte fails the connection before the rest is sent (§8.1).

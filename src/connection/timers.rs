@@ -8,6 +8,7 @@ use core::time::Duration;
 
 use super::{Connection, Input, State};
 use crate::agreement::Role;
+use crate::error::ProtocolError;
 use crate::frame::OpCode;
 use crate::message::Lost;
 
@@ -44,6 +45,9 @@ pub(super) struct Timers {
     stalled_since: Option<Duration>,
     /// The wait for the peer to end the transport is over.
     drain_over: bool,
+    /// The message (or lone frame) in progress began then; with the
+    /// `message_seq` it was stamped for.
+    message_since: Option<(Duration, u32)>,
     /// Bytes discarded since the connection closed.
     pub(super) drained: usize,
     /// A timer gave up on the peer: the transport may go at once.
@@ -62,6 +66,7 @@ impl Default for Timers {
             state_since: None,
             stalled_since: None,
             drain_over: false,
+            message_since: None,
             drained: 0,
             abandoned: false,
         }
@@ -109,9 +114,14 @@ impl Connection {
         let keepalive = self.config.keepalive.filter(|_| self.state == State::Open);
         let stall = self.config.write_timeout.filter(|_| self.output.len() > 0);
         let closing = !matches!(self.state, State::Open) && !self.waits_for_nothing();
+        let message = self.config.message_timeout.filter(|_| self.receiving());
+        let message_stamp = t
+            .message_since
+            .filter(|&(_, seq)| seq == self.message_seq);
         if (t.heard && keepalive.is_some())
             || (t.state_changed && closing)
             || (stall.is_some() && t.stalled_since.is_none())
+            || (message.is_some() && message_stamp.is_none())
         {
             return Some(t.now);
         }
@@ -129,6 +139,9 @@ impl Connection {
             consider(after(since, self.config.close_timeout));
         }
         if let (Some(timeout), Some(since)) = (stall, t.stalled_since) {
+            consider(after(since, timeout));
+        }
+        if let (Some(timeout), Some((since, _))) = (message, message_stamp) {
             consider(after(since, timeout));
         }
         next
@@ -175,6 +188,13 @@ impl Connection {
             self.transition(Input::Abandon(Lost::WriteTimeout));
             return;
         }
+        if self.message_overdue(now) {
+            // The peer's fault, reported as its protocol errors are.
+            let error = ProtocolError::MessageTimeout;
+            self.transition(Input::Fail(error.close_code()));
+            self.pending_error = Some(error);
+            return;
+        }
         let since = self.timers.state_since.unwrap_or(now);
         let closing_over = now >= after(since, self.config.close_timeout);
         match self.state {
@@ -203,6 +223,30 @@ impl Connection {
                 self.transition(Input::Abandon(Lost::KeepaliveTimeout));
             }
             _ => {}
+        }
+    }
+
+    /// Whether a frame or message is being received.
+    fn receiving(&self) -> bool {
+        !self.is_closed() && (self.frame.is_some() || self.assembler.is_open())
+    }
+
+    /// Whether the message in progress has taken longer than the message
+    /// timeout; keeps the message clock.
+    fn message_overdue(&mut self, now: Duration) -> bool {
+        if !self.receiving() {
+            self.timers.message_since = None;
+            return false;
+        }
+        match self.timers.message_since {
+            Some((since, seq)) if seq == self.message_seq => self
+                .config
+                .message_timeout
+                .is_some_and(|timeout| now >= after(since, timeout)),
+            _ => {
+                self.timers.message_since = Some((now, self.message_seq));
+                false
+            }
         }
     }
 
