@@ -124,6 +124,11 @@ pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;
+mod header_list;
+#[cfg(feature = "hyper")]
+pub mod hyper;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod message;
 #[cfg(feature = "std")]
 mod read_size;

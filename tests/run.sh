@@ -8,7 +8,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # The optional adapters and integrations: tests behind `required-features`
 # run only with these on, so the suite turns them all on (but not no-simd).
-ADAPTERS="tokio"
+ADAPTERS="tokio,http,hyper,axum"
 
 step "format"
 cargo fmt --all -- --check

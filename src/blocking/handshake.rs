@@ -8,11 +8,10 @@ use std::vec::Vec;
 
 use super::transport::{Transport, is_timeout};
 use super::{Error, WebSocket};
-use crate::agreement::{Agreement, Role};
 use crate::connection::{Config, Connection};
 use crate::error::HandshakeError;
 use crate::handshake::{
-    AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, Rejection, Request, Response,
+    Accepted, AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, Rejection, Request, Response,
     UpgradeRequest,
 };
 
@@ -69,27 +68,17 @@ impl<S: Transport> WebSocket<S> {
     {
         let answer = UpgradeRequest::validate(request).and_then(|upgrade| {
             let protocol = decide(&upgrade)?;
-            // RFC 7692: accept permessage-deflate if `config.deflate` enables it.
-            #[cfg(feature = "deflate")]
-            let agreed = upgrade.deflate(&config.deflate);
-            #[cfg(feature = "deflate")]
-            let entry = agreed.map(|params| std::string::ToString::to_string(&params));
-            #[cfg(not(feature = "deflate"))]
-            let entry: Option<String> = None;
-            let extensions: Vec<&str> = entry.iter().map(String::as_str).collect();
+            // RFC 7692: permessage-deflate accepted if `config.deflate` enables it.
             let options = AcceptOptions {
                 protocol: protocol.as_deref(),
-                extensions: &extensions,
+                #[cfg(feature = "deflate")]
+                deflate: Some(&config.deflate),
                 ..AcceptOptions::default()
             };
-            let response = upgrade.accept_with(&options).map_err(Rejection::from)?;
-            let agreement = Agreement::new(Role::Server).with_protocol(protocol);
-            #[cfg(feature = "deflate")]
-            let agreement = agreement.with_deflate(agreed);
-            Ok((response, agreement))
+            upgrade.agree(&options).map_err(Rejection::from)
         });
         match answer {
-            Ok((response, agreement)) => {
+            Ok(Accepted { response, agreement, .. }) => {
                 stream.write_all(&response)?;
                 stream.flush()?;
                 let conn = Connection::from_agreement(agreement, config);
@@ -133,10 +122,7 @@ impl<S: Transport> WebSocket<S> {
             stream.flush()?;
             read_head(stream, |buf| handshake.parse_response(buf))
         })?;
-        let agreement =
-            Agreement::new(Role::Client).with_protocol(response.protocol().map(String::from));
-        #[cfg(feature = "deflate")]
-        let agreement = agreement.with_deflate(response.deflate());
+        let agreement = response.agreement();
         let conn = Connection::from_agreement(agreement, config);
         Ok((WebSocket::with_leftover(stream, conn, rest), response))
     }

@@ -5,45 +5,43 @@
 //!   (where it is off by default): on or off, no context takeover per
 //!   direction, window sizes, level, and a size below which messages go
 //!   uncompressed.
-//! * Negotiation (§5, §7.1): a client sends [`DeflateConfig::offer`] among its
-//!   `ClientOptions::extensions`;
+//! * Negotiation (§5, §7.1) is part of the handshake: a client sends
+//!   [`DeflateConfig::offer`] among its `ClientOptions::extensions`;
 //!   [`ClientHandshake::parse_response`](crate::handshake::ClientHandshake::parse_response)
 //!   checks the server's answer against the offers and
-//!   [`Response::deflate`](crate::handshake::Response::deflate) gives the
-//!   agreed [`DeflateParams`]. A server calls
-//!   [`UpgradeRequest::deflate`](crate::handshake::UpgradeRequest::deflate),
-//!   which picks the first offer it can honour, and sends the
-//!   [`DeflateParams`] (its `Display` is the response entry) in
-//!   `AcceptOptions::extensions`.
-//! * Both sides then build their connection with
-//!   [`Connection::with_deflate`](crate::Connection::with_deflate).
-//! * The blocking adapter's `accept_with`, `upgrade` and `connect_with` do
-//!   all of this when the `Config` they get enables `deflate`.
+//!   [`Response::agreement`](crate::handshake::Response::agreement) holds
+//!   the agreed [`DeflateParams`]. A server passes its policy in
+//!   [`AcceptOptions::deflate`](crate::handshake::AcceptOptions::deflate) to
+//!   [`UpgradeRequest::agree`](crate::handshake::UpgradeRequest::agree),
+//!   which accepts the first offer it can honour
+//!   ([`handshake::negotiate`](crate::handshake::negotiate)), sends its entry
+//!   (the `Display` of [`DeflateParams`]) and returns the agreement.
+//! * Both sides then build their connection from their agreement
+//!   ([`Connection::from_agreement`](crate::Connection::from_agreement)).
+//! * The blocking adapter does all of this when the `Config` it gets
+//!   enables `deflate`.
 //!
 //! ```
 //! use rfc6455::deflate::DeflateConfig;
 //! use rfc6455::handshake::{AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, UpgradeRequest};
-//! use rfc6455::{Config, Connection, Event, Message, Role};
+//! use rfc6455::{Config, Connection};
 //!
 //! // permessage-deflate on, context takeover, both windows 15 bits.
 //! let config = Config::default().deflate(DeflateConfig::default());
 //! let options = ClientOptions { extensions: vec![config.deflate.offer()], ..Default::default() };
 //! let client_hs = ClientHandshake::new("ws://example.com/", [7; 16], options)?;
+//! assert_eq!(config.deflate.offer(), "permessage-deflate; client_max_window_bits");
 //! let Ok(Parsed::Complete(request, _)) = UpgradeRequest::parse(client_hs.request(), &Limits::default()) else {
 //!     unreachable!()
 //! };
-//! let agreed = request.deflate(&config.deflate).expect("the client offered it");
-//! let entry = agreed.to_string();
-//! let reply = request.accept_with(&AcceptOptions { extensions: &[&entry], ..Default::default() })?;
-//! let Parsed::Complete(response, _) = client_hs.parse_response(&reply)? else { unreachable!() };
-//! assert_eq!(response.deflate(), Some(agreed));
+//! let accepted = request.agree(&AcceptOptions { deflate: Some(&config.deflate), ..Default::default() })?;
+//! assert!(accepted.response.ends_with(b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"));
+//! let Parsed::Complete(response, _) = client_hs.parse_response(&accepted.response)? else { unreachable!() };
+//! assert_eq!(response.agreement().deflate, accepted.agreement.deflate);
 //!
-//! let mut client = Connection::new(Role::Client, config.clone()).with_deflate(response.deflate());
-//! let mut server = Connection::new(Role::Server, config).with_deflate(Some(agreed));
-//! client.send_text(&"compress me ".repeat(100))?;
-//! assert!(client.pending().len() < 200);
-//! server.receive(client.pending());
-//! assert_eq!(server.poll_event()?, Some(Event::Message(Message::text("compress me ".repeat(100)))));
+//! let client = Connection::from_agreement(response.agreement(), config.clone());
+//! let server = Connection::from_agreement(accepted.agreement, config);
+//! assert!(client.deflate().is_some() && client.deflate() == server.deflate());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -60,12 +58,15 @@
 //! [`DeflateConfig::server_no_context_takeover`]: it then keeps at most the
 //! 46 KiB decompressor per connection.
 
-mod negotiate;
-
 use alloc::string::String;
 use core::fmt;
 
-pub(crate) use negotiate::Offer;
+use crate::header_list;
+
+/// Moved to [`handshake::negotiate`](crate::handshake::negotiate), with the
+/// rest of the negotiation; this path is kept for compatibility and will go.
+/// It is this module's only reference to the handshake (nothing here uses it).
+pub use crate::handshake::negotiate;
 
 /// The extension's name in `Sec-WebSocket-Extensions` (§5).
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -255,32 +256,17 @@ impl fmt::Display for DeflateParams {
     }
 }
 
-/// The server's choice (§7.1): the first `permessage-deflate` offer among
-/// `offers` (raw `Sec-WebSocket-Extensions` entries, in the client's order)
-/// that is valid and that `config` can honour. `None` when the extension is
-/// disabled or no offer qualifies (an offer with a duplicate, unknown or
-/// malformed parameter is declined, §7.1).
-pub fn negotiate<S: AsRef<str>>(offers: &[S], config: &DeflateConfig) -> Option<DeflateParams> {
-    if !config.enabled {
-        return None;
-    }
-    offers
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|entry| is_deflate(entry))
-        .filter_map(|entry| Offer::parse(entry).ok())
-        .find_map(|offer| offer.accept(config))
-}
-
-/// Whether any of `extensions` (raw header values, each possibly a list)
-/// offers permessage-deflate.
+/// Whether any of `extensions` (raw header values, each possibly a list,
+/// RFC 6455 §9.1) offers permessage-deflate: the blocking client adds
+/// [`DeflateConfig::offer`] only when the caller's options do not.
 pub(crate) fn offered(extensions: &[String]) -> bool {
     extensions
         .iter()
-        .any(|value| crate::handshake::split_list(value).any(is_deflate))
+        .any(|value| header_list::split_list(value).any(is_deflate))
 }
 
-/// Whether a `Sec-WebSocket-Extensions` entry names permessage-deflate.
+/// Whether a `Sec-WebSocket-Extensions` entry names permessage-deflate
+/// (RFC 7692 §5; extension names compare case-insensitively, as tokens).
 pub(crate) fn is_deflate(entry: &str) -> bool {
-    crate::handshake::extension_name(entry).eq_ignore_ascii_case(EXTENSION_NAME)
+    header_list::extension_name(entry).eq_ignore_ascii_case(EXTENSION_NAME)
 }

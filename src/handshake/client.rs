@@ -10,9 +10,11 @@ use core::fmt::{self, Write as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::headers::{self, Header};
+use super::headers::{self, Fields, Header};
 use super::{Limits, Parsed, accept_key};
+use crate::agreement::{Agreement, Role};
 use crate::error::HandshakeError;
+use crate::header_list;
 
 /// A parsed WebSocket URI (§3): `ws://host[:port]/path?query` or
 /// `wss://...`.
@@ -198,7 +200,7 @@ pub struct ClientHandshake {
     extension_names: Vec<String>,
     /// The permessage-deflate offers among the extensions, parsed.
     #[cfg(feature = "deflate")]
-    deflate_offers: Vec<crate::deflate::Offer>,
+    deflate_offers: Vec<super::negotiate::Offer>,
     limits: Limits,
 }
 
@@ -222,38 +224,35 @@ impl ClientHandshake {
         } = options;
         // §4.1 item 10: subprotocols are unique tokens.
         for (i, protocol) in protocols.iter().enumerate() {
-            if !headers::is_token(protocol) || protocols[..i].contains(protocol) {
+            if !header_list::is_token(protocol) || protocols[..i].contains(protocol) {
                 return Err(HandshakeError::InvalidHeader);
             }
         }
         // §9.1: each extension entry starts with the extension's token name.
         let mut extension_names = Vec::new();
-        #[cfg(feature = "deflate")]
-        let mut deflate_offers = Vec::new();
         for offer in &extensions {
-            if !headers::is_value(offer) || headers::split_list(offer).next().is_none() {
+            if !headers::is_value(offer) || header_list::split_list(offer).next().is_none() {
                 return Err(HandshakeError::InvalidHeader);
             }
-            for entry in headers::split_list(offer) {
+            for entry in header_list::split_list(offer) {
                 // §9.1: a token and well-formed parameters; an unclosed
                 // quote would hide the offers after it from the server.
-                if !headers::is_extension(entry) {
+                if !header_list::is_extension(entry) {
                     return Err(HandshakeError::InvalidHeader);
                 }
-                let name = headers::extension_name(entry);
-                extension_names.push(name.to_owned());
-                // RFC 7692 §7.1: an offer with bad parameters cannot be sent.
-                #[cfg(feature = "deflate")]
-                if crate::deflate::is_deflate(entry) {
-                    let parsed = crate::deflate::Offer::parse(entry)
-                        .map_err(|_| HandshakeError::InvalidHeader)?;
-                    deflate_offers.push(parsed);
-                }
+                extension_names.push(header_list::extension_name(entry).to_owned());
             }
         }
+        // RFC 7692 §7.1: an offer with bad parameters cannot be sent.
+        #[cfg(feature = "deflate")]
+        let deflate_offers = super::negotiate::client_offers(
+            extensions
+                .iter()
+                .flat_map(|offer| header_list::split_list(offer)),
+        )?;
         for (name, value) in &extra {
             let reserved = REQUEST_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name));
-            if reserved || !headers::is_token(name) || !headers::is_value(value) {
+            if reserved || !header_list::is_token(name) || !headers::is_value(value) {
                 return Err(HandshakeError::InvalidHeader);
             }
         }
@@ -330,15 +329,13 @@ impl ClientHandshake {
     pub fn parse_response(&self, buf: &[u8]) -> Result<Parsed<Response>, HandshakeError> {
         match Response::parse(buf, &self.limits)? {
             Parsed::Partial => Ok(Parsed::Partial),
-            #[cfg(feature = "deflate")]
+            #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
             Parsed::Complete(mut response, consumed) => {
-                self.validate_response(&response)?;
-                response.deflate = self.agreed_deflate(&response)?;
-                Ok(Parsed::Complete(response, consumed))
-            }
-            #[cfg(not(feature = "deflate"))]
-            Parsed::Complete(response, consumed) => {
-                self.validate_response(&response)?;
+                let _checked = self.check(response.status, &response.headers[..])?;
+                #[cfg(feature = "deflate")]
+                {
+                    response.deflate = _checked.deflate;
+                }
                 Ok(Parsed::Complete(response, consumed))
             }
         }
@@ -347,10 +344,19 @@ impl ClientHandshake {
     /// Checks a response against this handshake (§4.1, the client's checks
     /// of the server's handshake, items 1-6, in that order).
     pub fn validate_response(&self, response: &Response) -> Result<(), HandshakeError> {
-        let fields = &response.headers;
+        self.check(response.status, &response.headers[..]).map(drop)
+    }
+
+    /// The client's checks (§4.1, items 1-6, in that order) on a response's
+    /// status and fields, wherever they were parsed, and what it agrees to.
+    pub(crate) fn check<F: Fields + ?Sized>(
+        &self,
+        status: u16,
+        fields: &F,
+    ) -> Result<Agreement, HandshakeError> {
         // Item 1: anything but 101 is handled as plain HTTP by the caller.
-        if response.status != 101 {
-            return Err(HandshakeError::UnexpectedStatus(response.status));
+        if status != 101 {
+            return Err(HandshakeError::UnexpectedStatus(status));
         }
         // Item 2: Upgrade is "websocket", case-insensitively.
         if !headers::has_token(fields, "Upgrade", "websocket") {
@@ -366,8 +372,9 @@ impl ClientHandshake {
             return Err(HandshakeError::InvalidAccept);
         }
         // Item 5: only extensions the client offered.
-        for entry in headers::list(fields, "Sec-WebSocket-Extensions")? {
-            let name = headers::extension_name(&entry);
+        let extensions = headers::list(fields, "Sec-WebSocket-Extensions")?;
+        for entry in &extensions {
+            let name = header_list::extension_name(entry);
             if !self
                 .extension_names
                 .iter()
@@ -378,45 +385,24 @@ impl ClientHandshake {
         }
         // RFC 7692 §5: a permessage-deflate response must answer an offer.
         #[cfg(feature = "deflate")]
-        self.agreed_deflate(response)?;
+        let deflate = super::negotiate::client_agreed(&self.deflate_offers, &extensions)?;
         // Item 6: at most one subprotocol, and one the client offered (so
         // none at all if it offered none).
-        let mut selected = headers::all(fields, "Sec-WebSocket-Protocol");
-        match (selected.next(), selected.next()) {
-            (None, _) => Ok(()),
-            (Some(p), None) if self.protocols.iter().any(|o| o.as_bytes() == p.value) => Ok(()),
-            _ => Err(HandshakeError::UnexpectedProtocol),
-        }
-    }
-}
-
-impl ClientHandshake {
-    /// The permessage-deflate parameters a response agrees to: `None` if it
-    /// accepted no permessage-deflate, an error if it is accepted twice, has
-    /// invalid parameters, or answers none of the offers (RFC 7692 §5: the
-    /// client must fail the connection).
-    #[cfg(feature = "deflate")]
-    fn agreed_deflate(
-        &self,
-        response: &Response,
-    ) -> Result<Option<crate::deflate::DeflateParams>, HandshakeError> {
-        let invalid = HandshakeError::InvalidExtensionResponse;
-        let mut entries = response
-            .extensions
-            .iter()
-            .filter(|entry| crate::deflate::is_deflate(entry));
-        let Some(entry) = entries.next() else {
-            return Ok(None);
+        let mut selected = fields.values("Sec-WebSocket-Protocol");
+        let protocol = match (selected.next(), selected.next()) {
+            (None, _) => None,
+            (Some(p), None) => Some(
+                self.protocols
+                    .iter()
+                    .find(|offer| offer.as_bytes() == p)
+                    .ok_or(HandshakeError::UnexpectedProtocol)?,
+            ),
+            _ => return Err(HandshakeError::UnexpectedProtocol),
         };
-        if entries.next().is_some() {
-            return Err(invalid);
-        }
-        let answer = crate::deflate::Offer::parse(entry).map_err(|_| invalid)?;
-        self.deflate_offers
-            .iter()
-            .find_map(|offer| offer.agree(&answer))
-            .map(Some)
-            .ok_or(invalid)
+        let agreement = Agreement::new(Role::Client).with_protocol(protocol.cloned());
+        #[cfg(feature = "deflate")]
+        let agreement = agreement.with_deflate(deflate);
+        Ok(agreement)
     }
 }
 
@@ -507,5 +493,38 @@ impl Response {
     #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
         self.deflate
+    }
+
+    /// What this response agrees to, for the client's connection
+    /// ([`Connection::from_agreement`](crate::Connection::from_agreement)):
+    /// [`Role::Client`], the subprotocol the server selected (§4.1 item 6)
+    /// and the permessage-deflate parameters checked against the offers
+    /// (RFC 7692 §7.1, `deflate`).
+    ///
+    /// Meant for a response returned by [`ClientHandshake::parse_response`],
+    /// which has been checked; one from [`Response::parse`] alone reports
+    /// its `Sec-WebSocket-Protocol` unchecked and no permessage-deflate.
+    ///
+    /// ```
+    /// use rfc6455::handshake::{AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, UpgradeRequest};
+    /// use rfc6455::Role;
+    ///
+    /// let options = ClientOptions { protocols: vec!["chat".into()], ..Default::default() };
+    /// let client = ClientHandshake::new("ws://example.com/", [7; 16], options)?;
+    /// let Ok(Parsed::Complete(request, _)) = UpgradeRequest::parse(client.request(), &Limits::default()) else {
+    ///     unreachable!()
+    /// };
+    /// let server = request.agree(&AcceptOptions { protocol: Some("chat"), ..Default::default() })?;
+    /// let Parsed::Complete(response, _) = client.parse_response(&server.response)? else { unreachable!() };
+    /// let agreement = response.agreement();
+    /// assert_eq!(agreement.role, Role::Client);
+    /// assert_eq!(agreement.protocol, server.agreement.protocol);
+    /// # Ok::<(), rfc6455::HandshakeError>(())
+    /// ```
+    pub fn agreement(&self) -> Agreement {
+        let agreement = Agreement::new(Role::Client).with_protocol(self.protocol.clone());
+        #[cfg(feature = "deflate")]
+        let agreement = agreement.with_deflate(self.deflate);
+        agreement
     }
 }

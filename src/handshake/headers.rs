@@ -1,5 +1,7 @@
 //! Reading and writing HTTP/1.1 heads: owned header fields, bounded parsing
-//! on top of `httparse`, comma-separated lists, and response building.
+//! on top of `httparse`, looking fields up by name (one view over every
+//! kind of header map), and response building. Splitting lists is
+//! [`crate::header_list`]'s job.
 
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -8,6 +10,7 @@ use core::str;
 
 use super::{Limits, Parsed};
 use crate::error::HandshakeError;
+use crate::header_list;
 
 /// One HTTP header field, owned.
 ///
@@ -67,23 +70,39 @@ pub(crate) fn to_owned(headers: &[httparse::Header<'_>]) -> Vec<Header> {
         .collect()
 }
 
-/// Every field named `name` (case-insensitively), in order.
-pub(crate) fn all<'h>(headers: &'h [Header], name: &str) -> impl Iterator<Item = &'h Header> {
-    headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+/// Header fields looked up by name, case-insensitively: the owned fields
+/// of a head parsed here, or (feature `http`) an `http::HeaderMap`. The
+/// handshake's checks are written once over this view, so every way of
+/// receiving a request applies the same rules.
+pub(crate) trait Fields {
+    /// The values of every field named `name`, in order.
+    fn values<'f>(&'f self, name: &str) -> impl Iterator<Item = &'f [u8]>;
 }
 
-/// The value of the first field named `name` (case-insensitively).
-pub(crate) fn first<'h>(headers: &'h [Header], name: &str) -> Option<&'h [u8]> {
-    all(headers, name).next().map(|h| h.value.as_slice())
+impl Fields for [Header] {
+    fn values<'f>(&'f self, name: &str) -> impl Iterator<Item = &'f [u8]> {
+        self.iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_slice())
+    }
+}
+
+impl Fields for Vec<Header> {
+    fn values<'f>(&'f self, name: &str) -> impl Iterator<Item = &'f [u8]> {
+        self.as_slice().values(name)
+    }
+}
+
+/// The value of the first field named `name`.
+pub(crate) fn first<'f, F: Fields + ?Sized>(fields: &'f F, name: &str) -> Option<&'f [u8]> {
+    fields.values(name).next()
 }
 
 /// The value of the field named `name`, if it appears exactly once.
-pub(crate) fn single<'h>(headers: &'h [Header], name: &str) -> Option<&'h [u8]> {
-    let mut fields = all(headers, name);
-    match (fields.next(), fields.next()) {
-        (Some(h), None) => Some(&h.value),
+pub(crate) fn single<'f, F: Fields + ?Sized>(fields: &'f F, name: &str) -> Option<&'f [u8]> {
+    let mut values = fields.values(name);
+    match (values.next(), values.next()) {
+        (Some(value), None) => Some(value),
         _ => None,
     }
 }
@@ -91,129 +110,26 @@ pub(crate) fn single<'h>(headers: &'h [Header], name: &str) -> Option<&'h [u8]> 
 /// Whether the comma-separated lists in the fields named `name` contain
 /// `token`, compared case-insensitively. A field may be repeated: its values
 /// then form one list (RFC 7230 §3.2.2).
-pub(crate) fn has_token(headers: &[Header], name: &str, token: &str) -> bool {
-    all(headers, name).any(|h| {
-        h.value
-            .split(|&b| b == b',')
-            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
+pub(crate) fn has_token<F: Fields + ?Sized>(fields: &F, name: &str, token: &str) -> bool {
+    fields
+        .values(name)
+        .any(|value| header_list::has_token(value, token))
 }
 
-/// The entries of the comma-separated lists in the fields named `name`,
-/// trimmed, empty entries skipped, commas inside quoted strings respected
-/// (extension parameters may be quoted, §9.1). A value that is not UTF-8
-/// makes the whole field malformed.
-pub(crate) fn list(headers: &[Header], name: &str) -> Result<Vec<String>, HandshakeError> {
+/// The entries of the comma-separated lists in the fields named `name`, in
+/// order, trimmed, empty entries skipped, commas inside quoted strings
+/// respected (extension parameters may be quoted, RFC 6455 §9.1). A value
+/// that is not UTF-8 makes the whole field malformed.
+pub(crate) fn list<F: Fields + ?Sized>(
+    fields: &F,
+    name: &str,
+) -> Result<Vec<String>, HandshakeError> {
     let mut entries = Vec::new();
-    for header in all(headers, name) {
-        let value = header.value_str().ok_or(HandshakeError::MalformedHttp)?;
-        entries.extend(split_list(value).map(String::from));
+    for value in fields.values(name) {
+        let value = str::from_utf8(value).map_err(|_| HandshakeError::MalformedHttp)?;
+        entries.extend(header_list::split_list(value).map(String::from));
     }
     Ok(entries)
-}
-
-/// Splits a comma-separated list, respecting quoted strings and their
-/// backslash escapes; entries are trimmed and empty ones skipped.
-pub(crate) fn split_list(value: &str) -> impl Iterator<Item = &str> {
-    let mut rest = value;
-    core::iter::from_fn(move || {
-        while !rest.is_empty() {
-            let (mut quoted, mut escaped, mut end) = (false, false, rest.len());
-            for (i, b) in rest.bytes().enumerate() {
-                match b {
-                    _ if escaped => escaped = false,
-                    b'\\' if quoted => escaped = true,
-                    b'"' => quoted = !quoted,
-                    b',' if !quoted => {
-                        end = i;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            let entry = rest[..end].trim_matches([' ', '\t']);
-            rest = rest.get(end + 1..).unwrap_or("");
-            if !entry.is_empty() {
-                return Some(entry);
-            }
-        }
-        None
-    })
-}
-
-/// The extension name of a `Sec-WebSocket-Extensions` entry: the token
-/// before its parameters (§9.1).
-pub(crate) fn extension_name(entry: &str) -> &str {
-    entry
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim_matches([' ', '\t'])
-}
-
-/// Whether `entry` is one well-formed extension of a
-/// `Sec-WebSocket-Extensions` list (§9.1): a token, then parameters
-/// `; name` or `; name=value`, a value being a token or a quoted string
-/// (RFC 7230 §3.2.6). An unclosed quote would swallow the entries after it
-/// once the list is joined into one header field.
-pub(crate) fn is_extension(entry: &str) -> bool {
-    let ows = |s: &str| s.trim_start_matches([' ', '\t']).len();
-    let token_len = |s: &str| s.bytes().take_while(|&b| is_token_byte(b)).count();
-    let mut rest = entry.trim_start_matches([' ', '\t']);
-    let mut first = true;
-    loop {
-        let name = token_len(rest);
-        if name == 0 {
-            return false;
-        }
-        rest = &rest[name..];
-        rest = &rest[rest.len() - ows(rest)..];
-        if !first && rest.starts_with('=') {
-            rest = rest[1..].trim_start_matches([' ', '\t']);
-            let value = if rest.starts_with('"') {
-                match quoted_len(rest) {
-                    Some(n) => n,
-                    None => return false,
-                }
-            } else {
-                token_len(rest)
-            };
-            if value == 0 {
-                return false;
-            }
-            rest = rest[value..].trim_start_matches([' ', '\t']);
-        }
-        first = false;
-        match rest.strip_prefix(';') {
-            Some(after) => rest = after.trim_start_matches([' ', '\t']),
-            None => return rest.is_empty(),
-        }
-    }
-}
-
-/// The length of the quoted string at the start of `s`, closing quote
-/// included, or `None` if it is not closed.
-fn quoted_len(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
-    let mut i = 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Whether `s` is an HTTP token (RFC 7230 §3.2.6): one or more visible ASCII
-/// characters other than separators.
-pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_token_byte)
 }
 
 /// Whether `s` can be sent as a header value: no control characters other
@@ -296,7 +212,10 @@ pub fn http_response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<
     out.extend_from_slice(reason_phrase(status).as_bytes());
     out.extend_from_slice(b"\r\n");
     for &(name, value) in headers {
-        if is_token(name) && is_value(value) && !name.eq_ignore_ascii_case("content-length") {
+        if header_list::is_token(name)
+            && is_value(value)
+            && !name.eq_ignore_ascii_case("content-length")
+        {
             write_header(&mut out, name, value);
         }
     }
@@ -313,50 +232,6 @@ pub fn http_response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn split_list_respects_quotes() {
-        let entries: Vec<&str> = split_list(r#" a; x="1,2" ,, b ;y="\"," , c"#).collect();
-        assert_eq!(entries, [r#"a; x="1,2""#, r#"b ;y="\",""#, "c"]);
-    }
-
-    #[test]
-    fn extension_entries_follow_the_section_9_1_grammar() {
-        for good in [
-            "permessage-deflate",
-            "permessage-deflate; client_max_window_bits",
-            "permessage-deflate;client_max_window_bits=10; server_no_context_takeover",
-            "x; a=\"1\"",
-            "x; a=\"q\\\"uote\"; b",
-            "x ; a = 1",
-        ] {
-            assert!(is_extension(good), "{good:?} refused");
-        }
-        for bad in [
-            "",
-            ";",
-            "x;",
-            "x; a=",
-            "x; a=\"1",
-            "x; a=\"1\\\"",
-            "x; =1",
-            "x y",
-            "x; a=1 2",
-            "x; a=\"1\" 2",
-            "x; a=(1)",
-            "é",
-        ] {
-            assert!(!is_extension(bad), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
-    fn extension_name_is_token_before_parameters() {
-        assert_eq!(
-            extension_name("permessage-deflate ; client_max_window_bits"),
-            "permessage-deflate"
-        );
-    }
 
     #[test]
     fn http_response_drops_injected_headers() {

@@ -1,14 +1,20 @@
 //! The opening handshake (RFC 6455 §4), both roles, sans-IO.
 //!
-//! The handshake is an HTTP/1.1 upgrade. Neither side does any I/O here: the
+//! The handshake is an HTTP/1.1 upgrade (through `http` types also an HTTP/2
+//! extended CONNECT, RFC 8441). Neither side does any I/O here: the
 //! caller reads bytes into a buffer and hands the whole buffer to a `parse`
 //! function after every read, until it answers [`Parsed::Complete`]; it then
 //! writes the bytes this module builds.
 //!
 //! **Server**: [`UpgradeRequest::parse`] (or [`Request::parse`] followed by
 //! [`UpgradeRequest::validate`], to route plain HTTP requests elsewhere first),
-//! then [`UpgradeRequest::accept`] for the `101` response, or
+//! then [`UpgradeRequest::agree`] for the `101` response and the
+//! [`Agreement`] to build the connection from
+//! ([`UpgradeRequest::accept`] for the response alone), or
 //! [`Rejection::response`] for the `4xx` answer when validation failed.
+//! With the `http` feature, `HttpUpgrade` does the same for a request
+//! another HTTP stack has parsed (hyper, axum, ...), with the same rules,
+//! and answers with an `http::Response`.
 //!
 //! ```
 //! use rfc6455::handshake::{Limits, Parsed, UpgradeRequest};
@@ -30,23 +36,38 @@
 //!
 //! **Client**: [`ClientHandshake::new`] (or `with_random_key` with the `std`
 //! feature), write [`ClientHandshake::request`], then feed the answer to
-//! [`ClientHandshake::parse_response`].
+//! [`ClientHandshake::parse_response`]; its [`Response::agreement`] is what
+//! the client's connection is built from.
+//!
+//! permessage-deflate (RFC 7692, feature `deflate`) is negotiated here too
+//! (`negotiate`, `AcceptOptions::deflate`, `Response::deflate`); its policy
+//! and parameter types are in the `deflate` module.
 
 mod client;
 mod headers;
+#[cfg(feature = "http")]
+mod http;
+#[cfg(feature = "deflate")]
+mod negotiate;
 mod server;
+mod validate;
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha1::{Digest, Sha1};
 
+#[cfg(feature = "http")]
+pub use self::http::HttpUpgrade;
 pub use client::{ClientHandshake, ClientOptions, Response, Uri};
 pub use headers::{Header, http_response};
 #[cfg(feature = "deflate")]
-pub(crate) use headers::{extension_name, split_list};
+pub use negotiate::negotiate;
 pub use server::{AcceptOptions, Rejection, Request, UpgradeRequest};
+
+use crate::agreement::Agreement;
 
 /// The GUID appended to the client's key before hashing (§1.3, §4.2.2).
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -68,6 +89,26 @@ pub fn accept_key(key: &[u8]) -> String {
     sha1.update(key);
     sha1.update(GUID.as_bytes());
     STANDARD.encode(sha1.finalize())
+}
+
+/// An accepted opening handshake, for the server: the response to send and
+/// what it agrees to (RFC 6455 §4.2.2; RFC 7692 §7.1 for
+/// permessage-deflate).
+///
+/// `R` is the response: the bytes of the `101` head from
+/// [`UpgradeRequest::agree`], or (feature `http`) an `http::Response<()>`
+/// from `HttpUpgrade::agree`. Send it, then build the connection from the
+/// agreement ([`Connection::from_agreement`](crate::Connection::from_agreement)):
+/// the role and the negotiated parameters then cannot disagree with what
+/// was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Accepted<R = Vec<u8>> {
+    /// The response to send.
+    pub response: R,
+    /// The role ([`Role::Server`](crate::Role::Server)), the subprotocol
+    /// selected and the permessage-deflate parameters accepted.
+    pub agreement: Agreement,
 }
 
 /// The outcome of parsing a buffer that may not hold a whole HTTP head yet.

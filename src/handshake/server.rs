@@ -2,15 +2,13 @@
 //! (§4.2.1), answer with `101` (§4.2.2) or with a ready-made rejection.
 
 use alloc::borrow::ToOwned;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use super::headers::{self, Header};
-use super::{Limits, Parsed, accept_key};
+use super::validate::{self, Line, Offers, Version};
+use super::{Accepted, Limits, Parsed};
 use crate::error::HandshakeError;
 
 /// An HTTP request head, owned: any request, not necessarily an upgrade.
@@ -167,9 +165,8 @@ fn percent_decode(s: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpgradeRequest {
     request: Request,
-    key: String,
-    protocols: Vec<String>,
-    extensions: Vec<String>,
+    /// Its key is always there: HTTP/1.1 needs one.
+    offers: Offers,
 }
 
 /// What to put in the `101` response beyond the mandatory fields.
@@ -185,17 +182,15 @@ pub struct AcceptOptions<'a> {
     /// Extra header fields, e.g. `Set-Cookie`. The fields the handshake writes
     /// itself may not appear here.
     pub headers: &'a [(&'a str, &'a str)],
+    /// Negotiate permessage-deflate under this policy (RFC 7692 §7.1): the
+    /// first offer it can honour is accepted, its entry sent first in
+    /// `Sec-WebSocket-Extensions` and its parameters put in the
+    /// [`Agreement`](crate::Agreement). `None` (the default): no
+    /// negotiation. When set, [`extensions`](Self::extensions) may not hold
+    /// a permessage-deflate entry of its own.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<&'a crate::deflate::DeflateConfig>,
 }
-
-/// Header fields the `101` response writes itself.
-const RESPONSE_FIELDS: [&str; 6] = [
-    "Upgrade",
-    "Connection",
-    "Sec-WebSocket-Accept",
-    "Sec-WebSocket-Protocol",
-    "Sec-WebSocket-Extensions",
-    "Content-Length",
-];
 
 impl UpgradeRequest {
     /// Parses and validates in one step: [`Request::parse`], then
@@ -212,52 +207,19 @@ impl UpgradeRequest {
     /// Checks that `request` is a valid opening handshake (§4.2.1), in the
     /// order the RFC lists the requirements.
     pub fn validate(request: Request) -> Result<UpgradeRequest, Rejection> {
-        let fields = &request.headers;
-        // §4.2.1 item 1: a GET request ...
-        if request.method != "GET" {
-            return Err(HandshakeError::MethodNotAllowed.into());
-        }
-        // ... of HTTP/1.1 or higher (httparse only parses 1.x).
-        if request.version < 1 {
-            return Err(HandshakeError::UnsupportedHttpVersion.into());
-        }
-        // §4.2.1 item 2: a Host header field. RFC 7230 §5.4: more than one is
-        // a bad request.
-        if headers::all(fields, "Host").count() > 1 {
-            return Err(HandshakeError::MalformedHttp.into());
-        }
-        if headers::first(fields, "Host").is_none_or(<[u8]>::is_empty) {
-            return Err(HandshakeError::MissingHost.into());
-        }
-        // §4.2.1 item 3: Upgrade with the "websocket" token, any case.
-        if !headers::has_token(fields, "Upgrade", "websocket") {
-            return Err(HandshakeError::MissingUpgrade.into());
-        }
-        // §4.2.1 item 4: Connection with the "Upgrade" token, any case,
-        // possibly among others (`keep-alive, Upgrade`).
-        if !headers::has_token(fields, "Connection", "upgrade") {
-            return Err(HandshakeError::MissingConnectionUpgrade.into());
-        }
-        // §4.2.1 item 6: Sec-WebSocket-Version 13, else 426 (§4.2.2). Checked
-        // before the key so that a client of another version learns ours.
-        if headers::single(fields, "Sec-WebSocket-Version") != Some(b"13") {
-            return Err(HandshakeError::UnsupportedVersion.into());
-        }
-        // §4.2.1 item 5: exactly one Sec-WebSocket-Key, base64 of 16 bytes.
-        let key = headers::single(fields, "Sec-WebSocket-Key")
-            .and_then(|key| core::str::from_utf8(key).ok())
-            .filter(|key| STANDARD.decode(key).is_ok_and(|nonce| nonce.len() == 16))
-            .ok_or(HandshakeError::InvalidKey)?
-            .to_string();
-        // §4.2.1 items 8 and 9: the offered subprotocols and extensions.
-        let protocols = headers::list(fields, "Sec-WebSocket-Protocol")?;
-        let extensions = headers::list(fields, "Sec-WebSocket-Extensions")?;
-        Ok(UpgradeRequest {
-            request,
-            key,
-            protocols,
-            extensions,
-        })
+        let line = Line {
+            method: &request.method,
+            // httparse only parses HTTP/1.x.
+            version: if request.version < 1 {
+                Version::Old
+            } else {
+                Version::Http11
+            },
+            has_scheme_and_path: false,
+            authority: None,
+        };
+        let offers = validate::check(line, &request.headers[..])?;
+        Ok(UpgradeRequest { request, offers })
     }
 
     /// The request.
@@ -272,33 +234,34 @@ impl UpgradeRequest {
 
     /// The `Sec-WebSocket-Key`, as sent.
     pub fn key(&self) -> &str {
-        &self.key
+        self.offers.key.as_deref().unwrap_or_default()
     }
 
     /// The subprotocols the client offered (`Sec-WebSocket-Protocol`), in its
     /// order of preference (§4.1 item 10), across all lines of the field.
     pub fn protocols(&self) -> &[String] {
-        &self.protocols
+        &self.offers.protocols
     }
 
     /// The extensions the client offered (`Sec-WebSocket-Extensions`), one
     /// raw entry each with its parameters, e.g.
     /// `permessage-deflate; client_max_window_bits` (§9.1).
     pub fn extensions(&self) -> &[String] {
-        &self.extensions
+        &self.offers.extensions
     }
 
     /// The permessage-deflate parameters to accept (RFC 7692 §7.1): the
     /// first offer that is valid and that `config` can honour, or `None`
-    /// (disabled, not offered, every offer invalid). Send the result's
-    /// `to_string()` in [`AcceptOptions::extensions`] and give it to
-    /// [`Connection::with_deflate`](crate::Connection::with_deflate).
+    /// (disabled, not offered, every offer invalid). [`agree`](Self::agree)
+    /// with [`AcceptOptions::deflate`] does this and reports the result in
+    /// its [`Agreement`](crate::Agreement); by hand, send the result's
+    /// `to_string()` in [`AcceptOptions::extensions`].
     #[cfg(feature = "deflate")]
     pub fn deflate(
         &self,
         config: &crate::deflate::DeflateConfig,
     ) -> Option<crate::deflate::DeflateParams> {
-        crate::deflate::negotiate(&self.extensions, config)
+        self.offers.deflate(config)
     }
 
     /// The first subprotocol in the client's offer that is in `supported`,
@@ -308,10 +271,7 @@ impl UpgradeRequest {
     /// by preference" (§4.1 item 10); a server that prefers its own order can
     /// search [`protocols`](Self::protocols) itself.
     pub fn select_protocol(&self, supported: &[&str]) -> Option<&str> {
-        self.protocols
-            .iter()
-            .map(String::as_str)
-            .find(|offer| supported.contains(offer))
+        self.offers.select_protocol(supported)
     }
 
     /// The `101 Switching Protocols` response (§4.2.2 item 5), selecting
@@ -325,59 +285,76 @@ impl UpgradeRequest {
     }
 
     /// The `101 Switching Protocols` response with a subprotocol, extensions
-    /// and extra header fields.
+    /// and extra header fields: [`agree`](Self::agree)'s response, except
+    /// that a permessage-deflate entry may be given in
+    /// [`AcceptOptions::extensions`] (when `AcceptOptions::deflate` is not
+    /// set).
     ///
     /// Errors: [`HandshakeError::UnexpectedProtocol`] and
     /// [`HandshakeError::UnexpectedExtension`] for something the client did
     /// not offer, [`HandshakeError::InvalidHeader`] for a field that is not a
     /// token name with a clean value, or that the handshake writes itself.
     pub fn accept_with(&self, options: &AcceptOptions<'_>) -> Result<Vec<u8>, HandshakeError> {
-        // §4.2.2 item 5.5: the subprotocol must be one of the client's.
-        if let Some(protocol) = options.protocol {
-            if !self.protocols.iter().any(|offer| offer == protocol) {
-                return Err(HandshakeError::UnexpectedProtocol);
-            }
-        }
-        // §9.1: the server may only accept extensions the client offered.
-        for &entry in options.extensions {
-            if !headers::is_value(entry) {
-                return Err(HandshakeError::InvalidHeader);
-            }
-            let name = headers::extension_name(entry);
-            let offered = self
-                .extensions
-                .iter()
-                .any(|offer| headers::extension_name(offer).eq_ignore_ascii_case(name));
-            if !offered {
-                return Err(HandshakeError::UnexpectedExtension);
-            }
-        }
-        for &(name, value) in options.headers {
-            let reserved = RESPONSE_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name));
-            if reserved || !headers::is_token(name) || !headers::is_value(value) {
-                return Err(HandshakeError::InvalidHeader);
-            }
-        }
+        Ok(self.answer(options, false)?.response)
+    }
 
-        // §4.2.2 item 5: status line, Upgrade, Connection, the accept hash.
+    /// Accepts the handshake: the `101 Switching Protocols` response
+    /// (§4.2.2 item 5) and the [`Agreement`](crate::Agreement) it makes, from
+    /// which the server's connection is built
+    /// ([`Connection::from_agreement`](crate::Connection::from_agreement)).
+    ///
+    /// `options` give the subprotocol (§4.2.2 item 5.5), other extensions'
+    /// entries (§9.1), extra fields, and with the `deflate` feature the
+    /// permessage-deflate policy to negotiate with (RFC 7692 §7.1). Errors
+    /// as [`accept_with`](Self::accept_with), and
+    /// [`HandshakeError::InvalidHeader`] for a permessage-deflate entry in
+    /// [`AcceptOptions::extensions`]: its parameters would not reach the
+    /// agreement, so this method only negotiates it itself.
+    ///
+    /// ```
+    /// use rfc6455::handshake::{AcceptOptions, Limits, Parsed, UpgradeRequest};
+    /// use rfc6455::Role;
+    ///
+    /// let buf = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\
+    ///     Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+    /// let Ok(Parsed::Complete(request, _)) = UpgradeRequest::parse(buf, &Limits::default()) else {
+    ///     unreachable!()
+    /// };
+    /// let deflate = rfc6455::deflate::DeflateConfig::default();
+    /// let accepted = request.agree(&AcceptOptions {
+    ///     protocol: request.select_protocol(&["chat"]),
+    ///     deflate: Some(&deflate),
+    ///     ..AcceptOptions::default()
+    /// })?;
+    /// assert!(accepted.response.ends_with(b"\r\nSec-WebSocket-Protocol: chat\r\n\
+    ///     Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"));
+    /// assert_eq!(accepted.agreement.role, Role::Server);
+    /// assert_eq!(accepted.agreement.protocol.as_deref(), Some("chat"));
+    /// assert_eq!(accepted.agreement.deflate, request.deflate(&deflate));
+    /// # Ok::<(), rfc6455::HandshakeError>(())
+    /// ```
+    pub fn agree(&self, options: &AcceptOptions<'_>) -> Result<Accepted, HandshakeError> {
+        self.answer(options, true)
+    }
+
+    fn answer(
+        &self,
+        options: &AcceptOptions<'_>,
+        strict: bool,
+    ) -> Result<Accepted, HandshakeError> {
+        let answer = self.offers.answer(options, strict)?;
         let mut out = Vec::with_capacity(160);
         out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-        headers::write_header(&mut out, "Upgrade", "websocket");
-        headers::write_header(&mut out, "Connection", "Upgrade");
-        let accept = accept_key(self.key.as_bytes());
-        headers::write_header(&mut out, "Sec-WebSocket-Accept", &accept);
-        if let Some(protocol) = options.protocol {
-            headers::write_header(&mut out, "Sec-WebSocket-Protocol", protocol);
-        }
-        if !options.extensions.is_empty() {
-            let extensions = options.extensions.join(", ");
-            headers::write_header(&mut out, "Sec-WebSocket-Extensions", &extensions);
-        }
-        for &(name, value) in options.headers {
+        for (name, value) in answer.fields() {
             headers::write_header(&mut out, name, value);
         }
         out.extend_from_slice(b"\r\n");
-        Ok(out)
+        Ok(Accepted {
+            response: out,
+            agreement: answer.agreement,
+        })
     }
 }
 
@@ -412,23 +389,8 @@ impl Rejection {
     /// 405 also `Allow: GET`.
     pub fn response(&self) -> Vec<u8> {
         let status = self.status();
-        let mut fields = Vec::with_capacity(5);
-        fields.push(("Content-Type", "text/plain; charset=utf-8"));
-        match status {
-            426 => {
-                // §4.2.2: tell the client which version we speak. RFC 7230
-                // §6.7: a sender of Upgrade also lists it in Connection.
-                fields.push(("Sec-WebSocket-Version", "13"));
-                fields.push(("Upgrade", "websocket"));
-                fields.push(("Connection", "Upgrade, close"));
-            }
-            405 => {
-                // RFC 7231 §6.5.5: a 405 lists the allowed methods.
-                fields.push(("Allow", "GET"));
-                fields.push(("Connection", "close"));
-            }
-            _ => fields.push(("Connection", "close")),
-        }
+        let mut fields = alloc::vec![("Content-Type", "text/plain; charset=utf-8")];
+        fields.extend(validate::refusal_fields(status, Version::Http11));
         let body = alloc::format!("{}\n", self.error);
         super::http_response(status, &fields, body.as_bytes())
     }

@@ -8,11 +8,11 @@ use std::vec::Vec;
 use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{Error, WebSocket};
-use crate::agreement::{Agreement, Role};
+use crate::agreement::Agreement;
 use crate::connection::{Config, Connection};
 use crate::error::HandshakeError;
 use crate::handshake::{
-    AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, Rejection, Request, Response,
+    Accepted, AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, Rejection, Request, Response,
     UpgradeRequest,
 };
 
@@ -130,26 +130,17 @@ impl WebSocket {
     {
         let answer = UpgradeRequest::validate(request).and_then(|upgrade| {
             let protocol = decide(&upgrade)?;
-            #[cfg(feature = "deflate")]
-            let agreed = upgrade.deflate(&config.deflate);
-            #[cfg(feature = "deflate")]
-            let entry = agreed.map(|params| std::string::ToString::to_string(&params));
-            #[cfg(not(feature = "deflate"))]
-            let entry: Option<String> = None;
-            let extensions: Vec<&str> = entry.iter().map(String::as_str).collect();
+            // RFC 7692: permessage-deflate accepted if `config.deflate` enables it.
             let options = AcceptOptions {
                 protocol: protocol.as_deref(),
-                extensions: &extensions,
+                #[cfg(feature = "deflate")]
+                deflate: Some(&config.deflate),
                 ..AcceptOptions::default()
             };
-            let response = upgrade.accept_with(&options).map_err(Rejection::from)?;
-            let agreement = Agreement::new(Role::Server).with_protocol(protocol);
-            #[cfg(feature = "deflate")]
-            let agreement = agreement.with_deflate(agreed);
-            Ok((response, agreement))
+            upgrade.agree(&options).map_err(Rejection::from)
         });
         match answer {
-            Ok((response, agreement)) => {
+            Ok(Accepted { response, agreement, .. }) => {
                 io.write_all(&response).await?;
                 io.flush().await?;
                 Ok(Self::from_upgraded(io, agreement, config, rest))
@@ -216,10 +207,7 @@ impl WebSocket {
             read_head(&mut io, |buf| handshake.parse_response(buf)).await
         })
         .await?;
-        let agreement =
-            Agreement::new(Role::Client).with_protocol(response.protocol().map(String::from));
-        #[cfg(feature = "deflate")]
-        let agreement = agreement.with_deflate(response.deflate());
+        let agreement = response.agreement();
         Ok((Self::from_upgraded(io, agreement, config, &rest), response))
     }
 }
