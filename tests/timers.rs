@@ -246,10 +246,27 @@ fn output_stuck_over_the_high_water_mark_is_lost_after_the_write_timeout() {
     let (_, at_server) = pair.advance(MS);
     assert_eq!(at_server, vec![Event::Lost(Lost::WriteTimeout)]);
     assert!(pair.server.may_close_transport());
-    // What was stuck is dropped: only the 1001 close frame is left to try.
+    // No close frame after what is stuck (it could follow half a frame):
+    // the output is the message alone, for one last try.
     let frames = parse_frames(&take_output(&mut pair.server));
     assert_eq!(frames.len(), 1);
-    assert_eq!(frames[0].payload, close_payload(1001, b""));
+    assert_eq!(frames[0].opcode, OpCode::Binary);
+}
+
+#[test]
+fn a_timer_that_gives_up_never_queues_a_close_after_half_a_frame() {
+    use bytes::Buf;
+    // Fuzz K3: a keepalive timeout while a frame was half written.
+    let mut server = Connection::new(Role::Server, keepalive(20, 20));
+    server.handle_timeout(Duration::ZERO);
+    server.send_binary(&[5u8; 100]).unwrap();
+    server.output().advance(96); // the transport took 96 of 102 bytes
+    server.handle_timeout(20 * SECOND); // the ping is queued behind it
+    server.handle_timeout(40 * SECOND); // the peer is silent: lost
+    assert_eq!(server.lost(), Some(Lost::KeepaliveTimeout));
+    let rest = take_output(&mut server);
+    assert_eq!(&rest[..6], &[5u8; 6], "the rest of the frame");
+    assert_eq!(&rest[6..], &[0x89, 0x00], "then the ping, and no close frame");
 }
 
 #[test]

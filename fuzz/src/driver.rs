@@ -97,10 +97,19 @@ fn keys(buf: &mut [u8]) {
 }
 
 /// `RFC6455_FUZZ_STRICT=1`: the known bugs of README.md ("Known bugs,
-/// tolerated") fail the run instead of being tolerated.
-pub fn strict() -> bool {
-    static STRICT: OnceLock<bool> = OnceLock::new();
-    *STRICT.get_or_init(|| std::env::var_os("RFC6455_FUZZ_STRICT").is_some_and(|v| v != "0"))
+/// tolerated") fail the run instead of being tolerated; a list of names
+/// (`RFC6455_FUZZ_STRICT=K3`) only those.
+pub fn strict(bug: &str) -> bool {
+    static STRICT: OnceLock<String> = OnceLock::new();
+    let value = STRICT.get_or_init(|| std::env::var("RFC6455_FUZZ_STRICT").unwrap_or_default());
+    value == "1" || value.split([',', ' ']).any(|name| name == bug)
+}
+
+/// `RFC6455_FUZZ_TRACE=1`: print every op and every `handle_timeout` (to
+/// read a reproducer's story).
+pub fn trace() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("RFC6455_FUZZ_TRACE").is_some_and(|v| v != "0"))
 }
 
 fn rank(state: State) -> u8 {
@@ -141,9 +150,12 @@ struct Clock {
     state_since: Option<Duration>,
     /// Output was advanced since the last `handle_timeout`.
     progressed: bool,
-    /// Output was over the high-water mark at every `handle_timeout` since
-    /// this time, with nothing written since.
+    /// Output was waiting at every `handle_timeout` since this time, with
+    /// nothing written since.
     stalled_since: Option<Duration>,
+    /// The message (or lone frame) being received was first seen at this
+    /// time by a `handle_timeout` (with the reference's number for it).
+    message_since: Option<(Duration, u32)>,
     /// Closed, and `close_timeout` passed: the wait for the peer's end is over.
     drain_over: bool,
     /// Bytes the connection took while closed (read and discarded).
@@ -162,6 +174,7 @@ impl Default for Clock {
             state_since: None,
             progressed: false,
             stalled_since: None,
+            message_since: None,
             drain_over: false,
             discarded: 0,
         }
@@ -246,17 +259,24 @@ pub struct Driver {
     gave_up: bool,
     /// `may_close_transport()` was true once.
     may_closed: bool,
+    /// Every byte taken was decoded (a `poll_event` loop ran to `Ok(None)`
+    /// since the last take): the reference's view is the connection's.
+    decoded: bool,
+    /// `handle_timeout` failed the connection with the message timeout
+    /// (its close frame queued when `queued()` was this); `poll_event`
+    /// must report `ProtocolError::MessageTimeout` next.
+    message_failed: Option<usize>,
 }
 
 impl Driver {
     pub fn new(role: Role, config: Config, deflate: Option<DeflateParams>) -> Self {
         KEY_COUNTER.store(0, Ordering::Relaxed);
-        let reference = Reference::new(
-            role,
+        let limits = (
             config.max_frame_size,
             config.max_message_size,
-            deflate,
+            config.max_frames_per_message,
         );
+        let reference = Reference::new(role, limits, deflate);
         let peer_role = match role {
             Role::Client => Role::Server,
             Role::Server => Role::Client,
@@ -306,6 +326,8 @@ impl Driver {
             clock: Clock::default(),
             gave_up: false,
             may_closed: false,
+            decoded: true,
+            message_failed: None,
         }
     }
 
@@ -377,6 +399,7 @@ impl Driver {
             self.clock.discarded += bytes.len();
             return;
         }
+        self.decoded = false;
         self.record(bytes);
         self.undrained += bytes.len();
         self.reply_input += bytes.len();
@@ -460,16 +483,8 @@ impl Driver {
         got.resize(committed, 0xEE);
         self.inbox.drain(..real);
         self.took(&got, was_closed);
-        if commit > committed && !strict() {
-            // K4 (tolerated): `commit_received(n)` with n beyond the lent
-            // bytes counts n, not what was lent: as input heard (the
-            // keepalive's silence clock restarts though nothing arrived),
-            // and, closed, as n bytes discarded.
-            self.clock.heard = true;
-            if was_closed {
-                self.clock.discarded += commit - committed;
-            }
-        }
+        // K4 (fixed): an over-commit counts only what was lent, as input
+        // heard and, closed, as bytes discarded.
         self.drain();
     }
 
@@ -551,6 +566,7 @@ impl Driver {
             let queued_before = self.queued();
             match self.conn.poll_event() {
                 Ok(None) => {
+                    self.decoded = true;
                     self.undrained = if self.conn.is_closed() {
                         0
                     } else {
@@ -669,6 +685,29 @@ impl Driver {
 
     fn on_error(&mut self, error: ProtocolError, before: State, queued_before: usize) {
         let state = self.conn.state();
+        if error == ProtocolError::MessageTimeout {
+            // Failed by `handle_timeout`, which queued the close frame (and
+            // the driver expected it there); reported by this poll.
+            let at = self
+                .message_failed
+                .take()
+                .expect("MessageTimeout without handle_timeout failing the connection");
+            assert_eq!(
+                state,
+                State::Closed {
+                    clean: false,
+                    initiator: Initiator::Local
+                },
+                "state after {error:?}"
+            );
+            self.error = Some(error);
+            self.queued_at_error = Some(at);
+            return;
+        }
+        assert!(
+            self.message_failed.is_none(),
+            "{error:?} reported for a message timeout"
+        );
         assert_eq!(
             state,
             State::Closed {
@@ -810,15 +849,27 @@ impl Driver {
             )),
             State::Closed { .. } => {}
         }
-        if let Some(timeout) = self.config.write_timeout {
-            if self.conn.output_len() > self.config.output_high_water {
-                let at = match c.stalled_since {
-                    None => c.last,
-                    // The docs allow twice the timeout after the last write.
-                    Some(since) => after(since, timeout.saturating_mul(2)),
-                };
-                latest.push(("write timeout", at));
-            }
+        if let (Some(timeout), true) = (self.config.write_timeout, self.conn.output_len() > 0) {
+            let at = match c.stalled_since {
+                None => c.last,
+                // The docs allow twice the timeout after the last write.
+                Some(since) => after(since, timeout.saturating_mul(2)),
+            };
+            latest.push(("write timeout", at));
+        }
+        // What the reference receives is what the connection decoded only
+        // after a `poll_event` loop.
+        if let (Some(timeout), Some(unit), true, false) = (
+            self.config.message_timeout,
+            self.reference.receiving(),
+            self.decoded,
+            self.conn.is_closed(),
+        ) {
+            let at = match c.message_since {
+                Some((since, seen)) if seen == unit => after(since, timeout),
+                _ => c.last,
+            };
+            latest.push(("message timeout", at));
         }
         for (what, at) in latest {
             assert!(
@@ -839,7 +890,11 @@ impl Driver {
         let may = self.conn.may_close_transport();
         let waits = self.waits_for_nothing();
         if may {
-            assert!(closed, "may_close_transport() while {:?}", self.conn.state());
+            assert!(
+                closed,
+                "may_close_transport() while {:?}",
+                self.conn.state()
+            );
             assert!(
                 self.gave_up || (out == 0 && waits),
                 "may_close_transport() with {out} bytes queued, eof {}, {:?}",
@@ -861,10 +916,7 @@ impl Driver {
                 "closed, flushed and waiting for nothing, but may_close_transport() is false ({:?})",
                 self.clock
             );
-            assert!(
-                !self.may_closed,
-                "may_close_transport() went back to false"
-            );
+            assert!(!self.may_closed, "may_close_transport() went back to false");
         }
         self.may_closed = may;
         let shutdown = self.conn.should_shutdown_write();
@@ -1103,7 +1155,7 @@ impl Driver {
         let now = self.clock.now;
         self.handle_timeout(now);
         for _ in 0..8 {
-            if !self.conn.poll_timeout().is_some_and(|t| t <= now) {
+            if self.conn.poll_timeout().is_none_or(|t| t > now) {
                 return;
             }
             self.handle_timeout(now);
@@ -1138,7 +1190,9 @@ impl Driver {
         let now = at.max(self.clock.last);
         let state = self.conn.state();
         let out_before = self.conn.output_len();
-        let over = out_before > self.config.output_high_water;
+        // `Config::write_timeout`: queued output that waits with not a byte
+        // written.
+        let waiting = out_before > 0;
         let c = &mut self.clock;
         c.last = now;
         // What this call stamps.
@@ -1150,9 +1204,9 @@ impl Driver {
             c.state_since = Some(now);
         }
         let progressed = core::mem::take(&mut c.progressed);
-        // The write timeout: output over the mark, nothing written.
+        // The write timeout: output waiting, nothing written.
         let (mut write_may, mut write_must) = (false, false);
-        match (self.config.write_timeout, over, c.stalled_since) {
+        match (self.config.write_timeout, waiting, c.stalled_since) {
             (Some(_), true, None) => c.stalled_since = Some(now),
             (Some(_), true, Some(_)) if progressed => c.stalled_since = Some(now),
             (Some(timeout), true, Some(since)) => {
@@ -1176,10 +1230,40 @@ impl Driver {
         if matches!(state, State::Closed { .. }) && closing_over {
             c.drain_over = true;
         }
+        // `Config::message_timeout`: a message (or lone frame) in progress
+        // since it was first seen.
+        assert!(self.decoded, "handle_timeout before the input was decoded");
+        let receiving = self
+            .reference
+            .receiving()
+            .filter(|_| !self.conn.is_closed());
+        let mut message_due = false;
+        match (receiving, c.message_since) {
+            (None, _) => c.message_since = None,
+            (Some(unit), Some((since, seen))) if seen == unit => {
+                message_due = self
+                    .config
+                    .message_timeout
+                    .is_some_and(|timeout| now >= after(since, timeout));
+            }
+            (Some(unit), _) => c.message_since = Some((now, unit)),
+        }
         let gave_up_before = self.gave_up;
         let lost_before = self.conn.lost();
+        let queued_before = self.queued();
 
         self.conn.handle_timeout(at);
+        if trace() {
+            eprintln!(
+                "handle_timeout({at:?}): {:?} -> {:?}, output {out_before} -> {}, lost {:?}, may close {}, poll_timeout {:?}",
+                state,
+                self.conn.state(),
+                self.conn.output_len(),
+                self.conn.lost(),
+                self.conn.may_close_transport(),
+                self.conn.poll_timeout()
+            );
+        }
 
         let lost = self.conn.lost();
         let lost_now = lost.filter(|_| lost_before.is_none());
@@ -1191,7 +1275,9 @@ impl Driver {
         }
         match lost_now {
             None => {}
-            Some(Lost::WriteTimeout) => assert!(write_may, "{lost_now:?} too early ({:?})", self.clock),
+            Some(Lost::WriteTimeout) => {
+                assert!(write_may, "{lost_now:?} too early ({:?})", self.clock)
+            }
             Some(Lost::KeepaliveTimeout) => {
                 assert!(keepalive_lost, "{lost_now:?} too early ({:?})", self.clock)
             }
@@ -1207,9 +1293,56 @@ impl Driver {
             && self.conn.may_close_transport()
             && self.conn.output_len() > 0;
         if closed_gave_up {
-            assert!(write_may, "a closed connection given up on ({:?})", self.clock);
+            assert!(
+                write_may,
+                "a closed connection given up on ({:?})",
+                self.clock
+            );
         }
         self.gave_up = lost_now.is_some() || closed_gave_up;
+        // The message timeout fails the connection as a protocol error
+        // would (1008); then no other timer acts in this call.
+        let timed_out =
+            lost_now.is_none() && !matches!(state, State::Closed { .. }) && self.conn.is_closed();
+        if timed_out {
+            assert!(
+                message_due,
+                "handle_timeout({at:?}) closed the connection ({:?}) with no message overdue ({:?})",
+                self.conn.state(),
+                self.clock
+            );
+            assert_eq!(
+                self.conn.state(),
+                State::Closed {
+                    clean: false,
+                    initiator: Initiator::Local
+                },
+                "state after the message timeout"
+            );
+            let close_len = match (state, self.role) {
+                (State::Open, Role::Client) => 8,
+                (State::Open, Role::Server) => 4,
+                _ => 0,
+            };
+            let grown = self.conn.output_len() - out_before;
+            assert_eq!(grown, close_len, "the message timeout's close frame");
+            if state == State::Open {
+                self.expected.push_back(Event::Close(CloseFrame {
+                    code: Some(CloseCode::POLICY_VIOLATION),
+                    reason: String::new(),
+                }));
+            }
+            self.message_failed = Some(queued_before);
+            self.after_step();
+            return;
+        }
+        if message_due && !self.gave_up {
+            panic!(
+                "handle_timeout({at:?}): the message in progress is overdue but the connection is {:?} ({:?})",
+                self.conn.state(),
+                self.clock
+            );
+        }
         if write_must || keepalive_lost || close_lost {
             assert!(
                 self.gave_up,
@@ -1218,7 +1351,7 @@ impl Driver {
             );
         }
         if lost_now.is_some() {
-            self.abandoned(state);
+            self.abandoned(state, out_before);
         } else if !self.gave_up {
             let grown = self.conn.output_len() - out_before;
             if ping_due {
@@ -1237,45 +1370,38 @@ impl Driver {
                 assert_eq!(grown, 0, "handle_timeout({at:?}) queued {grown} bytes");
             }
         } else {
-            assert_eq!(self.conn.output_len(), out_before, "output of a closed connection");
+            assert_eq!(
+                self.conn.output_len(),
+                out_before,
+                "output of a closed connection"
+            );
         }
         self.after_step();
     }
 
-    /// A timer gave up on the connection in `state`: its output was dropped
-    /// and, if it was open, a close frame with 1001 queued (§7.4.1).
-    fn abandoned(&mut self, state: State) {
+    /// A timer gave up on the connection in `state`: nothing queued was
+    /// dropped or appended to, and if it was open with nothing queued
+    /// (`out_before`), a close frame with 1001 was queued (§7.4.1). A close
+    /// after queued output could follow half a frame, where the peer would
+    /// read it as payload (K3, fixed).
+    fn abandoned(&mut self, state: State, out_before: usize) {
         let out = self.conn.output_len();
         let was_open = state == State::Open;
-        if was_open {
+        if was_open && out_before == 0 {
             let close_len = if self.role == Role::Client { 8 } else { 4 };
             assert_eq!(out, close_len, "output after giving up");
-        } else {
-            assert_eq!(out, 0, "output after giving up on the close handshake");
-        }
-        // The peer has read whole frames only if no frame was half written.
-        let half_written = self.frames.front().is_some_and(|f| f.0 < self.written);
-        if was_open && half_written {
-            assert!(
-                !strict(),
-                "K3: a timer gave up with a frame half written (bytes {:?} of the output, {} written): \
-                 the rest was dropped and the close frame queued after it, where the peer reads it as payload",
-                self.frames.front(),
-                self.written
-            );
-            self.peer_broken = true;
-        }
-        self.frames.clear();
-        self.checked = 0;
-        self.expected.clear();
-        self.late_pongs.clear();
-        self.sending = None;
-        if was_open {
+            self.frames.clear();
+            self.checked = 0;
+            self.expected.clear();
+            self.late_pongs.clear();
             self.expected.push_back(Event::Close(CloseFrame {
                 code: Some(CloseCode::GOING_AWAY),
                 reason: String::new(),
             }));
+        } else {
+            assert_eq!(out, out_before, "giving up appends nothing to queued output");
         }
+        self.sending = None;
     }
 
     // ---- sending -------------------------------------------------------
@@ -1464,7 +1590,10 @@ impl Driver {
             if !self.conn.may_close_transport() {
                 // Closed and flushed: only the peer's end is awaited, for
                 // `close_timeout` at most.
-                assert!(!self.conn.is_eof(), "closed, flushed, at end-of-file, may not close");
+                assert!(
+                    !self.conn.is_eof(),
+                    "closed, flushed, at end-of-file, may not close"
+                );
                 let now = self.clock.now;
                 self.handle_timeout(now);
                 self.clock.now = after(now, self.config.close_timeout);

@@ -42,6 +42,8 @@ struct Open {
     /// How much of `data` is known to be valid UTF-8 (all but an
     /// incomplete tail).
     valid: usize,
+    /// Its frames so far.
+    frames: u32,
 }
 
 /// The frame whose header was read and accepted, its payload not complete.
@@ -59,6 +61,8 @@ pub struct Reference {
     role: Role,
     max_frame: usize,
     max_message: usize,
+    /// `Config::max_frames_per_message`.
+    max_frames: u32,
     /// permessage-deflate, when agreed.
     inflater: Option<Inflater>,
     /// Received bytes not yet consumed as whole frames.
@@ -72,19 +76,22 @@ pub struct Reference {
     pub events: Vec<Event>,
     /// Set once a frame failed or a close arrived.
     end: Option<Ending>,
+    /// Messages (or frames between messages) begun: what
+    /// `Config::message_timeout` times, one at a time.
+    units: u32,
 }
 
 impl Reference {
     pub fn new(
         role: Role,
-        max_frame: usize,
-        max_message: usize,
+        (max_frame, max_message, max_frames): (usize, usize, u32),
         deflate: Option<DeflateParams>,
     ) -> Self {
         Reference {
             role,
             max_frame,
             max_message,
+            max_frames,
             inflater: deflate.map(|p| Inflater::new(role, &p)),
             buf: Vec::new(),
             head: None,
@@ -92,6 +99,7 @@ impl Reference {
             partial_fail: Vec::new(),
             events: Vec::new(),
             end: None,
+            units: 0,
         }
     }
 
@@ -116,7 +124,19 @@ impl Reference {
     /// Received bytes not consumed as whole frames yet: the frame in
     /// progress, header included (0 once the stream ended).
     pub fn unconsumed(&self) -> usize {
-        if self.end.is_some() { 0 } else { self.buf.len() }
+        if self.end.is_some() {
+            0
+        } else {
+            self.buf.len()
+        }
+    }
+
+    /// The message (or lone frame) being received, if one is: a frame
+    /// whose header was read and whose payload is not complete, or a
+    /// message whose last frame has not arrived. Numbered, so that the
+    /// next one is told from it.
+    pub fn receiving(&self) -> Option<u32> {
+        (self.end.is_none() && (self.head.is_some() || self.open.is_some())).then_some(self.units)
     }
 
     /// Inflates compressed payload bytes into the open message.
@@ -144,13 +164,20 @@ impl Reference {
                 self.end = Some(Ending::Fail(broken));
                 return None;
             }
+            if self.open.is_none() {
+                self.units = self.units.wrapping_add(1);
+            }
             if matches!(h.opcode, 0x1 | 0x2) {
                 self.open = Some(Open {
                     text: h.opcode == 0x1,
                     compressed: h.rsv & 0b100 != 0,
                     data: Vec::new(),
                     valid: 0,
+                    frames: 1,
                 });
+            }
+            if let (0x0, Some(open)) = (h.opcode, &mut self.open) {
+                open.frames += 1;
             }
             self.head = Some(Head { h, done: 0 });
         }
@@ -330,6 +357,17 @@ impl Reference {
                 max: self.max_frame,
             });
         }
+        // The documented limit on frames per message (1008).
+        let frames = match (h.opcode, &self.open) {
+            (0x1 | 0x2, None) => 1,
+            (0x0, Some(open)) => open.frames.saturating_add(1),
+            _ => 0,
+        };
+        if frames > self.max_frames {
+            broken.push(ProtocolError::TooManyFrames {
+                max: self.max_frames,
+            });
+        }
         let so_far = match (h.opcode, &self.open) {
             (0x0, None) => {
                 broken.push(ProtocolError::UnexpectedContinuation);
@@ -411,6 +449,9 @@ pub fn check_ending(ending: &Ending, error: Option<ProtocolError>, lost: Option<
         // A timer gave up on a silent peer (the driver checks when).
         (Ending::Open { .. }, None, Some(lost)) if lost != Lost::TransportEnded => {}
         (Ending::Open { may_fail }, Some(e), None) if may_fail.contains(&e) => {}
+        // A message took longer than `message_timeout` (the driver checks
+        // that one was in progress, and when).
+        (Ending::Open { .. }, Some(ProtocolError::MessageTimeout), None) => {}
         (ending, error, lost) => {
             panic!(
                 "connection ended with {error:?} / {lost:?}, the model with {ending:?} (eof {eof})"

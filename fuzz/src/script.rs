@@ -54,6 +54,10 @@ pub struct Flow {
     pub close_timeout: u8,
     /// `Config::write_timeout`; 0xFF: none.
     pub write_timeout: u8,
+    /// `Config::max_frames_per_message`; 0xFF: the default (2^17).
+    pub max_frames: u8,
+    /// `Config::message_timeout`; 0xFF: none.
+    pub message_timeout: u8,
 }
 
 /// The unit of [`Flow`]'s times.
@@ -61,8 +65,9 @@ pub const TIMER_STEP: Duration = Duration::from_millis(100);
 
 impl Flow {
     /// Close to the crate's defaults (64 KiB marks less one byte, ping after
-    /// 20 s, lost 20 s later, 10 s to close, 25.4 s to write): what the
-    /// seeds use unless they are about flow control or time.
+    /// 20 s, lost 20 s later, 10 s to close, 25.4 s to write, 2^17 frames a
+    /// message, 25.4 s a message): what the seeds use unless they are about
+    /// flow control, time or fragments.
     pub const DEFAULT: Flow = Flow {
         input_high_water: 0xFFFF,
         output_high_water: 0xFFFF,
@@ -70,6 +75,8 @@ impl Flow {
         ping_timeout: 200,
         close_timeout: 100,
         write_timeout: 254,
+        max_frames: 0xFF,
+        message_timeout: 254,
     };
 
     fn time(steps: u8) -> Duration {
@@ -87,6 +94,17 @@ impl Flow {
 
     pub fn close_timeout(&self) -> Duration {
         Self::time(self.close_timeout)
+    }
+
+    pub fn message_timeout(&self) -> Option<Duration> {
+        (self.message_timeout != 0xFF).then(|| Self::time(self.message_timeout))
+    }
+
+    pub fn max_frames(&self) -> u32 {
+        match self.max_frames {
+            0xFF => Config::default().max_frames_per_message,
+            n => u32::from(n),
+        }
     }
 }
 
@@ -110,6 +128,8 @@ impl Setup {
             .keepalive(self.flow.keepalive())
             .close_timeout(self.flow.close_timeout())
             .write_timeout(self.flow.write_timeout())
+            .max_frames_per_message(self.flow.max_frames())
+            .message_timeout(self.flow.message_timeout())
     }
 }
 
@@ -382,6 +402,9 @@ impl<'a> Player<'a> {
 
     /// Runs one op; `false` once the run should stop (too much queued).
     pub fn play(&mut self, op: Op) -> bool {
+        if crate::driver::trace() {
+            eprintln!("op {op:?}");
+        }
         let d = &mut self.driver;
         match op {
             Op::Receive { len } => {
@@ -650,6 +673,9 @@ pub fn run_connection(data: &[u8]) {
     let Ok(setup) = u.arbitrary::<Setup>() else {
         return;
     };
+    if crate::driver::trace() {
+        eprintln!("{setup:?}");
+    }
     let Ok(count) = u.arbitrary::<u8>() else {
         return;
     };
@@ -678,6 +704,9 @@ pub fn run_frames(data: &[u8]) {
     let Ok(setup) = u.arbitrary::<Setup>() else {
         return;
     };
+    if crate::driver::trace() {
+        eprintln!("{setup:?}");
+    }
     let mut player = Player::new(&setup, &[]);
     for _ in 0..256 {
         if u.is_empty() {

@@ -50,7 +50,7 @@ impl Encode for Setup {
 
 impl Encode for Flow {
     fn encode(&self, out: &mut Vec<u8>) {
-        fields!(out; self.input_high_water, self.output_high_water, self.ping_after, self.ping_timeout, self.close_timeout, self.write_timeout);
+        fields!(out; self.input_high_water, self.output_high_water, self.ping_after, self.ping_timeout, self.close_timeout, self.write_timeout, self.max_frames, self.message_timeout);
     }
 }
 

@@ -365,16 +365,18 @@ impl Connection {
             }
             (State::Open, Input::Abandon(why)) => {
                 // §7.4.1: 1001, this end goes away from a peer it holds for
-                // gone (1006 is never sent). Written if the transport still
-                // takes it; nobody waits for it, and output stuck before it
-                // is dropped.
-                self.output.discard();
-                self.queue_close_without_reason(Some(CloseCode::GOING_AWAY));
+                // gone (1006 is never sent), written if the transport still
+                // takes it; nobody waits for it. Only when nothing is stuck:
+                // output may end in the unwritten rest of a frame, and a
+                // close frame queued after it (or in its place) would be
+                // read as that frame's payload (fuzz K3).
+                if self.output.len() == 0 {
+                    self.queue_close_without_reason(Some(CloseCode::GOING_AWAY));
+                }
                 self.lost = Some(why);
                 closed_unclean(Local)
             }
             (State::LocalClosing, Input::Abandon(why)) => {
-                self.output.discard();
                 self.lost = Some(why);
                 closed_unclean(Local)
             }

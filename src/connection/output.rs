@@ -226,12 +226,6 @@ impl Output {
         core::mem::take(&mut self.progressed)
     }
 
-    /// Forgets everything pending: the transport is being dropped.
-    pub(crate) fn discard(&mut self) {
-        let n = self.len();
-        self.drop_front(n);
-    }
-
     /// Copies out everything pending and marks it written: for tests and
     /// for loops that hand the bytes on elsewhere. A socket writer uses the
     /// [`Buf`] methods (or [`write_to`](Self::write_to)) instead.

@@ -85,9 +85,12 @@ impl ReadBuf {
     }
 
     /// Confirms that the first `n` lent bytes were filled.
-    pub(crate) fn commit(&mut self, n: usize) {
-        self.filled += n.min(self.lent);
+    /// Returns how many were: at most what was lent.
+    pub(crate) fn commit(&mut self, n: usize) -> usize {
+        let n = n.min(self.lent);
+        self.filled += n;
         self.lent = 0;
+        n
     }
 
     /// Drops the first `n` received bytes.

@@ -160,12 +160,14 @@ impl Connection {
     ///   output that waits with not a byte written is [`Lost::WriteTimeout`].
     ///
     /// A lost connection queues a close frame with 1001 (going away) if it
-    /// was open, after dropping whatever output was stuck, reports the loss
+    /// was open and nothing else is waiting to be written (what is stuck
+    /// may end in half a frame: a close after it would be read as its
+    /// payload), reports the loss
     /// as [`Event::Lost`](crate::Event::Lost) from the next
     /// [`poll_event`](Self::poll_event), and
     /// [`may_close_transport`](Self::may_close_transport) turns true at
-    /// once: write the close frame if the transport takes it without
-    /// waiting, then drop it.
+    /// once: write what is left if the transport takes it without waiting,
+    /// then drop it.
     ///
     /// `now` is any monotonic clock (for example the time since an `Instant`
     /// the caller picked), the same one for every call on this connection;

@@ -479,6 +479,7 @@ fn main() {
         );
     }
     deflate_seeds(&out);
+    flow_seeds(&out);
     println!("seeds written under {}", out.root.display());
 }
 
@@ -815,5 +816,272 @@ fn deflate_seeds(out: &Out) {
         "handshake_request",
         "wsproto-deflate-offer",
         &offer_request("permessage-deflate; client_max_window_bits=15; server_max_window_bits=15"),
+    );
+}
+
+/// A clock step of `ms` in `unit` (see `Tick`): 0 = 1 ms, 1 = 100 ms,
+/// 2 = 1 s; `| 0x80` settles.
+fn tick(ms: u16, unit: u8) -> Op {
+    Op::Time(Tick {
+        ms,
+        unit,
+        back: false,
+    })
+}
+
+/// `handle_timeout` `ms` milliseconds before the clock, settled first.
+fn back(ms: u16) -> Op {
+    Op::Time(Tick {
+        ms,
+        unit: 0x80,
+        back: true,
+    })
+}
+
+/// Scripts about time and flow control: keepalive, the close and write
+/// timeouts, the lingering close, backpressure both ways, and the known
+/// bug K3 (README.md).
+fn flow_seeds(out: &Out) {
+    // Ping after 1 s of silence, lost 1 s later; 2 s to close; 1.5 s to write.
+    let fast = Flow {
+        ping_after: 10,
+        ping_timeout: 10,
+        close_timeout: 20,
+        write_timeout: 15,
+        ..Flow::DEFAULT
+    };
+    // Both high-water marks as low as they go (input: 1 KiB).
+    let tight = Flow {
+        input_high_water: 0,
+        output_high_water: 0,
+        ..fast
+    };
+    let pong = spec(true, 5, 0, Payload::Text);
+    let close = spec(
+        true,
+        3,
+        0,
+        Payload::Close {
+            code: 0,
+            reason_len: 3,
+        },
+    );
+    let binary = |len: u16| Op::SendBinary {
+        len,
+        big: false,
+        fragment: false,
+        fin: true,
+    };
+    for (client, name) in [(false, "server"), (true, "client")] {
+        let with = |flow: Flow| Setup {
+            flow,
+            ..setup(client, 0)
+        };
+        let scripts: Vec<(&str, Flow, Vec<Op>)> = vec![
+            (
+                // Ping, the pong arrives, ping again, silence: lost.
+                "keepalive",
+                fast,
+                vec![
+                    tick(0, 0),
+                    tick(10, 1),
+                    Op::AdvanceAll,
+                    Op::Frame(pong),
+                    tick(5, 1),
+                    back(300),
+                    tick(5, 1 | 0x80),
+                    Op::AdvanceAll,
+                    tick(10, 1),
+                ],
+            ),
+            (
+                // Our close is never answered.
+                "close-timeout",
+                fast,
+                vec![
+                    tick(0, 0),
+                    Op::Close {
+                        code: 0,
+                        reason_len: 2,
+                    },
+                    Op::AdvanceAll,
+                    tick(19, 1),
+                    tick(1, 1),
+                ],
+            ),
+            (
+                // The peer closes; we answer and wait for its end, which
+                // never comes: close_timeout ends the lingering close.
+                "lingering-close",
+                fast,
+                vec![
+                    tick(0, 0),
+                    Op::Frame(close),
+                    Op::AdvanceAll,
+                    tick(1, 2),
+                    back(1000),
+                    tick(1, 2 | 0x80),
+                ],
+            ),
+            (
+                // 2 KiB queued over a 100-byte mark, nothing written.
+                "write-timeout",
+                Flow {
+                    output_high_water: 100,
+                    ..fast
+                },
+                vec![
+                    Op::SendText {
+                        len: 2000,
+                        fragment: false,
+                        fin: true,
+                    },
+                    tick(0, 0),
+                    tick(10, 1),
+                    tick(5, 1),
+                ],
+            ),
+            (
+                // Output over the mark stops input; writing lets it in again.
+                "backpressure",
+                tight,
+                vec![
+                    binary(1500),
+                    Op::Frame(spec(true, 1, 300, Payload::Text)),
+                    Op::Frame(spec(true, 4, 100, Payload::Text)),
+                    Op::Advance { n: 1000 },
+                    Op::AdvanceAll,
+                    Op::Frame(spec(true, 2, 2000, Payload::Bytes { seed: 3 })),
+                    Op::Frame(spec(true, 2, 2000, Payload::Bytes { seed: 4 })),
+                    Op::AdvanceAll,
+                ],
+            ),
+            (
+                // A message begun and never finished: 1008 after 1 s; the
+                // next message (after a ping between) restarts the clock.
+                "message-timeout",
+                Flow {
+                    message_timeout: 10,
+                    ..fast
+                },
+                vec![
+                    Op::Frame(spec(true, 1, 3, Payload::Text)),
+                    tick(0, 0),
+                    Op::Frame(spec(false, 1, 3, Payload::Text)),
+                    tick(5, 1),
+                    Op::Frame(spec(true, 4, 3, Payload::Text)),
+                    Op::AdvanceAll,
+                    tick(3, 1),
+                    Op::Frame(spec(true, 0, 3, Payload::Text)),
+                    Op::Frame(spec(false, 1, 3, Payload::Text)),
+                    tick(0, 0),
+                    tick(10, 1),
+                ],
+            ),
+            (
+                // The third frame of a message, two allowed: 1008.
+                "too-many-frames",
+                Flow {
+                    max_frames: 2,
+                    ..Flow::DEFAULT
+                },
+                vec![
+                    Op::Frame(spec(true, 1, 3, Payload::Text)),
+                    Op::Frame(spec(false, 1, 3, Payload::Text)),
+                    Op::Frame(spec(false, 0, 3, Payload::Text)),
+                    Op::Frame(spec(true, 0, 3, Payload::Text)),
+                ],
+            ),
+        ];
+        for (script, flow, ops) in scripts {
+            out.write(
+                "connection_frames",
+                &format!("{name}-{script}"),
+                &frames_input(&with(flow), &ops),
+            );
+        }
+        // K3: the keepalive gives up while a frame is half written; the rest
+        // of it is dropped and the 1001 close queued where the peer reads it
+        // as the frame's last payload bytes.
+        out.write(
+            "connection_frames",
+            &format!("crash-k3-{name}-abandon-half-written-frame"),
+            &frames_input(
+                &with(fast),
+                &[
+                    tick(0, 0),
+                    binary(100),
+                    Op::Advance { n: 96 },
+                    tick(10, 1),
+                    tick(10, 1),
+                ],
+            ),
+        );
+    }
+    // K4: `commit_received` beyond the lent bytes counts as that many bytes
+    // discarded: a closed connection waits for the peer's end no more.
+    let close = spec(
+        true,
+        3,
+        0,
+        Payload::Close {
+            code: 0,
+            reason_len: 0,
+        },
+    );
+    out.write(
+        "connection_frames",
+        "crash-k4-server-overcommit-ends-lingering-close",
+        &frames_input(
+            &setup(false, 0),
+            &[
+                Op::Frame(close),
+                Op::AdvanceAll,
+                Op::ReceiveLent {
+                    lend: 10,
+                    commit: 0xFFFF,
+                },
+                Op::ReceiveLent {
+                    lend: 10,
+                    commit: 0xFFFF,
+                },
+            ],
+        ),
+    );
+    // The raw stream, fed in small reads with tight marks (a 64 KiB frame
+    // through a 1 KiB read buffer), and through lent owned buffers.
+    let frames = [
+        masked(true, 1, b"Hello"),
+        masked(true, 9, b"ping"),
+        masked(true, 2, &vec![0x5A; 5000]),
+        masked(true, 8, &close_payload(1000, "")),
+    ]
+    .concat();
+    let tight = Flow {
+        input_high_water: 0,
+        output_high_water: 0,
+        ..Flow::DEFAULT
+    };
+    let ops = [
+        Op::ReceiveOwned { lend: 7, mode: 0 },
+        Op::ReceiveOwned { lend: 4, mode: 1 },
+        Op::ReceiveOwned { lend: 100, mode: 2 },
+        Op::ReceiveOwned {
+            lend: 3000,
+            mode: 0,
+        },
+        tick(1, 2),
+    ];
+    out.write(
+        "connection",
+        "script-server-owned-buffers-tight",
+        &connection_input(
+            &Setup {
+                flow: tight,
+                ..setup(false, 200)
+            },
+            &ops,
+            &frames,
+        ),
     );
 }
