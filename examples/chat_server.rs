@@ -10,20 +10,30 @@
 //!
 //! # Protocol
 //! The nickname is the `name` query parameter; without one the server picks
-//! an anonymous label (`guest-1`, ...). A nickname already in use is refused:
-//! the connection is accepted, gets an `error` message and is closed with
-//! 1008 (policy violation), so a browser page can show why.
+//! an anonymous label (`guest-1`, ...). It is normalised, and refused if it
+//! is in use, looks like the name of someone online, or holds invisible
+//! characters (see [`nickname`]): the connection is accepted, gets an
+//! `error` message and is closed with 1008 (policy violation), so a browser
+//! page can show why.
 //!
 //! Every message is a JSON text frame. The client sends
 //! `{"text": "hi"}` to the room or `{"text": "hi", "to": "bajie"}` to one
 //! user. The server sends, each with `time` in milliseconds since the Unix epoch:
-//! * `{"type":"welcome","you":NAME,"users":[...]}` once, to a new user;
-//! * `{"type":"join","user":NAME,"users":[...]}` and
-//!   `{"type":"leave","user":NAME,"reason":WHY,"users":[...]}` to everyone;
+//! * `{"type":"welcome","you":NAME,"users":[...]}` once, to a new user: its
+//!   name as the room shows it, and everyone online;
+//! * `{"type":"join","user":NAME,"online":N}` and
+//!   `{"type":"leave","user":NAME,"reason":WHY,"online":N}` to everyone:
+//!   the change only, and how many are online after it (a client keeps the
+//!   list from the welcome up to date with them);
 //! * `{"type":"message","from":NAME,"text":TEXT}` to everyone, the sender too;
 //! * `{"type":"private","from":NAME,"to":NAME,"text":TEXT}` to the recipient
 //!   and, as an echo, to the sender;
 //! * `{"type":"error","error":WHY}` to the one whose message was refused.
+//!
+//! A leave's reason is `left` (closed), `timed out` (keepalive), `too
+//! slow` (stopped reading: its queue overflowed, or a write made no
+//! progress for 10 s), `flooding` (see below), `protocol error` or
+//! `connection lost`.
 //!
 //! # A slow or dead client never stalls the room
 //! Each connection has a reader thread and a writer thread
@@ -38,6 +48,45 @@
 //! `--handshake-timeout` seconds ([`Limits::timeout`]), however slowly it
 //! trickles in.
 //!
+//! # What one client may cost
+//! Every default below is a command-line flag (`--help`).
+//! * **Lines**: each member may send `--line-burst` lines (default 20) at
+//!   once, then `--line-rate` a second (default 10; a token bucket). A
+//!   line past that is not sent, and its sender gets an `error` (at most
+//!   one a second). A member with more than `--flood-limit` lines
+//!   refused (default 100; refused lines are forgiven at the line rate) is
+//!   a flooder: it gets an `error`, is closed with 1008 and leaves with
+//!   reason `flooding`. So one member's burst puts at most 20 lines into
+//!   the others' queues, far from the `--queue` messages (default 1024)
+//!   after which a reader is dropped as too slow: a reader that keeps up
+//!   with the room is never dropped because of someone else's burst.
+//! * **Connection attempts** per address (IPv4 address, or IPv6 /64):
+//!   `--connect-burst` at once (default 30), then `--connect-rate` a second
+//!   (default 5). Past that the attempt is answered 429 (Too Many
+//!   Requests, `Retry-After`) before any upgrade: a client that joins and
+//!   leaves in a loop costs, after its first 30, at most 5 joins and leaves
+//!   a second, each a notice of some 80 bytes to every member.
+//!   Every TCP connection counts, page loads too; behind a reverse proxy
+//!   all clients share its address, so raise the limits there.
+//! * **Connections**: at most `--max-connections` at a time (default
+//!   1,000, or fewer if the limit on open files, `ulimit -n`, cannot hold
+//!   three descriptors for each; a chat member holds two threads and three
+//!   descriptors, a page load or a handshake in progress one of each).
+//!   Past it a new client is answered 503 (Service
+//!   Unavailable, `Retry-After`) before the upgrade, and the others are
+//!   served as before. Refusals are answered on short-lived threads, at most
+//!   64 at a time (past that a refused connection is closed unanswered), so
+//!   the server holds at most 1 + 2 × `--max-connections` + 64 threads.
+//! * **Output**: a member whose unwritten output passes 64 KiB (the
+//!   crate's [`Config::output_high_water`]) is not read from until it
+//!   drains, so a client that sends pings (or anything) faster than it
+//!   reads the answers is slowed down to its own reading speed by TCP
+//!   (what it sends waits in its socket buffers, not in the server), and
+//!   the pongs waiting for it stay within that mark plus the replies to one
+//!   read. One that stops reading is dropped as `too slow` once a write
+//!   has made no progress for 10 s.
+//!   Messages are at most 64 KiB (larger: closed with 1009).
+//!
 //! # Compression
 //! permessage-deflate (RFC 7692) is accepted when a client offers it
 //! (browsers do), with no context takeover in either direction: the 101
@@ -49,15 +98,15 @@
 //! lines, are sent uncompressed: a broadcast is compressed once per
 //! recipient, and on a fresh window deflate saves only about a fifth of a
 //! 130-byte line for some 10 µs of zlib setup. Longer messages are
-//! compressed, among them the join and leave notices of a busy room, whose
-//! list of users grows with it. `--no-deflate` declines the extension.
+//! compressed, among them the welcome in a busy room, which lists everyone
+//! online. `--no-deflate` declines the extension.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, mem, process, thread};
 
 use rfc6455::blocking::{self, Error, Reader, WebSocket, Writer};
@@ -65,7 +114,13 @@ use rfc6455::handshake::Limits;
 use rfc6455::{CloseCode, Config, Keepalive, Lost, Message};
 use serde_json::{Value, json};
 
+#[path = "chat_server/limits.rs"]
+mod limits;
+#[path = "chat_server/nickname.rs"]
+mod nickname;
 mod support;
+
+use limits::{Gate, TokenBucket};
 
 /// The page served on `GET /`.
 const PAGE: &str = include_str!("chat.html");
@@ -82,9 +137,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// response).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The longest nickname, in characters.
-const MAX_NAME_CHARS: usize = 32;
-
 /// The largest message a client may send. Chat lines are short; this keeps
 /// one client from making the server buffer megabytes (larger: closed with 1009).
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -92,13 +144,19 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// At most this many queued messages are written with one flush.
 const WRITE_BATCH: usize = 64;
 
+/// A member told that its lines are refused is told again at most this
+/// often.
+const REFUSAL_NOTICE_EVERY: Duration = Duration::from_secs(1);
+
 /// Messages shorter than this are sent uncompressed; see the module docs.
 #[cfg(feature = "deflate")]
 const DEFLATE_THRESHOLD: usize = 512;
 
 const USAGE: &str = "\
 usage: chat_server [--addr HOST:PORT] [--queue N] [--ping-interval SECS] [--idle-timeout SECS]
-                   [--handshake-timeout SECS] [--no-deflate]
+                   [--handshake-timeout SECS] [--no-deflate] [--max-connections N]
+                   [--connect-burst N] [--connect-rate PER_SEC]
+                   [--line-burst N] [--line-rate PER_SEC] [--flood-limit N]
 
   --addr HOST:PORT      address to listen on (default 127.0.0.1:9002;
                         port 0 picks a free port, printed at start)
@@ -113,6 +171,20 @@ usage: chat_server [--addr HOST:PORT] [--queue N] [--ping-interval SECS] [--idle
                         it is accepted when a client offers it, with no
                         context takeover either way (no compression state
                         kept between messages)
+  --max-connections N   connections served at a time (default 1000, fewer
+                        if `ulimit -n` cannot hold three descriptors for
+                        each; a chat member holds two threads); past it a
+                        new client gets 503 before the upgrade
+  --connect-burst N     connection attempts one address may make at once
+                        (default 30; an IPv6 address counts by its /64)
+  --connect-rate PER_SEC
+                        and then per second (default 5); past that an
+                        attempt gets 429 before the upgrade
+  --line-burst N        lines one member may send at once (default 20)
+  --line-rate PER_SEC   and then per second (default 10); a line past that
+                        is not sent, and its sender gets an error
+  --flood-limit N       refused lines (forgiven at the line rate) after
+                        which a member is closed with 1008 (default 100)
   --help                show this help";
 
 /// The command-line settings.
@@ -125,6 +197,12 @@ struct Settings {
     handshake_timeout: Duration,
     /// Accept permessage-deflate when offered (not `--no-deflate`).
     deflate: bool,
+    max_connections: usize,
+    connect_burst: usize,
+    connect_rate: f64,
+    line_burst: usize,
+    line_rate: f64,
+    flood_limit: usize,
 }
 
 impl Settings {
@@ -180,6 +258,11 @@ fn main() {
     println!("chat server listening on ws://{addr}/ws (page: http://{addr}/)");
 
     let room = Arc::new(Mutex::new(Room::default()));
+    let mut gate = Gate::new(
+        settings.connect_burst,
+        settings.connect_rate,
+        settings.max_connections,
+    );
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -189,8 +272,18 @@ fn main() {
                 continue;
             }
         };
+        // Too many attempts from this address (429), or too many
+        // connections already (503): answered before any upgrade.
+        let ticket = match gate.admit(peer.ip(), Instant::now()) {
+            Ok(ticket) => ticket,
+            Err(refusal) => {
+                gate.refuse(stream, refusal);
+                continue;
+            }
+        };
         let (room, settings) = (Arc::clone(&room), settings.clone());
         let spawned = thread::Builder::new().spawn(move || {
+            let _ticket = ticket; // the connection's place, given back at its end
             if let Err(e) = serve(stream, &room, &settings) {
                 eprintln!("{peer}: {e}");
             }
@@ -216,10 +309,20 @@ struct Room {
 
 struct User {
     id: u64,
-    /// Messages waiting for this user's writer thread.
-    queue: SyncSender<Arc<str>>,
+    /// The confusable skeleton of the nickname ([`nickname::skeleton`]).
+    skeleton: String,
+    /// What waits for this user's writer thread.
+    queue: SyncSender<Out>,
     /// A handle on the socket, to cut the connection when the user is dropped.
     socket: TcpStream,
+}
+
+/// What the room queues for a user's writer.
+enum Out {
+    /// A message (JSON text), shared by every queue it is in.
+    Text(Arc<str>),
+    /// The close frame to end with; nothing is written after it.
+    Close(CloseCode, &'static str),
 }
 
 /// Locks the room. A thread that panicked while holding the lock leaves it
@@ -229,43 +332,73 @@ fn lock(room: &Mutex<Room>) -> MutexGuard<'_, Room> {
 }
 
 impl Room {
-    /// Adds a user under the nickname it asked for (or an anonymous label)
-    /// and announces it. Returns its id and name, or why it was refused.
+    /// Adds a user under the nickname it asked for, normalised (or an
+    /// anonymous label), and announces it. Returns its id and name, or why
+    /// it was refused.
     fn join(
         &mut self,
         wanted: Option<String>,
-        queue: SyncSender<Arc<str>>,
+        queue: SyncSender<Out>,
         socket: TcpStream,
     ) -> Result<(u64, String), String> {
-        let name = match wanted.as_deref().map(str::trim) {
-            None | Some("") => loop {
+        let wanted = nickname::normalise(wanted.as_deref().unwrap_or(""))?;
+        let name = if wanted.is_empty() {
+            loop {
                 self.next_guest += 1;
                 let label = format!("guest-{}", self.next_guest);
-                if !self.users.contains_key(&label) {
+                if self.check(&label).is_ok() {
                     break label;
                 }
-            },
-            Some(name) if name.chars().count() > MAX_NAME_CHARS => {
-                return Err(format!("nickname longer than {MAX_NAME_CHARS} characters"));
             }
-            Some(name) if name.chars().any(char::is_control) => {
-                return Err("nickname with control characters".into());
-            }
-            Some(name) if self.users.contains_key(name) => {
-                return Err(format!("nickname {name:?} is already taken"));
-            }
-            Some(name) => name.to_string(),
+        } else {
+            self.check(&wanted)?;
+            wanted
         };
         self.next_id += 1;
         let id = self.next_id;
-        self.users.insert(name.clone(), User { id, queue, socket });
+        let skeleton = nickname::skeleton(&name);
+        let user = User {
+            id,
+            skeleton,
+            queue,
+            socket,
+        };
+        self.users.insert(name.clone(), user);
         let users = self.names();
         self.send_to(
             &name,
             json!({"type": "welcome", "you": name, "users": users}),
         );
-        self.broadcast(json!({"type": "join", "user": name, "users": users}));
+        let online = self.users.len();
+        self.broadcast(json!({"type": "join", "user": name, "online": online}));
         Ok((id, name))
+    }
+
+    /// Whether `name` (normalised) is free: not in use, and not like the
+    /// name of anyone online (the same confusable skeleton).
+    fn check(&self, name: &str) -> Result<(), String> {
+        if self.users.contains_key(name) {
+            return Err(format!("nickname {name:?} is already taken"));
+        }
+        let skeleton = nickname::skeleton(name);
+        match self
+            .users
+            .iter()
+            .find(|(_, user)| user.skeleton == skeleton)
+        {
+            Some((other, _)) => Err(format!(
+                "nickname {name:?} looks like {other:?}, who is online"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `member` is still in the room (its name may belong to a newer
+    /// connection by now).
+    fn has(&self, member: Member<'_>) -> bool {
+        self.users
+            .get(member.name)
+            .is_some_and(|user| user.id == member.id)
     }
 
     /// Removes the user `name` if it is still connection `id` (the name may
@@ -286,9 +419,9 @@ impl Room {
             if cut {
                 let _ = user.socket.shutdown(Shutdown::Both);
             }
-            let users = self.names();
+            let online = self.users.len();
             self.broadcast(
-                json!({"type": "leave", "user": name, "reason": reason, "users": users}),
+                json!({"type": "leave", "user": name, "reason": reason, "online": online}),
             );
         }
     }
@@ -316,7 +449,7 @@ impl Room {
         let mut dropped = Vec::new();
         for (name, user) in &self.users {
             for text in &texts {
-                match user.queue.try_send(Arc::clone(text)) {
+                match user.queue.try_send(Out::Text(Arc::clone(text))) {
                     Ok(()) => continue,
                     Err(TrySendError::Full(_)) => dropped.push((name.clone(), "too slow")),
                     Err(TrySendError::Disconnected(_)) => {
@@ -333,11 +466,17 @@ impl Room {
 
     /// Queues `event` for one user; false if no user has that name.
     fn send_to(&mut self, name: &str, mut event: Value) -> bool {
+        event["time"] = json!(now_ms());
+        self.queue(name, Out::Text(event.to_string().into()))
+    }
+
+    /// Queues `out` for one user; false if no user has that name. A user
+    /// whose queue is full or gone is dropped.
+    fn queue(&mut self, name: &str, out: Out) -> bool {
         let Some(user) = self.users.get(name) else {
             return false;
         };
-        event["time"] = json!(now_ms());
-        match user.queue.try_send(event.to_string().into()) {
+        match user.queue.try_send(out) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.remove(name, "too slow", true),
             Err(TrySendError::Disconnected(_)) => self.remove(name, "connection lost", true),
@@ -416,13 +555,20 @@ fn chat(
         let writing = scope.spawn(move || {
             if let Err(e) = write_loop(writer, outgoing) {
                 eprintln!("{name}: {e}");
-                lock(room).leave(id, name, "connection lost", true);
+                lock(room).leave(id, name, ending(&e), true);
             }
         });
-        let reason = read_loop(&mut reader, room, name);
-        // After a clean close the writer sends what is left (the close
-        // reply among it) and ends; otherwise the connection is cut.
-        lock(room).leave(id, name, reason, reason != "left");
+        let member = Member { id, name };
+        let allowance = Allowance::new(settings, Instant::now());
+        match read_loop(&mut reader, room, member, allowance) {
+            // Removed already, its close queued: the writer sends it and
+            // ends; the close handshake completes here (the client's
+            // reply, or CLOSE_TIMEOUT), whatever it sends meanwhile.
+            None => while let Ok(Some(_)) = reader.read() {},
+            // After a clean close the writer sends what is left (the close
+            // reply among it) and ends; otherwise the connection is cut.
+            Some(reason) => lock(room).leave(id, name, reason, reason != "left"),
+        }
         writing.join()
     });
     if writer_thread.is_err() {
@@ -431,19 +577,95 @@ fn chat(
     Ok(())
 }
 
-/// Handles what the user sends until it leaves; returns why it left.
-fn read_loop(reader: &mut Reader, room: &Mutex<Room>, name: &str) -> &'static str {
+/// Why a member whose read or write failed with `error` left.
+fn ending(error: &Error) -> &'static str {
+    match error {
+        Error::Lost(Lost::KeepaliveTimeout) => "timed out",
+        // A write made no progress for WRITE_TIMEOUT: it stopped reading.
+        Error::Lost(Lost::WriteTimeout) => "too slow",
+        Error::Protocol(_) => "protocol error",
+        // The transport ended without a close, another timeout, a socket
+        // error.
+        _ => "connection lost",
+    }
+}
+
+/// The member a reader serves.
+#[derive(Clone, Copy)]
+struct Member<'a> {
+    id: u64,
+    name: &'a str,
+}
+
+/// How many lines a member may still send (see the module docs).
+struct Allowance {
+    lines: TokenBucket,
+    /// Refused lines forgiven at the line rate; empty: a flooder.
+    refusals: TokenBucket,
+    /// When the member was last told that a line was refused.
+    told: Option<Instant>,
+    /// What it is told.
+    too_fast: String,
+}
+
+/// What to do with a member's next line.
+enum Verdict {
+    /// Handle it.
+    Take,
+    /// Drop it; with `tell`, say so to the sender.
+    Refuse { tell: bool },
+    /// Drop it and close the member: it floods.
+    Flooding,
+}
+
+impl Allowance {
+    fn new(settings: &Settings, now: Instant) -> Allowance {
+        let rate = settings.line_rate;
+        Allowance {
+            lines: TokenBucket::new(settings.line_burst as f64, rate, now),
+            refusals: TokenBucket::new(settings.flood_limit as f64, rate, now),
+            told: None,
+            too_fast: format!(
+                "too fast: at most {} lines at once, then {rate} a second; \
+                 lines past that are not sent",
+                settings.line_burst
+            ),
+        }
+    }
+
+    fn judge(&mut self, now: Instant) -> Verdict {
+        if self.lines.take(now) {
+            return Verdict::Take;
+        }
+        if !self.refusals.take(now) {
+            return Verdict::Flooding;
+        }
+        let tell = self
+            .told
+            .is_none_or(|told| now.duration_since(told) >= REFUSAL_NOTICE_EVERY);
+        if tell {
+            self.told = Some(now);
+        }
+        Verdict::Refuse { tell }
+    }
+}
+
+/// Handles what the member sends until it leaves; returns why it left, or
+/// `None` if it was closed for flooding (and removed from the room).
+fn read_loop(
+    reader: &mut Reader,
+    room: &Mutex<Room>,
+    member: Member<'_>,
+    mut allowance: Allowance,
+) -> Option<&'static str> {
+    let name = member.name;
     let mut ended = None;
     loop {
         let first = match ended.take().map_or_else(|| reader.read(), Err) {
             Ok(Some(message)) => message,
             // The close handshake is done.
-            Ok(None) => return "left",
-            Err(Error::Lost(Lost::KeepaliveTimeout)) => return "timed out",
-            Err(Error::Protocol(_)) => return "protocol error",
-            // The transport ended without a close, another timeout, a
-            // socket error.
-            Err(_) => return "connection lost",
+            Ok(None) => return Some("left"),
+            Err(e) => return Some(ending(&e)),
         };
         // Take the other messages that came in the same read too, and
         // handle them all under one lock: the writers wake once for the lot.
@@ -458,10 +680,30 @@ fn read_loop(reader: &mut Reader, room: &Mutex<Room>, name: &str) -> &'static st
                 }
             }
         }
+        let now = Instant::now();
         let mut room = lock(room);
+        if !room.has(member) {
+            // Dropped meanwhile (too slow): its socket is cut, and the name
+            // may be someone else's by now.
+            return Some("connection lost");
+        }
         let mut to_all = Vec::new(); // room messages in a row, queued together
         for message in batch {
-            match action(name, message) {
+            let verdict = allowance.judge(now);
+            let action = match verdict {
+                Verdict::Take => action(name, message),
+                Verdict::Refuse { tell: false } => continue,
+                Verdict::Refuse { tell: true } => Action::Refuse(allowance.too_fast.clone()),
+                Verdict::Flooding => {
+                    room.broadcast_all(mem::take(&mut to_all));
+                    let error = "flooding: closed for sending far too many lines";
+                    room.send_to(name, json!({"type": "error", "error": error}));
+                    room.queue(name, Out::Close(CloseCode::POLICY_VIOLATION, "flooding"));
+                    room.leave(member.id, name, "flooding", false);
+                    return None;
+                }
+            };
+            match action {
                 Action::ToRoom(event) => to_all.push(event),
                 Action::ToUser(to, event) => {
                     room.broadcast_all(mem::take(&mut to_all));
@@ -526,16 +768,22 @@ fn parse(json: &str) -> Result<(String, Option<String>), String> {
 }
 
 /// Writes what the room queues for this user until the user leaves (its
-/// queue is dropped) or a write fails. (Keepalive pings are the reader's:
-/// the adapter sends them.)
-fn write_loop(mut writer: Writer, outgoing: Receiver<Arc<str>>) -> Result<(), Error> {
+/// queue is dropped), a close is written, or a write fails. (Keepalive
+/// pings are the reader's: the adapter sends them.)
+fn write_loop(mut writer: Writer, outgoing: Receiver<Out>) -> Result<(), Error> {
     // Until the user left: the reader saw the close (its reply is queued
     // or sent) or the connection was cut.
-    while let Ok(text) = outgoing.recv() {
+    while let Ok(first) = outgoing.recv() {
         // Whatever else is waiting goes out with it, in one write.
-        writer.queue_text(&text)?;
-        for text in outgoing.try_iter().take(WRITE_BATCH - 1) {
-            writer.queue_text(&text)?;
+        let waiting = outgoing.try_iter().take(WRITE_BATCH - 1);
+        for out in std::iter::once(first).chain(waiting) {
+            match out {
+                Out::Text(text) => writer.queue_text(&text)?,
+                Out::Close(code, reason) => {
+                    writer.flush()?;
+                    return writer.close(code, reason);
+                }
+            }
         }
         writer.flush()?;
     }
@@ -552,6 +800,12 @@ fn parse_args() -> Settings {
         idle_timeout: Duration::from_secs(45),
         handshake_timeout: Duration::from_secs(10),
         deflate: true,
+        max_connections: limits::fitting_max(1000),
+        connect_burst: 30,
+        connect_rate: 5.0,
+        line_burst: 20,
+        line_rate: 10.0,
+        flood_limit: 100,
     };
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -572,16 +826,16 @@ fn parse_args() -> Settings {
         };
         match flag.as_str() {
             "--addr" => settings.addr = value,
-            "--queue" => settings.queue = number(&flag, &value) as usize,
-            "--ping-interval" => {
-                settings.ping_interval = Duration::from_secs_f64(number(&flag, &value))
-            }
-            "--idle-timeout" => {
-                settings.idle_timeout = Duration::from_secs_f64(number(&flag, &value))
-            }
-            "--handshake-timeout" => {
-                settings.handshake_timeout = Duration::from_secs_f64(number(&flag, &value))
-            }
+            "--queue" => settings.queue = count(&flag, &value),
+            "--ping-interval" => settings.ping_interval = seconds(&flag, &value),
+            "--idle-timeout" => settings.idle_timeout = seconds(&flag, &value),
+            "--handshake-timeout" => settings.handshake_timeout = seconds(&flag, &value),
+            "--max-connections" => settings.max_connections = count(&flag, &value),
+            "--connect-burst" => settings.connect_burst = count(&flag, &value),
+            "--connect-rate" => settings.connect_rate = number(&flag, &value),
+            "--line-burst" => settings.line_burst = count(&flag, &value),
+            "--line-rate" => settings.line_rate = number(&flag, &value),
+            "--flood-limit" => settings.flood_limit = count(&flag, &value),
             _ => usage_error(&format!("unknown argument {arg:?}")),
         }
     }
@@ -593,6 +847,21 @@ fn number(flag: &str, value: &str) -> f64 {
     match value.parse::<f64>() {
         Ok(n) if n > 0.0 && n.is_finite() => n,
         _ => usage_error(&format!("{flag} needs a positive number, not {value:?}")),
+    }
+}
+
+/// A positive number of seconds, or a usage error.
+fn seconds(flag: &str, value: &str) -> Duration {
+    Duration::from_secs_f64(number(flag, value))
+}
+
+/// A positive whole number, or a usage error.
+fn count(flag: &str, value: &str) -> usize {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => n,
+        _ => usage_error(&format!(
+            "{flag} needs a positive whole number, not {value:?}"
+        )),
     }
 }
 

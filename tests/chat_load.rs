@@ -278,8 +278,22 @@ fn two_hundred_clients_fifty_messages_each_twenty_killed_mid_frame() {
     let queue = (CLIENTS * (MESSAGES + 4)).to_string();
     // Clients wait silently while the others join; on a loaded machine that
     // may take longer than the default 45 s idle timeout. This test is not
-    // about keepalive (tests/chat_server.rs is).
-    let server = Server::start("chat_server", &["--queue", &queue, "--idle-timeout", "600"]);
+    // about keepalive (tests/chat_server.rs is), nor about the line rate
+    // (every client sends its 50 messages within a second or two;
+    // tests/chat_hostile.rs tests the rate).
+    let server = Server::start(
+        "chat_server",
+        &[
+            "--queue",
+            &queue,
+            "--idle-timeout",
+            "600",
+            "--line-burst",
+            "1000",
+            "--line-rate",
+            "1000",
+        ],
+    );
     let addr = server.addr;
 
     // Everyone joins, one after the other.

@@ -58,6 +58,10 @@ pub const BROWSER_SETUP_HINT: &str = "run bash tests/browser/setup.sh";
 /// not, so this runs `cargo build --example NAME` once per test binary (a
 /// no-op when it is up to date) and finds the binary where Cargo puts
 /// examples: `target/<profile>/examples/`, next to `target/<profile>/deps/`.
+///
+/// With the features the example requires ([`example_features`]), so a
+/// test of `tokio_echo_server` runs under a plain `cargo test` as well: the
+/// test itself needs no feature, only the binary it starts does.
 pub fn example_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, Result<PathBuf, String>>>> = OnceLock::new();
     // A failed build panics with the guard held; the tests after it still
@@ -86,15 +90,17 @@ fn build_example(name: &str) -> Result<PathBuf, String> {
         Some(profile) => profile,
         None => return Err(format!("no profile directory above {}", exe.display())),
     };
+    let features = example_features(name).join(",");
     let output = Command::new(env!("CARGO"))
         .args(["build", "--example", name, "--profile", profile])
+        .args(["--features", &features])
         .arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .output()
         .map_err(|e| format!("cannot run cargo to build the {name} example: {e}"))?;
     if !output.status.success() {
         return Err(format!(
-            "`cargo build --example {name}` failed:\n{}",
+            "`cargo build --example {name} --features {features:?}` failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         ));
     }
@@ -108,6 +114,19 @@ fn build_example(name: &str) -> Result<PathBuf, String> {
         ));
     }
     Ok(binary)
+}
+
+/// The features `cargo build --example NAME` gets: those the example
+/// requires (its `required-features` in Cargo.toml), plus the optional
+/// adapters this test binary was built with, so that in a
+/// `cargo test --features tokio` run the examples are the ones that run
+/// already built (not rebuilt against another feature set of the library).
+pub fn example_features(name: &str) -> Vec<&'static str> {
+    let mut features = Vec::new();
+    if name == "tokio_echo_server" || cfg!(feature = "tokio") {
+        features.push("tokio");
+    }
+    features
 }
 
 // ---- child processes -----------------------------------------------------------
@@ -170,6 +189,11 @@ impl Process {
             readers,
             logs_shown: false,
         }
+    }
+
+    /// The process's PID, e.g. to send it a signal.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// The process's stdin, to write to (or drop with [`close_stdin`](Self::close_stdin)).
@@ -384,11 +408,31 @@ pub struct Server {
     pub addr: SocketAddr,
 }
 
+/// What [`Server::start`] passes to `chat_server` before the test's own
+/// arguments: every test client comes from 127.0.0.1, and the server's limit
+/// on connection attempts per address (30 at once, then 5 a second) would
+/// refuse a test's 31st connection with 429. A test of that limit sets its
+/// own (the last flag wins) or uses [`Server::start_with_defaults`].
+pub const CHAT_CONNECT_LIMITS_LIFTED: &[&str] =
+    &["--connect-burst", "1000000", "--connect-rate", "1000000"];
+
 impl Server {
     /// Starts example `name` with `--addr 127.0.0.1:0` and `args`, and learns
     /// its address from the first line it prints:
-    /// `... listening on ws://ADDR/ws (page: http://ADDR/)`.
+    /// `... listening on ws://ADDR/ws (page: http://ADDR/)`. For
+    /// `chat_server`, [`CHAT_CONNECT_LIMITS_LIFTED`] come first.
     pub fn start(name: &str, args: &[&str]) -> Server {
+        let lifted = if name == "chat_server" {
+            CHAT_CONNECT_LIMITS_LIFTED
+        } else {
+            &[]
+        };
+        Self::start_with_defaults(name, &[lifted, args].concat())
+    }
+
+    /// Like [`start`](Self::start), with the example's defaults for all
+    /// that `args` does not set.
+    pub fn start_with_defaults(name: &str, args: &[&str]) -> Server {
         let mut process = Process::spawn(
             name,
             Command::new(example_binary(name))
@@ -722,4 +766,50 @@ pub fn names(value: &Value) -> Vec<&str> {
         .iter()
         .map(|v| v.as_str().expect("a name"))
         .collect()
+}
+
+// ---- a process's state, from /proc ------------------------------------------------
+
+/// What a process holds at one moment (Linux: `/proc/PID/status`, `stat`
+/// and `fd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStats {
+    pub threads: u64,
+    pub rss_kib: u64,
+    pub fds: u64,
+    /// CPU time used so far, user and system.
+    pub cpu: Duration,
+}
+
+/// The state of process `pid` now; panics if it is not running.
+pub fn proc_stats(pid: u32) -> ProcStats {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("process {pid} is not running: {e}"));
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the process's descriptors")
+        .count() as u64;
+    // utime and stime, fields 14 and 15, counted after the command name
+    // (which may hold spaces) in clock ticks: 100 a second on Linux.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    let after_name = &stat[stat.rfind(')').expect("(comm)") + 2..];
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|n| n.parse::<u64>().expect("a tick count"))
+        .sum();
+    ProcStats {
+        threads: field("Threads:"),
+        rss_kib: field("VmRSS:"),
+        fds,
+        cpu: Duration::from_millis(ticks * 10),
+    }
 }
