@@ -121,12 +121,10 @@ fn blocking_server_drops_a_ping_flooder_that_never_reads_with_the_documented_out
         .write_timeout(Some(Duration::from_secs(1)));
     let mut ws = WebSocket::accept_with(stream, &Limits::default(), config, |_| Ok(None)).unwrap();
     let started = Instant::now();
-    let outcome = loop {
-        match ws.read() {
-            Ok(Some(_)) => panic!("the client sends only pings"),
-            Ok(None) => break None,
-            Err(e) => break Some(e),
-        }
+    let outcome = match ws.read() {
+        Ok(Some(_)) => panic!("the client sends only pings"),
+        Ok(None) => None,
+        Err(e) => Some(e),
     };
     let took = started.elapsed();
     stop.store(true, Ordering::Relaxed);

@@ -389,7 +389,7 @@ async fn stream_and_sink_carry_messages_and_end_after_the_close() {
         let ws = accept_one(&listener, Config::default()).await;
         let (mut sink, mut stream) = ws.split();
         while let Some(message) = stream.next().await {
-            sink.send(message.unwrap()).await.unwrap();
+            SinkExt::send(&mut sink, message.unwrap()).await.unwrap();
         }
     });
     let mut ws = client(&url).await;
