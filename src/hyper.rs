@@ -1,8 +1,8 @@
 //! hyper integration (feature `hyper`): accept a WebSocket on a request
 //! hyper has parsed, with the same checks as everywhere
-//! ([`HttpUpgrade`](crate::handshake::HttpUpgrade): §4.2.1, subprotocols,
+//! ([`crate::handshake::HttpUpgrade`]: §4.2.1, subprotocols,
 //! permessage-deflate), and get the async adapter's
-//! [`WebSocket`](crate::tokio::WebSocket) once hyper hands over the
+//! [`crate::tokio::WebSocket`] once hyper hands over the
 //! connection.
 //!
 //! ```no_run

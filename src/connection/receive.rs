@@ -134,7 +134,7 @@ impl Connection {
     ///
     /// A protocol violation by the peer is returned once as `Err`; the close
     /// frame with its code is already queued and the state is
-    /// [`State::Closed`]. The end of the connection without a completed
+    /// [`State::Closed`](crate::State::Closed). The end of the connection without a completed
     /// close handshake (end-of-file, a timeout) is reported once as
     /// [`Event::Lost`]. After either, only flush [`output`](Self::output)
     /// and tear the transport down (see the call order on [`Connection`]).

@@ -486,7 +486,8 @@ impl Response {
     }
 
     /// The permessage-deflate parameters agreed (RFC 7692), checked against
-    /// the client's offers; for [`Connection::with_deflate`](crate::Connection::with_deflate).
+    /// the client's offers; [`agreement`](Self::agreement) carries them to
+    /// [`Connection::from_agreement`](crate::Connection::from_agreement).
     /// Only a response returned by
     /// [`ClientHandshake::parse_response`] carries them; `None` otherwise,
     /// or when the server declined.
