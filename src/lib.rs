@@ -45,10 +45,13 @@
 //! }
 //! let mut reply = Vec::new();
 //! while server.wants_write() {
-//!     let chunk = server.output().chunk();
+//!     // Bind the output first: `Buf` is also implemented for `&mut Output`,
+//!     // and a chunk taken through a temporary would borrow the temporary.
+//!     let output = server.output();
+//!     let chunk = output.chunk();
 //!     reply.extend_from_slice(chunk); // socket.write(chunk) returns n
 //!     let n = chunk.len();
-//!     server.output().advance(n);
+//!     output.advance(n);
 //! }
 //!
 //! client.receive(&reply);
