@@ -1,9 +1,15 @@
 //! The compressor and decompressor of one connection (RFC 7692 §7.2),
-//! allocated when the first compressed message needs them.
+//! taken when the first compressed message needs them. Without context
+//! takeover in a direction, that direction's state is borrowed from a pool
+//! shared by the process for one message and given back at its end (see
+//! [`pool`]); with context takeover it stays with the connection until the
+//! connection ends, and then goes back to the pool.
+
+mod pool;
 
 use alloc::vec::Vec;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::agreement::Role;
 use crate::deflate::{DeflateConfig, DeflateParams};
@@ -25,15 +31,20 @@ pub(crate) struct Codec {
     /// The window we compress with; `None` when we never compress (the
     /// agreed window is 8 bits, which zlib's raw deflate cannot do).
     send_bits: Option<u8>,
-    /// No context takeover in our direction: drop the compressor after each message.
+    /// No context takeover in our direction: give the compressor back to the
+    /// pool after each message.
     send_reset: bool,
     /// The window we decompress with (the peer's, at least 9 bits).
     recv_bits: u8,
-    /// No context takeover in the peer's direction.
+    /// No context takeover in the peer's direction: give the decompressor
+    /// back after each message.
     recv_reset: bool,
     level: u32,
     threshold: usize,
     compressor: Option<Compress>,
+    /// `compressor` is lent by the pool for the message being sent (no
+    /// context takeover), not ours.
+    lent: bool,
     decompressor: Option<Decompress>,
     /// The peer's deflate stream ended (a block with BFINAL) inside this
     /// message: the rest of the message is ignored, and the next one starts a
@@ -73,6 +84,7 @@ impl Codec {
             level: config.level.min(9),
             threshold: config.threshold,
             compressor: None,
+            lent: false,
             decompressor: None,
             recv_ended: false,
         }
@@ -85,12 +97,30 @@ impl Codec {
 
     /// Whether this frame of an outgoing message is compressed. The first
     /// frame decides for the message: a whole message of at least the
-    /// threshold, or any fragmented one.
+    /// threshold, or any fragmented one, if a compressor is at hand: its
+    /// own with context takeover, else one lent by the pool for this
+    /// message. When every compressor of the pool is lent, the message goes
+    /// uncompressed (RFC 7692 §6 allows that for any message).
     pub(crate) fn begin_send(&mut self, first: bool, len: usize, fin: bool) -> bool {
         if first {
-            self.sending_compressed = self.send_bits.is_some() && (!fin || len >= self.threshold);
+            let wanted = self.send_bits.is_some() && (!fin || len >= self.threshold);
+            self.sending_compressed = wanted && self.have_compressor();
         }
         self.sending_compressed
+    }
+
+    /// Whether a compressor is at hand, getting one if need be.
+    fn have_compressor(&mut self) -> bool {
+        if self.compressor.is_none() {
+            let (bits, level) = (self.send_bits.unwrap_or(15), self.level);
+            if self.send_reset {
+                self.compressor = pool::lend(bits, level);
+                self.lent = self.compressor.is_some();
+            } else {
+                self.compressor = Some(pool::own_compressor(bits, level));
+            }
+        }
+        self.compressor.is_some()
     }
 
     /// Compresses `data`, the whole message or one fragment of it, with a
@@ -98,9 +128,10 @@ impl Codec {
     /// `00 00 ff ff` is removed (§7.2.1).
     pub(crate) fn compress(&mut self, data: &[u8], fin: bool) -> Vec<u8> {
         let (bits, level) = (self.send_bits.unwrap_or(15), self.level);
-        let compressor = self.compressor.get_or_insert_with(|| {
-            Compress::new_with_window_bits(Compression::new(level), false, bits)
-        });
+        // `begin_send` got one; should it not have, one of our own.
+        let compressor = self
+            .compressor
+            .get_or_insert_with(|| pool::own_compressor(bits, level));
         let mut out = Vec::with_capacity(data.len() / 2 + 64);
         let mut input = data;
         loop {
@@ -135,7 +166,7 @@ impl Codec {
                 out.push(0x00);
             }
             if self.send_reset {
-                self.compressor = None;
+                self.give_compressor();
             }
         }
         out
@@ -155,7 +186,7 @@ impl Codec {
         let bits = self.recv_bits;
         let decompressor = self
             .decompressor
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+            .get_or_insert_with(|| pool::decompressor(bits));
         let spare = out.capacity() - out.len();
         let before = decompressor.total_in();
         let status = decompressor
@@ -170,23 +201,49 @@ impl Codec {
         Ok((used, full || spare == 0))
     }
 
-    /// A received compressed message ended: reset or drop the decompressor
-    /// as the parameters say.
+    /// A received compressed message ended: without context takeover, or
+    /// if the peer's stream ended, the decompressor goes back to the pool
+    /// (the next message starts a new stream).
     pub(crate) fn end_received(&mut self) {
         if self.recv_reset || self.recv_ended {
-            self.decompressor = None;
+            self.give_decompressor();
         }
         self.recv_ended = false;
     }
 
-    /// Frees both states (the connection closed).
+    /// Gives both states back to the pool (the connection closed).
     pub(crate) fn release(&mut self) {
-        self.compressor = None;
-        self.decompressor = None;
+        self.give_compressor();
+        self.give_decompressor();
     }
 
-    /// Bytes of compression state allocated right now (0 or 1 each way), for tests.
+    fn give_compressor(&mut self) {
+        if let Some(compressor) = self.compressor.take() {
+            let (bits, level) = (self.send_bits.unwrap_or(15), self.level);
+            if core::mem::take(&mut self.lent) {
+                pool::give_back(bits, level, compressor);
+            } else {
+                pool::leave_compressor(bits, level, compressor);
+            }
+        }
+    }
+
+    fn give_decompressor(&mut self) {
+        if let Some(decompressor) = self.decompressor.take() {
+            pool::leave_decompressor(self.recv_bits, decompressor);
+        }
+    }
+
+    /// Whether this connection holds a (compressor, decompressor) right now, for tests.
     pub(crate) fn states(&self) -> (bool, bool) {
         (self.compressor.is_some(), self.decompressor.is_some())
+    }
+}
+
+impl Drop for Codec {
+    /// A connection dropped without [`release`](Codec::release) gives its
+    /// states back too.
+    fn drop(&mut self) {
+        self.release();
     }
 }
