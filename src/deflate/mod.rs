@@ -47,16 +47,22 @@
 //!
 //! # Memory
 //! Nothing is allocated until the first compressed message in a direction
-//! (a connection with permessage-deflate agreed holds one 320-byte box).
-//! Then zlib-rs' state is held, as measured by `tests/deflate_memory.rs`: the
+//! (a connection with permessage-deflate agreed holds one 328-byte box).
+//! zlib-rs' states are large, as measured by `tests/deflate_memory.rs`: a
 //! compressor takes 371 KiB with a 15-bit window and 245 KiB with a 9-bit
 //! one (zlib's hash tables are sized for its default memory level, whatever
-//! the window), the decompressor 46 KiB. With no context takeover in a
-//! direction that direction's state is dropped after each message, so an
-//! idle connection holds none; with context takeover it is kept for the next
-//! message. A server that wants many cheap connections sets
-//! [`DeflateConfig::server_no_context_takeover`]: it then keeps at most the
-//! 46 KiB decompressor per connection.
+//! the window), a decompressor 46 KiB. With no context takeover in a
+//! direction, that direction's state is lent by a pool shared by the whole
+//! process for one message and given back, reset, at its end: an idle
+//! connection holds none, and none is allocated or freed per message. The
+//! pool holds at most twice as many compressors as CPUs (4 to 64), lent or
+//! idle; a message sent while all are lent goes uncompressed (RFC 7692
+//! allows any message to), and at most four times as many decompressors are
+//! kept idle. With context takeover a connection keeps its own states from
+//! its first compressed message to its end (428 KiB at 15-bit windows).
+//! A server that wants many cheap connections sets
+//! [`DeflateConfig::server_no_context_takeover`] and
+//! [`DeflateConfig::client_no_context_takeover`], as the examples do.
 
 use alloc::string::String;
 use core::fmt;
