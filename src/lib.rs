@@ -142,7 +142,9 @@ mod utf8_bytes;
 
 pub use agreement::{Agreement, Role};
 pub use close::{CloseCode, CloseFrame};
-pub use connection::{Config, Connection, Initiator, Keepalive, MemoryBudget, Output, State};
+pub use connection::{
+    Config, Connection, Initiator, Keepalive, MemoryBudget, Output, PreparedMessage, State,
+};
 pub use error::*;
 pub use message::{Event, Lost, Message, MessageKind, Utf8Bytes};
 

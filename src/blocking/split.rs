@@ -450,6 +450,12 @@ impl Writer {
         Ok(self.shared.lock().conn.send(message)?)
     }
 
+    /// Queues a [`PreparedMessage`](crate::PreparedMessage) (framed once for
+    /// many connections) without writing it; see [`queue`](Self::queue).
+    pub fn queue_prepared(&mut self, message: &crate::PreparedMessage) -> Result<(), Error> {
+        Ok(self.shared.lock().conn.send_prepared(message)?)
+    }
+
     /// Queues a text message without writing it; see [`queue`](Self::queue).
     pub fn queue_text(&mut self, text: &str) -> Result<(), Error> {
         Ok(self.shared.lock().conn.send_text(text)?)

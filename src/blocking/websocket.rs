@@ -249,6 +249,13 @@ impl<S: Transport> WebSocket<S> {
         self.flush_output()
     }
 
+    /// Sends a [`PreparedMessage`](crate::PreparedMessage) (framed once
+    /// for many connections) and flushes it.
+    pub fn send_prepared(&mut self, message: &crate::PreparedMessage) -> Result<(), Error> {
+        self.conn.send_prepared(message)?;
+        self.flush_output()
+    }
+
     /// Sends a text message and flushes it.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         self.conn.send_text(text)?;

@@ -18,6 +18,66 @@ use crate::deflate::{DeflateConfig, DeflateParams};
 /// when receiving (§7.2.1, §7.2.2).
 pub(crate) const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
+/// Compresses `data` with a sync flush (RFC 7692 §7.2.1), whatever the
+/// compressor did before.
+fn sync_flush(compressor: &mut Compress, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let mut input = data;
+    loop {
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(1024));
+        }
+        let (before_in, before_out) = (compressor.total_in(), compressor.total_out());
+        // Errors only come from a misused stream, never from the data.
+        let status = compressor
+            .compress_vec(input, &mut out, FlushCompress::Sync)
+            .unwrap_or(Status::BufError);
+        let used = (compressor.total_in() - before_in) as usize;
+        input = &input[used..];
+        let stuck = used == 0 && compressor.total_out() == before_out;
+        // The flush is complete once the output was not filled (zlib's rule).
+        if (input.is_empty() && out.len() < out.capacity())
+            || (stuck && status == Status::BufError)
+        {
+            break;
+        }
+    }
+    out
+}
+
+/// Ends a message's compressed bytes: the trailing `00 00 ff ff` removed
+/// (§7.2.1), or an empty stored block's first byte when the flush wrote
+/// nothing (§7.2.3.6).
+fn end_message(out: &mut Vec<u8>) {
+    if out.ends_with(&TRAILER) {
+        out.truncate(out.len() - TRAILER.len());
+    } else if out.is_empty() {
+        // Nothing new since the last fragment's flush, so zlib wrote
+        // nothing, and the stream is on a byte boundary. The receiver
+        // appends `00 00 ff ff`; one 0x00 before it completes an
+        // empty stored block (§7.2.3.6). Without it, those four bytes
+        // would read as the length of a stored block and swallow the
+        // next message.
+        out.push(0x00);
+    }
+}
+
+/// What a compressor without context takeover is: its window and level.
+/// Connections compressing with the same key produce the same bytes for
+/// the same message, which is what lets a broadcast be compressed once.
+pub(crate) type CompressKey = (u8, u32);
+
+/// The whole message `data` compressed with a fresh compressor of `key`
+/// lent by the pool, as any connection without context takeover at `key`
+/// would send it; `None` when every compressor of the pool is lent.
+pub(crate) fn compress_once(key: CompressKey, data: &[u8]) -> Option<Vec<u8>> {
+    let mut compressor = pool::lend(key.0, key.1)?;
+    let mut out = sync_flush(&mut compressor, data);
+    end_message(&mut out);
+    pool::give_back(key.0, key.1, compressor);
+    Some(out)
+}
+
 /// Compressed data was not a valid deflate stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Corrupt;
@@ -132,44 +192,28 @@ impl Codec {
         let compressor = self
             .compressor
             .get_or_insert_with(|| pool::own_compressor(bits, level));
-        let mut out = Vec::with_capacity(data.len() / 2 + 64);
-        let mut input = data;
-        loop {
-            if out.capacity() - out.len() < 64 {
-                out.reserve(out.capacity().max(1024));
-            }
-            let (before_in, before_out) = (compressor.total_in(), compressor.total_out());
-            // Errors only come from a misused stream, never from the data.
-            let status = compressor
-                .compress_vec(input, &mut out, FlushCompress::Sync)
-                .unwrap_or(Status::BufError);
-            let used = (compressor.total_in() - before_in) as usize;
-            input = &input[used..];
-            let stuck = used == 0 && compressor.total_out() == before_out;
-            // The flush is complete once the output was not filled (zlib's rule).
-            if (input.is_empty() && out.len() < out.capacity())
-                || (stuck && status == Status::BufError)
-            {
-                break;
-            }
-        }
+        let mut out = sync_flush(compressor, data);
         if fin {
-            if out.ends_with(&TRAILER) {
-                out.truncate(out.len() - TRAILER.len());
-            } else if out.is_empty() {
-                // Nothing new since the last fragment's flush, so zlib wrote
-                // nothing, and the stream is on a byte boundary. The receiver
-                // appends `00 00 ff ff`; one 0x00 before it completes an
-                // empty stored block (§7.2.3.6). Without it, those four bytes
-                // would read as the length of a stored block and swallow the
-                // next message.
-                out.push(0x00);
-            }
+            end_message(&mut out);
             if self.send_reset {
                 self.give_compressor();
             }
         }
         out
+    }
+
+    /// The key of the compressor this end sends with, if it compresses
+    /// without context takeover: then it would compress a message to the
+    /// same bytes as any other connection with that key.
+    pub(crate) fn shared_key(&self) -> Option<CompressKey> {
+        self.send_bits
+            .filter(|_| self.send_reset)
+            .map(|bits| (bits, self.level))
+    }
+
+    /// Whether a whole message of `len` bytes would be compressed.
+    pub(crate) fn would_compress(&self, len: usize) -> bool {
+        self.send_bits.is_some() && len >= self.threshold
     }
 
     /// Decompresses from `input` into the spare capacity of `out` (never

@@ -11,6 +11,7 @@ mod config;
 #[cfg(feature = "deflate")]
 mod deflate;
 mod output;
+mod prepared;
 mod readbuf;
 mod receive;
 mod send;
@@ -27,6 +28,7 @@ pub use budget::MemoryBudget;
 pub use config::{Config, Keepalive};
 use output::MaskKeys;
 pub use output::Output;
+pub use prepared::PreparedMessage;
 use readbuf::ReadBuf;
 use timers::Timers;
 

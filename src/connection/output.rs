@@ -156,6 +156,27 @@ impl Output {
         self.push_chunk(payload.clone());
     }
 
+    /// Queues an encoded frame as a chunk of its own, shared with `frame`.
+    pub(crate) fn push_encoded_chunk(&mut self, frame: &Bytes) {
+        // What is in `buf` goes out before it: a chunk of its own too.
+        if self.head < self.buf.len() {
+            let before = Bytes::copy_from_slice(&self.buf[self.head..]);
+            self.buf.clear();
+            self.head = 0;
+            self.push_chunk(before);
+        }
+        self.push_chunk(frame.clone());
+    }
+
+    /// Queues an encoded frame by copying it.
+    pub(crate) fn push_encoded_copy(&mut self, frame: &[u8]) {
+        if self.chunks.is_empty() && self.head > 0 && self.head >= self.buf.len() - self.head {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        self.buf.extend_from_slice(frame);
+    }
+
     fn push_chunk(&mut self, chunk: Bytes) {
         if !chunk.is_empty() {
             self.chunks_len += chunk.len();

@@ -257,6 +257,39 @@ impl Sender {
         .await
     }
 
+    /// Queues a [`PreparedMessage`](crate::PreparedMessage) (framed, and
+    /// compressed where the parameters allow, once for many connections),
+    /// waiting for room as [`send`](Self::send) does. Cancel safe, as `send`.
+    pub async fn send_prepared(&self, message: &crate::PreparedMessage) -> Result<(), Error> {
+        core::future::poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            if inner.finished || inner.conn.state() != State::Open {
+                return Poll::Ready(Err(closed_error(&mut inner)));
+            }
+            if !inner.has_send_room() {
+                register_in(&mut inner.send_wakers, cx.waker());
+                return Poll::Pending;
+            }
+            let queued = inner.conn.send_prepared(message).map_err(Error::from);
+            inner.wake_driver();
+            Poll::Ready(queued)
+        })
+        .await
+    }
+
+    /// Queues a [`PreparedMessage`](crate::PreparedMessage) if the output is
+    /// under the high-water mark; `false` (nothing queued) when it is full
+    /// or the connection is closed.
+    pub fn try_send_prepared(&self, message: &crate::PreparedMessage) -> bool {
+        let mut inner = self.shared.lock();
+        if inner.finished || inner.conn.state() != State::Open || !inner.has_send_room() {
+            return false;
+        }
+        let queued = inner.conn.send_prepared(message).is_ok();
+        inner.wake_driver();
+        queued
+    }
+
     /// Queues a message if the output is under the high-water mark, or
     /// gives it back.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
