@@ -22,6 +22,15 @@
 //! reads), and a close or a protocol error ends with a lingering close of at
 //! most [`LINGER`] (`Config::close_timeout`).
 //!
+//! At most `--max-connections` connections are served at once (default
+//! [`DEFAULT_MAX_CONNECTIONS`], lowered to fit the descriptor limit,
+//! `ulimit -n`): each costs a thread and a descriptor, and without a cap
+//! ~30,000 connections exhaust the machine's process IDs for every process
+//! on it; 4,096 threads are an eighth of Linux's traditional `pid_max` of
+//! 32,768. Past the cap a new client gets `503 Service Unavailable` (with
+//! `Retry-After: 1`) before any upgrade, and the others are served as
+//! before.
+//!
 //! # Compression
 //! The server accepts permessage-deflate (RFC 7692) whenever a client offers
 //! it (browsers, Python `websockets` and Node `ws` all do by default), with
@@ -46,6 +55,9 @@ use rfc6455::{Config, Keepalive, Lost};
 
 mod support;
 
+#[path = "support/cap.rs"]
+mod cap;
+
 /// The page served on `GET /`.
 const PAGE: &str = include_str!("echo.html");
 
@@ -64,10 +76,21 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// still there, and lets a thread go soon when it is not.
 const LINGER: Duration = Duration::from_secs(1);
 
-const USAGE: &str = "\
+/// `--max-connections` unless the descriptor limit is lower; see the
+/// module docs.
+const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// Descriptors per connection: its socket.
+const FDS_PER_CONNECTION: usize = 1;
+
+/// The help text, with the connection cap this machine gets by default.
+fn usage() -> String {
+    let max = cap::default_max(DEFAULT_MAX_CONNECTIONS, FDS_PER_CONNECTION);
+    format!(
+        "\
 usage: echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-takeover]
                    [--handshake-timeout SECS] [--ping-after SECS]
-                   [--keepalive-timeout SECS]
+                   [--keepalive-timeout SECS] [--max-connections N]
 
   --addr HOST:PORT          address to listen on (default 127.0.0.1:9001;
                             port 0 picks a free port, printed at start)
@@ -84,7 +107,14 @@ usage: echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-takeover
   --ping-after SECS         ping a client silent this long (default 20)
   --keepalive-timeout SECS  then drop it if it stays silent this long
                             (default 20)
-  --help                    show this help";
+  --max-connections N       connections at once, each costing a thread and
+                            a descriptor; past them a new client gets 503
+                            before the upgrade (default {DEFAULT_MAX_CONNECTIONS}: far from
+                            exhausting the machine's process IDs; lowered
+                            to fit `ulimit -n`: {max} here)
+  --help                    show this help"
+    )
+}
 
 fn main() {
     let (addr, settings) = parse_args();
@@ -96,6 +126,7 @@ fn main() {
     let addr = listener.local_addr().map_or(addr, |a| a.to_string());
     println!("echo server listening on ws://{addr}/ws (page: http://{addr}/)");
 
+    let cap = cap::Cap::new(settings.max_connections);
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -106,7 +137,13 @@ fn main() {
                 continue;
             }
         };
+        let Some(slot) = cap.admit() else {
+            cap.refuse(stream, peer, "echo_server");
+            continue;
+        };
+        // The slot is freed when the thread ends, or here if it cannot start.
         let spawned = thread::Builder::new().spawn(move || {
+            let _slot = slot;
             if let Err(e) = serve(stream, &settings) {
                 log_error(peer, &e);
             }
@@ -124,6 +161,8 @@ struct Settings {
     /// The deadline for the whole request head.
     handshake_timeout: Duration,
     keepalive: Keepalive,
+    /// Connections served at once; past them, 503.
+    max_connections: usize,
 }
 
 /// Serves one connection: the page, a 404, or a WebSocket echoed until it closes.
@@ -227,11 +266,12 @@ fn parse_args() -> (String, Settings) {
     let mut deflate = Deflate::NoContextTakeover;
     let mut handshake_timeout = Limits::default().timeout.unwrap_or(Duration::from_secs(10));
     let mut keepalive = Keepalive::default();
+    let mut max_connections = cap::default_max(DEFAULT_MAX_CONNECTIONS, FDS_PER_CONNECTION);
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => {
-                println!("{USAGE}");
+                println!("{}", usage());
                 process::exit(0);
             }
             "--no-deflate" => deflate = Deflate::Off,
@@ -240,6 +280,7 @@ fn parse_args() -> (String, Settings) {
             "--handshake-timeout" => handshake_timeout = seconds(&arg, args.next()),
             "--ping-after" => keepalive.ping_after = seconds(&arg, args.next()),
             "--keepalive-timeout" => keepalive.timeout = seconds(&arg, args.next()),
+            "--max-connections" => max_connections = positive(&arg, args.next()),
             "--addr" => match args.next() {
                 Some(value) => addr = value,
                 None => usage_error("--addr needs a value"),
@@ -254,6 +295,7 @@ fn parse_args() -> (String, Settings) {
         deflate,
         handshake_timeout,
         keepalive,
+        max_connections,
     };
     (addr, settings)
 }
@@ -266,7 +308,15 @@ fn seconds(flag: &str, value: Option<String>) -> Duration {
     }
 }
 
+/// The value of `flag`: a positive whole number.
+fn positive(flag: &str, value: Option<String>) -> usize {
+    match value.as_deref().map(str::parse::<usize>) {
+        Some(Ok(n)) if n > 0 => n,
+        _ => usage_error(&format!("{flag} needs a positive whole number")),
+    }
+}
+
 fn usage_error(message: &str) -> ! {
-    eprintln!("echo_server: {message}\n\n{USAGE}");
+    eprintln!("echo_server: {message}\n\n{}", usage());
     process::exit(2);
 }

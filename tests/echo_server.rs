@@ -73,7 +73,9 @@ fn start(name: &str, args: &[&str]) -> Server {
     let first = stdout.lines().next().unwrap_or_default();
     let intro = format!(
         "{}echo server listening on ws://127.0.0.1:",
-        name.strip_suffix("echo_server").unwrap_or_default().replace('_', " ")
+        name.strip_suffix("echo_server")
+            .unwrap_or_default()
+            .replace('_', " ")
     );
     if !first.starts_with(&intro) {
         server
@@ -463,4 +465,65 @@ fn deflate_flag_is_accepted_as_the_default() {
         server.extensions_answer("", DEFAULT_OFFER).as_deref(),
         Some(EXAMPLE_DEFLATE)
     );
+}
+
+/// Issue 16, finding 10 (the blocking `echo_server`, a thread per
+/// connection): past `--max-connections` a new client gets 503 before the
+/// upgrade, those connected are echoed as before, and a freed place goes to
+/// the next client.
+#[test]
+fn past_max_connections_a_client_gets_503_and_the_others_are_echoed() {
+    use rfc6455::HandshakeError;
+    use rfc6455::blocking::Error;
+
+    let server = start("echo_server", &["--max-connections", "2"]);
+    let url = format!("ws://{}/ws", server.addr);
+    let try_connect = || match WebSocket::connect(tcp(&server), &url) {
+        Ok((ws, _)) => Ok(ws),
+        Err(Error::Handshake(HandshakeError::UnexpectedStatus(status))) => Err(status),
+        Err(e) => panic!("expected a 101 or a refusal, got {e}"),
+    };
+    let mut first = try_connect().expect("under the cap");
+    let mut second = try_connect().expect("under the cap");
+    assert_eq!(try_connect().err(), Some(503));
+    let (status, head, _) = get(&server, "/");
+    assert_eq!(status, 503, "{head}");
+    assert!(head.contains("Retry-After: 1"), "{head}");
+    assert_echo(&mut first, &Message::from("still served"));
+    assert_echo(&mut second, &Message::from("me too"));
+    second.close(CloseCode::NORMAL, "").expect("close");
+    drop(second);
+    // Its place is free once its thread ends.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut newcomer = loop {
+        match try_connect() {
+            Ok(ws) => break ws,
+            Err(503) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            Err(status) => panic!("no place after one left: {status}"),
+        }
+    };
+    assert_echo(&mut newcomer, &Message::from("in at last"));
+    assert_eq!(try_connect().err(), Some(503), "full again");
+    assert_echo(&mut first, &Message::from("and still served"));
+    wait_for_log(&server, &["refusing new clients with 503"]);
+}
+
+/// `echo_server --help` states the cap and its default; a cap of 0 or a
+/// missing number is refused.
+#[test]
+fn max_connections_is_documented_and_checked() {
+    let help = Command::new(example_binary("echo_server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--max-connections N"), "{help}");
+    assert!(help.contains("(default 4096"), "{help}");
+    for bad in [&["--max-connections", "0"][..], &["--max-connections"]] {
+        let output = Command::new(example_binary("echo_server"))
+            .args(bad)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+    }
 }

@@ -78,7 +78,8 @@ fn new_client_gets_the_current_counts_at_once() {
 fn concurrent_votes_are_counted_exactly_and_everyone_sees_the_result() {
     const CLIENTS: usize = 20;
     const VOTES: usize = 50;
-    let server = Server::start("vote_server", &[]);
+    // Each client votes 50 times at once: over the default burst of 20.
+    let server = Server::start("vote_server", &["--vote-burst", "50"]);
     let addr = server.addr;
     let barrier = Arc::new(Barrier::new(CLIENTS));
     // Client c's vote i goes to candidate (c + i) % 4 .
@@ -228,12 +229,31 @@ fn help_and_bad_arguments() {
     let help = Command::new(&binary).arg("--help").output().unwrap();
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
-    assert!(help.contains("--candidates") && help.contains("--no-deflate"));
+    for flag in [
+        "--candidates",
+        "--no-deflate",
+        "--max-connections N",
+        "--vote-rate N",
+        "--vote-burst N",
+        "--ping-after SECS",
+        "--keepalive-timeout SECS",
+    ] {
+        assert!(help.contains(flag), "no {flag} in {help}");
+    }
+    // Every default is stated.
+    for default in ["(default 2048", "(default 10)", "(default 20)"] {
+        assert!(help.contains(default), "no {default:?} in {help}");
+    }
     for bad in [
         &["--nope"][..],
         &["--candidates", " , "],
         &["--addr"],
         &["--no-deflate=1"],
+        &["--max-connections", "0"],
+        &["--max-connections", "-1"],
+        &["--vote-rate", "0"],
+        &["--vote-burst", "1.5"],
+        &["--ping-after", "never"],
     ] {
         let output = Command::new(&binary).args(bad).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{bad:?}");
