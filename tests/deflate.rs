@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::Buf;
 use common::*;
 use proptest::prelude::*;
-use rfc6455::deflate::{DeflateConfig, DeflateParams, negotiate};
+use rfc6455::deflate::{DeflateConfig, DeflateParams};
+use rfc6455::handshake::negotiate;
 use rfc6455::handshake::{
     AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, UpgradeRequest,
 };

@@ -9,7 +9,8 @@
 //! `Sec-WebSocket-Extensions` value for the server's 101. A capture's
 //! header values are an input as they are.
 
-use rfc6455::deflate::{DeflateConfig, DeflateParams, negotiate};
+use rfc6455::deflate::{DeflateConfig, DeflateParams};
+use rfc6455::handshake::negotiate;
 use rfc6455::handshake::{
     AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, UpgradeRequest,
 };

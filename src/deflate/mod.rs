@@ -69,11 +69,6 @@ use core::fmt;
 
 use crate::header_list;
 
-/// Moved to [`handshake::negotiate`](crate::handshake::negotiate), with the
-/// rest of the negotiation; this path is kept for compatibility and will go.
-/// It is this module's only reference to the handshake (nothing here uses it).
-pub use crate::handshake::negotiate;
-
 /// The extension's name in `Sec-WebSocket-Extensions` (§5).
 pub const EXTENSION_NAME: &str = "permessage-deflate";
 
