@@ -139,6 +139,8 @@ pub(crate) fn check_protocol_pseudo_header(
     }
     match extensions.get::<hyper::ext::Protocol>() {
         Some(protocol) if protocol.as_str().eq_ignore_ascii_case("websocket") => Ok(()),
-        _ => Err(Rejection::from(crate::error::HandshakeError::MissingUpgrade)),
+        _ => Err(Rejection::from(
+            crate::error::HandshakeError::MissingUpgrade,
+        )),
     }
 }

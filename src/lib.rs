@@ -115,6 +115,8 @@ extern crate alloc;
 extern crate std;
 
 mod agreement;
+#[cfg(feature = "axum")]
+pub mod axum;
 #[cfg(feature = "std")]
 pub mod blocking;
 #[cfg(feature = "std")]
@@ -130,8 +132,6 @@ pub mod handshake;
 mod header_list;
 #[cfg(feature = "hyper")]
 pub mod hyper;
-#[cfg(feature = "axum")]
-pub mod axum;
 mod message;
 #[cfg(feature = "std")]
 mod read_size;

@@ -61,7 +61,10 @@ fn a_loop_that_never_writes_cannot_grow_output_past_the_high_water_mark() {
         "{} bytes queued, bound {bound}",
         server.output_len()
     );
-    assert!(rounds <= 5, "{rounds} rounds: input stops within a few reads");
+    assert!(
+        rounds <= 5,
+        "{rounds} rounds: input stops within a few reads"
+    );
     // Nothing is written for the write timeout: the connection is lost.
     server.handle_timeout(Duration::ZERO);
     server.handle_timeout(Duration::from_secs(30));

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use common::{Pair, client_frame, feed, fixed_keys, server_with};
 use rfc6455::deflate::{DeflateConfig, DeflateParams};
-use rfc6455::{
-    Agreement, CloseCode, Config, Connection, Event, MemoryBudget, ProtocolError, Role,
-};
+use rfc6455::{Agreement, CloseCode, Config, Connection, Event, MemoryBudget, ProtocolError, Role};
 
 const MIB: usize = 1 << 20;
 
@@ -67,12 +65,13 @@ fn a_compression_bomb_is_refused_before_it_inflates_past_the_budget() {
         .unwrap();
     let bomb = client.output().take_all();
     assert!(bomb.len() < 64 * 1024, "{} bytes on the wire", bomb.len());
-    let mut server = Connection::from_agreement(
-        agreement(Role::Server),
-        budgeted(&budget).deflate(deflate),
-    );
+    let mut server =
+        Connection::from_agreement(agreement(Role::Server), budgeted(&budget).deflate(deflate));
     let out = feed(&mut server, &bomb, 16 * 1024);
-    assert_eq!(out.error, Some(ProtocolError::OverBudget { limit: 2 * MIB }));
+    assert_eq!(
+        out.error,
+        Some(ProtocolError::OverBudget { limit: 2 * MIB })
+    );
     assert_eq!(budget.used(), 0);
 }
 
@@ -80,7 +79,11 @@ fn a_compression_bomb_is_refused_before_it_inflates_past_the_budget() {
 fn dropping_a_connection_gives_its_charge_back() {
     let budget = MemoryBudget::new(MIB);
     let mut server = server_with(budgeted(&budget));
-    feed(&mut server, &client_frame(false, 0x1, &[b'a'; 100_000]), 100_000);
+    feed(
+        &mut server,
+        &client_frame(false, 0x1, &[b'a'; 100_000]),
+        100_000,
+    );
     assert!(budget.used() > 0);
     drop(server);
     assert_eq!(budget.used(), 0);
@@ -101,7 +104,10 @@ fn a_message_that_does_not_finish_in_time_fails_with_1008() {
     pair.now += Duration::from_millis(1);
     pair.tick();
     assert_eq!(pair.server.poll_event(), Err(ProtocolError::MessageTimeout));
-    assert_eq!(ProtocolError::MessageTimeout.close_code(), CloseCode::POLICY_VIOLATION);
+    assert_eq!(
+        ProtocolError::MessageTimeout.close_code(),
+        CloseCode::POLICY_VIOLATION
+    );
     let frames = common::take_frames(&mut pair.server);
     assert_eq!(frames[0].payload[..2], 1008u16.to_be_bytes());
 }
@@ -119,7 +125,9 @@ fn a_steady_stream_of_messages_never_trips_the_message_timeout() {
         pair.drive(usize::MAX);
         pair.now += Duration::from_secs(10);
         pair.tick();
-        pair.client.send_text_fragment(&i.to_string(), true).unwrap();
+        pair.client
+            .send_text_fragment(&i.to_string(), true)
+            .unwrap();
         let (_, at_server) = pair.drive(usize::MAX);
         assert!(
             matches!(at_server[..], [Event::Message(_)]),

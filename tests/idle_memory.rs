@@ -72,4 +72,3 @@ fn an_idle_connection_keeps_no_read_or_write_buffer_of_a_past_message() {
         eprintln!("{size:>9} B message: {kept} B kept");
     }
 }
-

@@ -541,5 +541,8 @@ fn the_default_frame_limit_admits_65536_fragments() {
     input.extend_from_slice(&common::client_frame(true, 0x0, &[1; 64]));
     let out = common::feed(&mut server, &input, 64 * 1024);
     assert_eq!(out.error, None);
-    assert_eq!(out.events, vec![common::binary_event(&vec![1; 64 * 65_536])]);
+    assert_eq!(
+        out.events,
+        vec![common::binary_event(&vec![1; 64 * 65_536])]
+    );
 }

@@ -7,9 +7,7 @@ mod common;
 use bytes::Buf;
 use common::{feed, fixed_keys};
 use rfc6455::deflate::{DeflateConfig, DeflateParams};
-use rfc6455::{
-    Agreement, Config, Connection, Event, Message, PreparedMessage, Role, UsageError,
-};
+use rfc6455::{Agreement, Config, Connection, Event, Message, PreparedMessage, Role, UsageError};
 
 fn server(deflate: Option<DeflateParams>) -> Connection {
     let config = Config::default().deflate(DeflateConfig::default());
@@ -66,8 +64,11 @@ fn a_large_prepared_frame_is_shared_not_copied() {
     a.send_prepared(&prepared).unwrap();
     b.send_prepared(&prepared).unwrap();
     let chunk_of = |conn: &mut Connection| {
-        let chunks: Vec<(*const u8, usize)> =
-            conn.output().chunks().map(|c| (c.as_ptr(), c.len())).collect();
+        let chunks: Vec<(*const u8, usize)> = conn
+            .output()
+            .chunks()
+            .map(|c| (c.as_ptr(), c.len()))
+            .collect();
         chunks
     };
     let (a_chunks, b_chunks) = (chunk_of(&mut a), chunk_of(&mut b));
@@ -79,8 +80,10 @@ fn a_large_prepared_frame_is_shared_not_copied() {
 fn compressed_once_for_recipients_without_context_takeover() {
     let text = "a chat line that compresses well, ".repeat(20);
     let message = Message::text(text.clone());
-    let prepared =
-        PreparedMessage::with_deflate(message.clone(), &DeflateConfig::default().no_context_takeover(true, true));
+    let prepared = PreparedMessage::with_deflate(
+        message.clone(),
+        &DeflateConfig::default().no_context_takeover(true, true),
+    );
     assert!(prepared.is_compressed());
     let mut a = server(Some(no_takeover()));
     let mut b = server(Some(no_takeover()));
@@ -88,13 +91,20 @@ fn compressed_once_for_recipients_without_context_takeover() {
     b.send_prepared(&prepared).unwrap();
     let wire_a = a.output().take_all();
     assert_eq!(wire_a, b.output().take_all());
-    assert!(wire_a.len() < text.len() / 4, "compressed: {} bytes", wire_a.len());
+    assert!(
+        wire_a.len() < text.len() / 4,
+        "compressed: {} bytes",
+        wire_a.len()
+    );
     assert_eq!(wire_a[0] & 0x40, 0x40, "RSV1 set (RFC 7692 §6)");
     // Exactly what the connection would have sent by itself.
     let mut by_send = server(Some(no_takeover()));
     by_send.send(&message).unwrap();
     assert_eq!(by_send.output().take_all(), wire_a);
-    assert_eq!(decode(Some(no_takeover()), &wire_a), vec![Event::Message(message)]);
+    assert_eq!(
+        decode(Some(no_takeover()), &wire_a),
+        vec![Event::Message(message)]
+    );
 }
 
 #[test]
@@ -115,7 +125,10 @@ fn every_other_recipient_gets_what_it_can_decode() {
         let events = decode(params, &wire);
         assert_eq!(
             events,
-            vec![Event::Message(message.clone()), Event::Message(message.clone())],
+            vec![
+                Event::Message(message.clone()),
+                Event::Message(message.clone())
+            ],
             "{params:?}"
         );
     }
@@ -134,7 +147,10 @@ fn a_prepared_message_follows_the_sending_rules() {
     let prepared = PreparedMessage::new(Message::text("hi"));
     let mut conn = server(None);
     conn.send_text_fragment("part", false).unwrap();
-    assert_eq!(conn.send_prepared(&prepared), Err(UsageError::FragmentOrder));
+    assert_eq!(
+        conn.send_prepared(&prepared),
+        Err(UsageError::FragmentOrder)
+    );
     conn.send_text_fragment("end", true).unwrap();
     conn.close(rfc6455::CloseCode::NORMAL, "").unwrap();
     assert_eq!(conn.send_prepared(&prepared), Err(UsageError::Closed));

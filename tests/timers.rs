@@ -266,7 +266,11 @@ fn a_timer_that_gives_up_never_queues_a_close_after_half_a_frame() {
     assert_eq!(server.lost(), Some(Lost::KeepaliveTimeout));
     let rest = take_output(&mut server);
     assert_eq!(&rest[..6], &[5u8; 6], "the rest of the frame");
-    assert_eq!(&rest[6..], &[0x89, 0x00], "then the ping, and no close frame");
+    assert_eq!(
+        &rest[6..],
+        &[0x89, 0x00],
+        "then the ping, and no close frame"
+    );
 }
 
 #[test]

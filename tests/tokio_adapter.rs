@@ -102,7 +102,11 @@ async fn echo_of_every_size_then_a_clean_close() {
         .unwrap()
         .unwrap();
     assert_eq!(peer.and_then(|f| f.code), Some(CloseCode::NORMAL));
-    assert_eq!(ws.recv().await.unwrap(), None, "the stream ends after the close");
+    assert_eq!(
+        ws.recv().await.unwrap(),
+        None,
+        "the stream ends after the close"
+    );
     let state = timeout(LIMIT, server).await.unwrap().unwrap();
     assert!(matches!(state, rfc6455::State::Closed { clean: true, .. }));
 }
@@ -208,10 +212,7 @@ async fn a_peer_that_never_reads_makes_send_wait_then_is_dropped() {
         timeout(LIMIT, ws.recv()).await.unwrap(),
         Err(Error::Lost(Lost::WriteTimeout))
     ));
-    assert!(matches!(
-        ws.try_send("late"),
-        Err(TrySendError::Closed(_))
-    ));
+    assert!(matches!(ws.try_send("late"), Err(TrySendError::Closed(_))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,7 +241,10 @@ async fn recv_in_select_with_a_timer_firing_mid_frame_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let (got, ticks) = timeout(LIMIT, server).await.unwrap().unwrap();
-    let texts: Vec<_> = got.iter().map(|m| m.as_text().unwrap().to_owned()).collect();
+    let texts: Vec<_> = got
+        .iter()
+        .map(|m| m.as_text().unwrap().to_owned())
+        .collect();
     assert_eq!(texts, ["first", "second message", "third"]);
     assert!(ticks > 10, "the timer did fire mid-frame ({ticks} times)");
 }
@@ -253,14 +257,20 @@ async fn a_send_cancelled_while_waiting_queues_nothing() {
     let ws = accept.await.unwrap();
     // Fill the output while the peer does not read.
     let big = Message::binary(vec![b'a'; 200 * 1024]);
-    while timeout(Duration::from_millis(200), ws.send(big.clone())).await.is_ok() {}
+    while timeout(Duration::from_millis(200), ws.send(big.clone()))
+        .await
+        .is_ok()
+    {}
     let queued = ws.sender().queued();
     // A send cancelled by select! queued nothing.
     tokio::select! {
         _ = ws.send(Message::binary(vec![b'b'; 1000])) => panic!("it should wait"),
         _ = tokio::time::sleep(Duration::from_millis(50)) => {}
     }
-    assert!(ws.sender().queued() <= queued, "nothing was queued by the cancelled send");
+    assert!(
+        ws.sender().queued() <= queued,
+        "nothing was queued by the cancelled send"
+    );
     // Now read everything: only whole 'a' messages arrive, no 'b' at all.
     let sender = ws.sender();
     tokio::spawn(async move {
@@ -269,7 +279,10 @@ async fn a_send_cancelled_while_waiting_queues_nothing() {
     });
     let mut bytes = Vec::new();
     let _ = timeout(LIMIT, peer.read_to_end(&mut bytes)).await;
-    assert!(!bytes.contains(&b'b'), "the cancelled message was never sent");
+    assert!(
+        !bytes.contains(&b'b'),
+        "the cancelled message was never sent"
+    );
     drop(ws);
 }
 
@@ -314,7 +327,10 @@ async fn keepalive_pings_a_silent_peer_and_drops_it_with_1001() {
     // An empty ping (0x89 0x00), then a close frame with 1001 (0x03e9).
     assert_eq!(&seen[..2], &[0x89, 0x00], "{seen:?}");
     assert_eq!(&seen[2..6], &[0x88, 0x02, 0x03, 0xe9], "{seen:?}");
-    assert!(took >= Duration::from_millis(390) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(390) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
     assert!(matches!(
         ws.recv().await,
         Err(Error::Lost(Lost::KeepaliveTimeout))

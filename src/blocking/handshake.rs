@@ -11,8 +11,8 @@ use super::{Error, WebSocket};
 use crate::connection::{Config, Connection};
 use crate::error::HandshakeError;
 use crate::handshake::{
-    Accepted, AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, Rejection, Request, Response,
-    UpgradeRequest,
+    AcceptOptions, Accepted, ClientHandshake, ClientOptions, Limits, Parsed, Rejection, Request,
+    Response, UpgradeRequest,
 };
 
 /// After an HTTP error response to a bad request head, input is read and
@@ -78,7 +78,11 @@ impl<S: Transport> WebSocket<S> {
             upgrade.agree(&options).map_err(Rejection::from)
         });
         match answer {
-            Ok(Accepted { response, agreement, .. }) => {
+            Ok(Accepted {
+                response,
+                agreement,
+                ..
+            }) => {
                 stream.write_all(&response)?;
                 stream.flush()?;
                 let conn = Connection::from_agreement(agreement, config);

@@ -396,7 +396,9 @@ impl Reader {
             let output: &crate::Output = inner.conn.output();
             output.chunk().to_vec()
         };
-        let _ = self.stream.set_write_timeout(Some(Duration::from_millis(10)));
+        let _ = self
+            .stream
+            .set_write_timeout(Some(Duration::from_millis(10)));
         let _ = (&self.stream).write(&chunk);
     }
 

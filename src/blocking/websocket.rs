@@ -3,8 +3,8 @@
 //! sleep (a read timeout) until its next deadline.
 
 use std::io;
-use std::vec::Vec;
 use std::time::Duration;
+use std::vec::Vec;
 
 use super::Error;
 use super::transport::{Transport, is_timeout};
@@ -158,7 +158,8 @@ impl<S: Transport> WebSocket<S> {
                 }
                 // Our own deadline, or a timeout the stream has of its own
                 // (behind `NoTimeouts`): that one is the caller's.
-                let ours = is_timeout(&e) && timeout.is_some_and(|t| clock::now() + slack(t) >= now + t);
+                let ours =
+                    is_timeout(&e) && timeout.is_some_and(|t| clock::now() + slack(t) >= now + t);
                 if !ours {
                     return Err(e.into());
                 }

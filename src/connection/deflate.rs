@@ -36,8 +36,7 @@ fn sync_flush(compressor: &mut Compress, data: &[u8]) -> Vec<u8> {
         input = &input[used..];
         let stuck = used == 0 && compressor.total_out() == before_out;
         // The flush is complete once the output was not filled (zlib's rule).
-        if (input.is_empty() && out.len() < out.capacity())
-            || (stuck && status == Status::BufError)
+        if (input.is_empty() && out.len() < out.capacity()) || (stuck && status == Status::BufError)
         {
             break;
         }

@@ -115,9 +115,7 @@ impl Connection {
         let stall = self.config.write_timeout.filter(|_| self.output.len() > 0);
         let closing = !matches!(self.state, State::Open) && !self.waits_for_nothing();
         let message = self.config.message_timeout.filter(|_| self.receiving());
-        let message_stamp = t
-            .message_since
-            .filter(|&(_, seq)| seq == self.message_seq);
+        let message_stamp = t.message_since.filter(|&(_, seq)| seq == self.message_seq);
         if (t.heard && keepalive.is_some())
             || (t.state_changed && closing)
             || (stall.is_some() && t.stalled_since.is_none())

@@ -12,8 +12,8 @@ use crate::agreement::Agreement;
 use crate::connection::{Config, Connection};
 use crate::error::HandshakeError;
 use crate::handshake::{
-    Accepted, AcceptOptions, ClientHandshake, ClientOptions, Limits, Parsed, Rejection, Request, Response,
-    UpgradeRequest,
+    AcceptOptions, Accepted, ClientHandshake, ClientOptions, Limits, Parsed, Rejection, Request,
+    Response, UpgradeRequest,
 };
 
 /// Runs `step` within `limits.timeout` (none if `None`).
@@ -140,7 +140,11 @@ impl WebSocket {
             upgrade.agree(&options).map_err(Rejection::from)
         });
         match answer {
-            Ok(Accepted { response, agreement, .. }) => {
+            Ok(Accepted {
+                response,
+                agreement,
+                ..
+            }) => {
                 io.write_all(&response).await?;
                 io.flush().await?;
                 Ok(Self::from_upgraded(io, agreement, config, rest))
