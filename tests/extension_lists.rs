@@ -60,7 +60,10 @@ fn negotiate_splits_a_header_value_into_its_offers() {
     ];
     assert_eq!(negotiate(&split, &config), Some(agreed));
     // The old import path still works.
-    assert_eq!(rfc6455::handshake::negotiate(&[value], &config), Some(agreed));
+    assert_eq!(
+        rfc6455::handshake::negotiate(&[value], &config),
+        Some(agreed)
+    );
 }
 
 #[test]
