@@ -87,6 +87,19 @@
 //!   has made no progress for 10 s.
 //!   Messages are at most 64 KiB (larger: closed with 1009).
 //!
+//! # Who may connect, and memory
+//! * **Origin**: only the server's own page may join (same origin: a page
+//!   from another site gets 403 before the upgrade, so it cannot join as the
+//!   visitor, read the room or send lines in their name: cross-site
+//!   WebSocket hijacking). `--allow-origin ORIGIN` (repeatable) lets
+//!   another site's pages in, `--any-origin` turns the check off; a client
+//!   without `Origin` (not a browser) may join. `--host NAME` (repeatable)
+//!   refuses requests addressed to other names with 421 (DNS rebinding).
+//! * **Memory**: every connection's `Config` shares one `MemoryBudget` of
+//!   `--memory-budget-mib` (default 256) for the message bytes they buffer
+//!   together; past it a connection is closed with 1013. See
+//!   `support/access.rs` for how to choose it.
+//!
 //! # Compression
 //! permessage-deflate (RFC 7692) is accepted when a client offers it
 //! (browsers do), with no context takeover in either direction: the 101
@@ -119,6 +132,9 @@ mod limits;
 #[path = "chat_server/nickname.rs"]
 mod nickname;
 mod support;
+
+#[path = "support/access.rs"]
+mod access;
 
 use limits::{Gate, TokenBucket};
 
@@ -157,6 +173,8 @@ usage: chat_server [--addr HOST:PORT] [--queue N] [--ping-interval SECS] [--idle
                    [--handshake-timeout SECS] [--no-deflate] [--max-connections N]
                    [--connect-burst N] [--connect-rate PER_SEC]
                    [--line-burst N] [--line-rate PER_SEC] [--flood-limit N]
+                   [--allow-origin ORIGIN]... [--any-origin] [--host NAME]...
+                   [--memory-budget-mib N]
 
   --addr HOST:PORT      address to listen on (default 127.0.0.1:9002;
                         port 0 picks a free port, printed at start)
@@ -191,6 +209,10 @@ usage: chat_server [--addr HOST:PORT] [--queue N] [--ping-interval SECS] [--idle
 #[derive(Clone)]
 struct Settings {
     addr: String,
+    /// Who may connect: `--allow-origin`, `--any-origin`, `--host`.
+    gate: access::Gate,
+    /// One budget for the message bytes of all connections.
+    budget: rfc6455::MemoryBudget,
     queue: usize,
     ping_interval: Duration,
     idle_timeout: Duration,
@@ -215,7 +237,8 @@ impl Settings {
             .max_message_size(MAX_MESSAGE_BYTES)
             .keepalive(Some(self.keepalive()))
             .write_timeout(Some(WRITE_TIMEOUT))
-            .close_timeout(CLOSE_TIMEOUT);
+            .close_timeout(CLOSE_TIMEOUT)
+            .budget(Some(self.budget.clone()));
         #[cfg(feature = "deflate")]
         if self.deflate {
             return config.deflate(support::deflate_policy().threshold(DEFLATE_THRESHOLD));
@@ -510,8 +533,12 @@ fn serve(mut stream: TcpStream, room: &Mutex<Room>, settings: &Settings) -> Resu
     let response = match (request.method(), request.path()) {
         (_, "/ws") => {
             let name = request.query_param("name");
-            // A public server would also check `request.origin()` here.
-            let ws = WebSocket::upgrade(stream, request, &rest, settings.config(), |_| Ok(None))?;
+            // Only this server's pages (or `--allow-origin`): 403 before the
+            // upgrade otherwise; 421 for a Host not in `--host`.
+            let ws = WebSocket::upgrade(stream, request, &rest, settings.config(), |upgrade| {
+                settings.gate.check(upgrade)?;
+                Ok(None)
+            })?;
             return chat(ws, name, room, settings);
         }
         (method, path) => support::plain_http(method, path, PAGE),
@@ -793,8 +820,11 @@ fn write_loop(mut writer: Writer, outgoing: Receiver<Out>) -> Result<(), Error> 
 // ---- command line ------------------------------------------------------------
 
 fn parse_args() -> Settings {
+    let mut access = access::Access::default();
     let mut settings = Settings {
         addr: String::from("127.0.0.1:9002"),
+        gate: access::Gate::new(&access),
+        budget: access.budget(),
         queue: 1024,
         ping_interval: Duration::from_secs(15),
         idle_timeout: Duration::from_secs(45),
@@ -814,8 +844,14 @@ fn parse_args() -> Settings {
             None => (arg.clone(), None),
         };
         if flag == "--help" || flag == "-h" {
-            println!("{USAGE}");
+            println!("{USAGE}\n{}", access::USAGE);
             process::exit(0);
+        }
+        let mut inline = inline;
+        match access.parse(&flag, || inline.take().or_else(|| args.next())) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
         }
         if flag == "--no-deflate" && inline.is_none() {
             settings.deflate = false;
@@ -839,6 +875,8 @@ fn parse_args() -> Settings {
             _ => usage_error(&format!("unknown argument {arg:?}")),
         }
     }
+    settings.gate = access::Gate::new(&access);
+    settings.budget = access.budget();
     settings
 }
 
@@ -866,6 +904,6 @@ fn count(flag: &str, value: &str) -> usize {
 }
 
 fn usage_error(message: &str) -> ! {
-    eprintln!("chat_server: {message}\n\n{USAGE}");
+    eprintln!("chat_server: {message}\n\n{USAGE}\n{}", access::USAGE);
     process::exit(2);
 }

@@ -31,6 +31,16 @@
 //! `Retry-After: 1`) before any upgrade, and the others are served as
 //! before.
 //!
+//! # Who may connect, and memory
+//! Only the server's own page may open a WebSocket by default (same origin:
+//! another site's page gets 403 before the upgrade, so it cannot use a
+//! visitor's session); `--allow-origin ORIGIN` lets another site's pages in,
+//! `--any-origin` turns the check off, and `--host NAME` refuses requests
+//! addressed to other names (421). All connections share one
+//! `MemoryBudget` of `--memory-budget-mib` (default 256) for the messages
+//! they buffer; past it a connection is closed with 1013. See
+//! `support/access.rs`.
+//!
 //! # Compression
 //! The server accepts permessage-deflate (RFC 7692) whenever a client offers
 //! it (browsers, Python `websockets` and Node `ws` all do by default), with
@@ -46,6 +56,7 @@
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 use std::{env, process, thread};
 
@@ -57,6 +68,9 @@ mod support;
 
 #[path = "support/cap.rs"]
 mod cap;
+
+#[path = "support/access.rs"]
+mod access;
 
 /// The page served on `GET /`.
 const PAGE: &str = include_str!("echo.html");
@@ -91,6 +105,8 @@ fn usage() -> String {
 usage: echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-takeover]
                    [--handshake-timeout SECS] [--ping-after SECS]
                    [--keepalive-timeout SECS] [--max-connections N]
+                   [--allow-origin ORIGIN]... [--any-origin] [--host NAME]...
+                   [--memory-budget-mib N]
 
   --addr HOST:PORT          address to listen on (default 127.0.0.1:9001;
                             port 0 picks a free port, printed at start)
@@ -112,7 +128,9 @@ usage: echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-takeover
                             before the upgrade (default {DEFAULT_MAX_CONNECTIONS}: far from
                             exhausting the machine's process IDs; lowered
                             to fit `ulimit -n`: {max} here)
-  --help                    show this help"
+{access}
+  --help                    show this help",
+        access = access::USAGE
     )
 }
 
@@ -126,6 +144,7 @@ fn main() {
     let addr = listener.local_addr().map_or(addr, |a| a.to_string());
     println!("echo server listening on ws://{addr}/ws (page: http://{addr}/)");
 
+    let settings = Arc::new(settings);
     let cap = cap::Cap::new(settings.max_connections);
     loop {
         let (stream, peer) = match listener.accept() {
@@ -142,6 +161,7 @@ fn main() {
             continue;
         };
         // The slot is freed when the thread ends, or here if it cannot start.
+        let settings = Arc::clone(&settings);
         let spawned = thread::Builder::new().spawn(move || {
             let _slot = slot;
             if let Err(e) = serve(stream, &settings) {
@@ -155,8 +175,12 @@ fn main() {
 }
 
 /// The command-line settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Settings {
+    /// Who may connect: `--allow-origin`, `--any-origin`, `--host`.
+    gate: access::Gate,
+    /// One budget for the message bytes of all connections.
+    budget: rfc6455::MemoryBudget,
     deflate: Deflate,
     /// The deadline for the whole request head.
     handshake_timeout: Duration,
@@ -179,13 +203,15 @@ fn serve(mut stream: TcpStream, settings: &Settings) -> Result<(), Error> {
     let (request, rest) = blocking::read_request(&mut stream, &limits)?;
 
     if request.is_websocket_upgrade() || request.path() == "/ws" {
-        // A server open to other sites would check `request.origin()` here,
-        // e.g. in the closure that `upgrade` calls; an echo reveals nothing.
-        // An idle client may stay connected as long as it answers the
+        // Only pages of this server (or `--allow-origin`) may connect: 403
+        // before the upgrade otherwise; 421 for a Host not in `--host`. An idle client may stay connected as long as it answers the
         // keepalive pings (it costs one sleeping thread); a vanished one is
         // dropped. A close or a protocol error ends with a lingering close.
         let config = config(settings);
-        let mut ws = WebSocket::upgrade(stream, request, &rest, config, |_| Ok(None))?;
+        let mut ws = WebSocket::upgrade(stream, request, &rest, config, |upgrade| {
+            settings.gate.check(upgrade)?;
+            Ok(None)
+        })?;
         return echo(&mut ws);
     }
 
@@ -213,7 +239,8 @@ fn config(settings: &Settings) -> Config {
     let config = Config::default()
         .keepalive(Some(settings.keepalive))
         .write_timeout(Some(WRITE_TIMEOUT))
-        .close_timeout(LINGER);
+        .close_timeout(LINGER)
+        .budget(Some(settings.budget.clone()));
     with_deflate(config, settings.deflate)
 }
 
@@ -267,8 +294,14 @@ fn parse_args() -> (String, Settings) {
     let mut handshake_timeout = Limits::default().timeout.unwrap_or(Duration::from_secs(10));
     let mut keepalive = Keepalive::default();
     let mut max_connections = cap::default_max(DEFAULT_MAX_CONNECTIONS, FDS_PER_CONNECTION);
+    let mut access = access::Access::default();
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
+        match access.parse(&arg, || args.next()) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
+        }
         match arg.as_str() {
             "--help" | "-h" => {
                 println!("{}", usage());
@@ -292,6 +325,8 @@ fn parse_args() -> (String, Settings) {
         }
     }
     let settings = Settings {
+        gate: access::Gate::new(&access),
+        budget: access.budget(),
         deflate,
         handshake_timeout,
         keepalive,

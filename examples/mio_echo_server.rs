@@ -41,6 +41,15 @@
 //!   `may_close_transport()` deregisters and drops the socket.
 //!
 //! # Bounds
+//! * **Who may connect**: only the server's own page (same origin; a page
+//!   from another site gets 403 before the upgrade), widened by
+//!   `--allow-origin ORIGIN` (repeatable), off with `--any-origin`; with
+//!   `--host NAME` (repeatable) other `Host`s get 421. A client without
+//!   `Origin` (not a browser) is accepted.
+//! * **Message memory**: every connection's `Config` shares one
+//!   `MemoryBudget` of `--memory-budget-mib` (default 256) for the message
+//!   bytes they buffer together; past it a connection is closed with 1013.
+//!   See `support/access.rs` for how to choose it.
 //! * **Connections**: `--max-connections` (default 10,000) connections in
 //!   their handshake or open. Past it, a new one is answered `503` at once
 //!   (before any upgrade) from at most [`OVERFLOW`] more slots; past those,
@@ -92,6 +101,9 @@ use rfc6455::{Agreement, Config, Connection, Event, Keepalive, Role};
 
 mod support;
 
+#[path = "support/access.rs"]
+mod access;
+
 /// The page served on `GET /`: the same file as `echo_server`'s.
 const PAGE: &str = include_str!("echo.html");
 
@@ -127,6 +139,8 @@ const USAGE: &str = "\
 usage: mio_echo_server [--addr HOST:PORT] [--no-deflate] [--max-connections N]
                        [--handshake-timeout SECS] [--ping-after SECS]
                        [--keepalive-timeout SECS]
+                       [--allow-origin ORIGIN]... [--any-origin] [--host NAME]...
+                       [--memory-budget-mib N]
 
   --addr HOST:PORT          address to listen on (default 127.0.0.1:9004;
                             port 0 picks a free port, printed at start)
@@ -140,6 +154,8 @@ usage: mio_echo_server [--addr HOST:PORT] [--no-deflate] [--max-connections N]
   --keepalive-timeout SECS  then drop it with 1001 if it stays silent this
                             long (default 20)
   --help                    show this help
+
+Access and memory (see support/access.rs):
 
 One thread, one mio::Poll loop; every connection is a sans-IO
 rfc6455::Connection driven by it.";
@@ -810,6 +826,9 @@ fn upgrade(
     options: &Options,
 ) -> Result<(Vec<u8>, Connection), Rejection> {
     let upgrade = UpgradeRequest::validate(request)?;
+    // Only this server's pages (or `--allow-origin`): 403 before the
+    // upgrade otherwise; 421 for a Host not in `--host`.
+    options.gate.check(&upgrade)?;
     // RFC 7692: accept permessage-deflate if the configuration enables it.
     #[cfg(feature = "deflate")]
     let agreed = upgrade.deflate(&options.config.deflate);
@@ -859,6 +878,8 @@ struct Options {
     /// Every connection's settings: [`Config`]'s defaults, keepalive from
     /// the flags, permessage-deflate unless `--no-deflate`.
     config: Config,
+    /// Who may connect: `--allow-origin`, `--any-origin`, `--host`.
+    gate: access::Gate,
     limits: Limits,
     max_connections: usize,
 }
@@ -869,11 +890,17 @@ fn parse_args() -> Options {
     let mut max_connections = 10_000;
     let mut limits = Limits::default();
     let mut keepalive = Keepalive::default();
+    let mut access = access::Access::default();
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
+        match access.parse(&arg, || args.next()) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
+        }
         match arg.as_str() {
             "--help" | "-h" => {
-                println!("{USAGE}");
+                println!("{USAGE}\n{}", access::USAGE);
                 process::exit(0);
             }
             "--no-deflate" => deflate = false,
@@ -896,10 +923,14 @@ fn parse_args() -> Options {
             },
         }
     }
-    let config = Config::default().keepalive(Some(keepalive));
+    // One budget for the message bytes of every connection together.
+    let config = Config::default()
+        .keepalive(Some(keepalive))
+        .budget(Some(access.budget()));
     Options {
         addr,
         config: with_deflate(config, deflate),
+        gate: access::Gate::new(&access),
         limits,
         max_connections,
     }
@@ -930,6 +961,6 @@ fn seconds(flag: &str, value: Option<String>) -> Duration {
 }
 
 fn usage_error(message: &str) -> ! {
-    eprintln!("mio_echo_server: {message}\n\n{USAGE}");
+    eprintln!("mio_echo_server: {message}\n\n{USAGE}\n{}", access::USAGE);
     process::exit(2);
 }

@@ -75,6 +75,16 @@
 //!   dropped if it stays silent `--keepalive-timeout` seconds more (default
 //!   20). A page may watch for hours without voting: browsers answer pings.
 //!
+//! # Who may connect, and memory
+//! Only the board's own page may open a WebSocket by default (same origin):
+//! a page from another site gets 403 before the upgrade, so it cannot cast
+//! votes through a visitor's browser. `--allow-origin ORIGIN` (repeatable)
+//! lets another site's pages in, `--any-origin` turns the check off, and
+//! `--host NAME` (repeatable) refuses other `Host`s with 421. All
+//! connections share one `MemoryBudget` of `--memory-budget-mib` (default
+//! 256) for their buffered messages (1013 past it); see
+//! `support/access.rs`.
+//!
 //! # Compression
 //! permessage-deflate (RFC 7692) is accepted when a client offers it
 //! (browsers do), with no context takeover in either direction, as in the
@@ -103,6 +113,9 @@ mod support;
 
 #[path = "support/cap.rs"]
 mod cap;
+
+#[path = "support/access.rs"]
+mod access;
 
 /// The page served on `GET /`.
 const PAGE: &str = include_str!("vote.html");
@@ -152,6 +165,8 @@ fn usage() -> String {
 usage: vote_server [--addr HOST:PORT] [--candidates A,B,C] [--no-deflate]
                    [--max-connections N] [--vote-rate N] [--vote-burst N]
                    [--ping-after SECS] [--keepalive-timeout SECS]
+                   [--allow-origin ORIGIN]... [--any-origin] [--host NAME]...
+                   [--memory-budget-mib N]
 
   --addr HOST:PORT         address to listen on (default 127.0.0.1:9003;
                            port 0 picks a free port, printed at start)
@@ -172,7 +187,9 @@ usage: vote_server [--addr HOST:PORT] [--candidates A,B,C] [--no-deflate]
   --ping-after SECS        ping a client silent this long (default 20)
   --keepalive-timeout SECS then drop it if it stays silent this long
                            (default 20)
-  --help                   show this help"
+{access}
+  --help                   show this help",
+        access = access::USAGE
     )
 }
 
@@ -180,6 +197,10 @@ usage: vote_server [--addr HOST:PORT] [--candidates A,B,C] [--no-deflate]
 #[derive(Debug, Clone)]
 struct Settings {
     addr: String,
+    /// Who may connect: `--allow-origin`, `--any-origin`, `--host`.
+    gate: access::Gate,
+    /// One budget for the message bytes of all connections.
+    budget: rfc6455::MemoryBudget,
     candidates: Vec<String>,
     deflate: bool,
     max_connections: usize,
@@ -463,7 +484,12 @@ fn serve(mut stream: TcpStream, board: &Mutex<Board>, settings: &Settings) -> Re
     let response = match (request.method(), request.path()) {
         (_, "/ws") => {
             let config = config(settings);
-            let ws = WebSocket::upgrade(stream, request, &rest, config, |_| Ok(None))?;
+            // Only this board's pages (or `--allow-origin`): 403 before the
+            // upgrade otherwise; 421 for a Host not in `--host`.
+            let ws = WebSocket::upgrade(stream, request, &rest, config, |upgrade| {
+                settings.gate.check(upgrade)?;
+                Ok(None)
+            })?;
             return watch(ws, board, settings.votes);
         }
         (method, path) => support::plain_http(method, path, PAGE),
@@ -486,7 +512,8 @@ fn config(settings: &Settings) -> Config {
         .max_frame_size(MAX_MESSAGE_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .write_timeout(Some(WRITE_TIMEOUT))
-        .keepalive(Some(settings.keepalive));
+        .keepalive(Some(settings.keepalive))
+        .budget(Some(settings.budget.clone()));
     #[cfg(feature = "deflate")]
     if settings.deflate {
         return config.deflate(support::deflate_policy().threshold(DEFLATE_THRESHOLD));
@@ -604,6 +631,7 @@ fn parse_args() -> Settings {
         burst: VOTE_BURST,
     };
     let mut keepalive = Keepalive::default();
+    let mut access = access::Access::default();
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -617,6 +645,12 @@ fn parse_args() -> Settings {
         if flag == "--no-deflate" && inline.is_none() {
             deflate = false;
             continue;
+        }
+        let mut inline = inline;
+        match access.parse(&flag, || inline.take().or_else(|| args.next())) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
         }
         let Some(value) = inline.or_else(|| args.next()) else {
             usage_error(&format!("{flag} needs a value"));
@@ -647,6 +681,8 @@ fn parse_args() -> Settings {
     }
     Settings {
         addr,
+        gate: access::Gate::new(&access),
+        budget: access.budget(),
         candidates: names,
         deflate,
         max_connections: max_connections

@@ -14,11 +14,19 @@
 //! - the server with `--deflate-context-takeover`: the same cases of
 //!   sections 12 and 13 only;
 //! - `examples/mio_echo_server` (the same echo on one `mio::Poll` loop) as
-//!   it starts by default: sections 1–10 in full.
+//!   it starts by default: sections 1–10 in full;
+//! - `examples/tokio_echo_server` (the same echo on the async adapter; the
+//!   harness builds it with `--features tokio`) as it starts by default:
+//!   sections 1–10 in full;
+//! - with `AUTOBAHN_FULL=1` only, `tokio_echo_server
+//!   --deflate-context-takeover`: sections 12 and 13 (in the same test,
+//!   after the run above).
 //!
-//! `AUTOBAHN_FULL=1` runs every case instead (sections 1–13 and 12–13: about
-//! 15 minutes each here, see the README); `AUTOBAHN_CASES=7.1.6,12.*` runs
-//! just those cases (Autobahn's patterns) in both runs;
+//! `AUTOBAHN_FULL=1` runs every case instead (sections 1–13 against
+//! `echo_server` and `tokio_echo_server` as they start by default, 12–13 with
+//! context takeover against each: about 15 minutes per run here, see the
+//! README; the mio run stays at 1–10); `AUTOBAHN_CASES=7.1.6,12.*` runs just
+//! those cases (Autobahn's patterns) in every run;
 //! `AUTOBAHN_WSTEST=/path/to/wstest` uses another wstest.
 //!
 //! A case passes when Autobahn judged its behaviour `OK`, or `NON-STRICT` or
@@ -94,6 +102,12 @@ enum Mode {
     ContextTakeover,
     /// `mio_echo_server` as it starts by default; sections 1–10.
     Mio,
+    /// `tokio_echo_server` as it starts by default; sections 1–10, or
+    /// every case with `AUTOBAHN_FULL=1`.
+    Tokio,
+    /// `tokio_echo_server --deflate-context-takeover`; sections 12 and 13,
+    /// run only with `AUTOBAHN_FULL=1`.
+    TokioContextTakeover,
 }
 
 impl Mode {
@@ -102,6 +116,8 @@ impl Mode {
             Mode::Default => "default",
             Mode::ContextTakeover => "context-takeover",
             Mode::Mio => "mio",
+            Mode::Tokio => "tokio",
+            Mode::TokioContextTakeover => "tokio-context-takeover",
         }
     }
 
@@ -109,6 +125,7 @@ impl Mode {
     fn server(self) -> &'static str {
         match self {
             Mode::Mio => "mio_echo_server",
+            Mode::Tokio | Mode::TokioContextTakeover => "tokio_echo_server",
             Mode::Default | Mode::ContextTakeover => "echo_server",
         }
     }
@@ -117,8 +134,11 @@ impl Mode {
     /// offers: by default permessage-deflate is accepted (an older server
     /// needed `--deflate`).
     fn server_args(self) -> Vec<&'static str> {
-        if self == Mode::Mio {
-            return vec![]; // permessage-deflate is accepted by default
+        match self {
+            // permessage-deflate is accepted by default
+            Mode::Mio | Mode::Tokio => return vec![],
+            Mode::TokioContextTakeover => return vec!["--deflate-context-takeover"],
+            Mode::Default | Mode::ContextTakeover => {}
         }
         let output = Command::new(example_binary("echo_server"))
             .arg("--help")
@@ -216,6 +236,22 @@ fn autobahn_fuzzingclient_against_mio_echo_server() {
     run_autobahn(Mode::Mio);
 }
 
+/// Sections 1–10 (about 15 s); with `AUTOBAHN_FULL=1` every case, then
+/// sections 12 and 13 again against `tokio_echo_server
+/// --deflate-context-takeover` (about 30 minutes in all).
+#[test]
+fn autobahn_fuzzingclient_against_tokio_echo_server() {
+    run_autobahn(Mode::Tokio);
+    if full() {
+        run_autobahn(Mode::TokioContextTakeover);
+    }
+}
+
+/// `AUTOBAHN_FULL=1`: every case.
+fn full() -> bool {
+    env::var("AUTOBAHN_FULL").is_ok_and(|v| v == "1")
+}
+
 /// Runs wstest against a fresh echo server started as `mode` says, and
 /// judges every case of the report.
 fn run_autobahn(mode: Mode) {
@@ -225,7 +261,7 @@ fn run_autobahn(mode: Mode) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
 
     let wstest = wstest();
-    let full = env::var("AUTOBAHN_FULL").is_ok_and(|v| v == "1");
+    let full = full();
 
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "autobahn-{}-{}",
@@ -251,10 +287,10 @@ fn run_autobahn(mode: Mode) {
         spec["cases"] = json!(["*"]);
         spec["exclude-cases"] = json!([]);
     }
-    if mode == Mode::ContextTakeover {
+    if matches!(mode, Mode::ContextTakeover | Mode::TokioContextTakeover) {
         spec["cases"] = json!(["12.*", "13.*"]);
     }
-    if mode == Mode::Mio {
+    if mode == Mode::Mio || mode == Mode::Tokio && !full {
         let sections: Vec<String> = (1..=10).map(|n| format!("{n}.*")).collect();
         spec["cases"] = json!(sections);
         spec["exclude-cases"] = json!([]);
@@ -379,8 +415,9 @@ fn run_autobahn(mode: Mode) {
     } else {
         match mode {
             Mode::Default => &[1, 2, 3, 4, 5, 6, 7, 9, 10, 12, 13],
-            Mode::ContextTakeover => &[12, 13],
-            Mode::Mio => &[1, 2, 3, 4, 5, 6, 7, 9, 10],
+            Mode::Tokio if full => &[1, 2, 3, 4, 5, 6, 7, 9, 10, 12, 13],
+            Mode::ContextTakeover | Mode::TokioContextTakeover => &[12, 13],
+            Mode::Mio | Mode::Tokio => &[1, 2, 3, 4, 5, 6, 7, 9, 10],
         }
     };
     for &section in sections {

@@ -156,6 +156,14 @@ fn echo_page_echoes_typed_text_and_binary_compressed() {
     run_scenario("echo_server", &[], "echo.mjs", EXAMPLE_DEFLATE);
 }
 
+/// The same page and scenario against `tokio_echo_server` (the echo on the
+/// async adapter; built with `--features tokio` by the harness), restart
+/// included. Screenshot: target/browser/echo.png (overwritten).
+#[test]
+fn echo_page_against_tokio_echo_server_echoes_typed_text_and_binary_compressed() {
+    run_scenario("tokio_echo_server", &[], "echo.mjs", EXAMPLE_DEFLATE);
+}
+
 /// examples/chat.html, three users in separate browser contexts (nicknames
 /// `wukong`, `八戒`, `沙僧 🐢`, joined by button, Enter and `?name=`): join
 /// notices and the online list in every page; room messages (Chinese, emoji,
@@ -168,6 +176,15 @@ fn echo_page_echoes_typed_text_and_binary_compressed() {
 #[test]
 fn chat_pages_see_room_and_private_messages_as_they_should() {
     run_scenario("chat_server", &[], "chat.mjs", EXAMPLE_DEFLATE);
+}
+
+/// The same page and scenario against `axum_chat` (the chat as an axum app
+/// on the async adapter; feature `axum`), restart included.
+/// Screenshots: target/browser/chat-{a,b,c}.png (overwritten).
+#[cfg(feature = "axum")]
+#[test]
+fn chat_pages_against_axum_chat_see_room_and_private_messages_as_they_should() {
+    run_scenario("axum_chat", &[], "chat.mjs", EXAMPLE_DEFLATE);
 }
 
 /// examples/vote.html, two pages: a click in one changes the count in the
@@ -192,11 +209,51 @@ fn echo_server_with_no_deflate_declines_chromiums_offer() {
 }
 
 #[test]
+fn tokio_echo_server_with_no_deflate_declines_chromiums_offer() {
+    run_scenario("tokio_echo_server", &["--no-deflate"], "extensions.mjs", "");
+}
+
+#[test]
 fn chat_server_with_no_deflate_declines_chromiums_offer() {
     run_scenario("chat_server", &["--no-deflate"], "extensions.mjs", "");
+}
+
+#[cfg(feature = "axum")]
+#[test]
+fn axum_chat_with_no_deflate_declines_chromiums_offer() {
+    run_scenario("axum_chat", &["--no-deflate"], "extensions.mjs", "");
 }
 
 #[test]
 fn vote_server_with_no_deflate_declines_chromiums_offer() {
     run_scenario("vote_server", &["--no-deflate"], "extensions.mjs", "");
+}
+
+// ---- who may connect: the Origin check -------------------------------------
+
+/// Cross-site WebSocket hijacking (issue 16, finding 5), in Chromium: the
+/// example's own page connects (Origin = its own, 101), while a page served
+/// by another HTTP server on another port that opens
+/// `new WebSocket("ws://127.0.0.1:PORT/ws")` sees `onerror` and `onclose`
+/// (1006) and never `onopen`, and the handshake
+/// status Chromium reports is 403. Screenshot:
+/// target/browser/origin-refused.png.
+#[test]
+fn echo_server_refuses_a_page_from_another_origin() {
+    run_scenario("echo_server", &[], "origin.mjs", EXAMPLE_DEFLATE);
+}
+
+#[test]
+fn chat_server_refuses_a_page_from_another_origin() {
+    run_scenario("chat_server", &[], "origin.mjs", EXAMPLE_DEFLATE);
+}
+
+#[test]
+fn vote_server_refuses_a_page_from_another_origin() {
+    run_scenario("vote_server", &[], "origin.mjs", EXAMPLE_DEFLATE);
+}
+
+#[test]
+fn tokio_echo_server_refuses_a_page_from_another_origin() {
+    run_scenario("tokio_echo_server", &[], "origin.mjs", EXAMPLE_DEFLATE);
 }

@@ -3,18 +3,19 @@
 //! on by default) and Node `ws` (`perMessageDeflate`).
 //!
 //! * Their clients (`tests/peers/deflate_py_client.py`,
-//!   `tests/peers/deflate_node_client.js`) against our `echo_server`, with
-//!   its default policy (no context takeover either way) and with
-//!   `--deflate-context-takeover`: each parameter combination they can
-//!   offer, answered with exactly the parameters that follow from the offer
-//!   and the policy, and messages from empty to 1 MiB.
+//!   `tests/peers/deflate_node_client.js`) against our `echo_server` and
+//!   `tokio_echo_server`, each with its default policy (no context takeover
+//!   either way) and with `--deflate-context-takeover`: each parameter
+//!   combination they can offer, answered with exactly the parameters that
+//!   follow from the offer and the policy, and messages from empty to 1 MiB.
 //! * Our client, handshake done with the sans-IO API (offer → response →
 //!   `Agreement` → `Connection::from_agreement`), against their compressing echo servers
 //!   (`tests/peers/deflate_py_server.py`, `tests/peers/deflate_node_server.js`),
 //!   with each of our parameter sets.
 //! * Headless Chromium (`tests/peers/deflate_chromium.mjs`) from the echo
-//!   page against `echo_server --deflate-context-takeover` (tests/browser.rs
-//!   drives it against the default policy).
+//!   page against `echo_server --deflate-context-takeover` and
+//!   `tokio_echo_server --deflate-context-takeover` (tests/browser.rs drives
+//!   it against the default policy).
 //!
 //! A missing peer fails the test (never skips it). The example binaries,
 //! child processes and peer checks come from tests/app_harness; every child
@@ -49,10 +50,10 @@ const SIZES: [usize; 7] = [0, 1, 125, 126, 65535, 65536, 1 << 20];
 const DEFAULT_POLICY: (&[&str], &str) = (&[], "no-context-takeover");
 const CONTEXT_TAKEOVER: (&[&str], &str) = (&["--deflate-context-takeover"], "context-takeover");
 
-/// Runs `script` (by `interpreter`, in tests/peers) against `echo_server`
-/// started with `policy`'s flags, telling it the policy.
-fn their_client(interpreter: &str, script: &str, (flags, policy): (&[&str], &str)) {
-    let server = Server::start("echo_server", flags);
+/// Runs `script` (by `interpreter`, in tests/peers) against the example
+/// echo server `example` started with `policy`'s flags, telling it the policy.
+fn their_client(example: &str, interpreter: &str, script: &str, (flags, policy): (&[&str], &str)) {
+    let server = Server::start(example, flags);
     run_script(
         script,
         Command::new(interpreter)
@@ -66,25 +67,73 @@ fn their_client(interpreter: &str, script: &str, (flags, policy): (&[&str], &str
 #[test]
 fn python_websockets_client_against_echo_server_with_deflate() {
     require_python_websockets();
-    their_client("python3", "deflate_py_client.py", DEFAULT_POLICY);
+    their_client(
+        "echo_server",
+        "python3",
+        "deflate_py_client.py",
+        DEFAULT_POLICY,
+    );
 }
 
 #[test]
 fn python_websockets_client_against_echo_server_with_deflate_context_takeover() {
     require_python_websockets();
-    their_client("python3", "deflate_py_client.py", CONTEXT_TAKEOVER);
+    their_client(
+        "echo_server",
+        "python3",
+        "deflate_py_client.py",
+        CONTEXT_TAKEOVER,
+    );
 }
 
 #[test]
 fn node_ws_client_against_echo_server_with_deflate() {
     require_node_ws();
-    their_client("node", "deflate_node_client.js", DEFAULT_POLICY);
+    their_client(
+        "echo_server",
+        "node",
+        "deflate_node_client.js",
+        DEFAULT_POLICY,
+    );
 }
 
 #[test]
 fn node_ws_client_against_echo_server_with_deflate_context_takeover() {
     require_node_ws();
-    their_client("node", "deflate_node_client.js", CONTEXT_TAKEOVER);
+    their_client(
+        "echo_server",
+        "node",
+        "deflate_node_client.js",
+        CONTEXT_TAKEOVER,
+    );
+}
+
+#[test]
+fn python_websockets_client_against_tokio_echo_server_with_deflate() {
+    require_python_websockets();
+    let script = "deflate_py_client.py";
+    their_client("tokio_echo_server", "python3", script, DEFAULT_POLICY);
+}
+
+#[test]
+fn python_websockets_client_against_tokio_echo_server_with_deflate_context_takeover() {
+    require_python_websockets();
+    let script = "deflate_py_client.py";
+    their_client("tokio_echo_server", "python3", script, CONTEXT_TAKEOVER);
+}
+
+#[test]
+fn node_ws_client_against_tokio_echo_server_with_deflate() {
+    require_node_ws();
+    let script = "deflate_node_client.js";
+    their_client("tokio_echo_server", "node", script, DEFAULT_POLICY);
+}
+
+#[test]
+fn node_ws_client_against_tokio_echo_server_with_deflate_context_takeover() {
+    require_node_ws();
+    let script = "deflate_node_client.js";
+    their_client("tokio_echo_server", "node", script, CONTEXT_TAKEOVER);
 }
 
 /// Headless Chromium, which offers permessage-deflate by default, from the
@@ -92,8 +141,17 @@ fn node_ws_client_against_echo_server_with_deflate_context_takeover() {
 /// playwright-core).
 #[test]
 fn chromium_against_echo_server_with_deflate_context_takeover() {
+    chromium_with_deflate_context_takeover("echo_server");
+}
+
+#[test]
+fn chromium_against_tokio_echo_server_with_deflate_context_takeover() {
+    chromium_with_deflate_context_takeover("tokio_echo_server");
+}
+
+fn chromium_with_deflate_context_takeover(example: &str) {
     require_browser();
-    let server = Server::start("echo_server", CONTEXT_TAKEOVER.0);
+    let server = Server::start(example, CONTEXT_TAKEOVER.0);
     let page = format!("http://{}/", server.addr);
     run_script(
         "deflate_chromium.mjs",

@@ -4,12 +4,13 @@
 //! `tests/peers/package-lock.json`).
 //!
 //! * Their clients (`tests/peers/py_client.py`, `tests/peers/node_client.js`)
-//!   against our `echo_server` example: the scripts assert every echo, pong
+//!   against our `echo_server` example and its twin on the async adapter,
+//!   `tokio_echo_server`: the scripts assert every echo, pong
 //!   and close code themselves and exit non-zero on the first mismatch.
 //!   Both offer permessage-deflate, as they do by default: against the
 //!   server's defaults they must report it negotiated with the parameters
 //!   the examples answer with (no context takeover either way), against
-//!   `echo_server --no-deflate` not at all.
+//!   `--no-deflate` not at all.
 //! * Our blocking client against their servers
 //!   (`tests/peers/py_echo_server.py`, `tests/peers/node_echo_server.js`),
 //!   uncompressed: `Config::default()` offers no extension. Compression with
@@ -88,6 +89,34 @@ fn node_ws_client_against_echo_server() {
 fn node_ws_client_against_echo_server_with_no_deflate() {
     require_node_ws();
     let server = Server::start("echo_server", &["--no-deflate"]);
+    their_client("node", "node_client.js", &server, "");
+}
+
+#[test]
+fn python_websockets_client_against_tokio_echo_server() {
+    require_python_websockets();
+    let server = Server::start("tokio_echo_server", &[]);
+    their_client("python3", "py_client.py", &server, EXAMPLE_DEFLATE);
+}
+
+#[test]
+fn python_websockets_client_against_tokio_echo_server_with_no_deflate() {
+    require_python_websockets();
+    let server = Server::start("tokio_echo_server", &["--no-deflate"]);
+    their_client("python3", "py_client.py", &server, "");
+}
+
+#[test]
+fn node_ws_client_against_tokio_echo_server() {
+    require_node_ws();
+    let server = Server::start("tokio_echo_server", &[]);
+    their_client("node", "node_client.js", &server, EXAMPLE_DEFLATE);
+}
+
+#[test]
+fn node_ws_client_against_tokio_echo_server_with_no_deflate() {
+    require_node_ws();
+    let server = Server::start("tokio_echo_server", &["--no-deflate"]);
     their_client("node", "node_client.js", &server, "");
 }
 

@@ -126,6 +126,9 @@ pub fn example_features(name: &str) -> Vec<&'static str> {
     if name == "tokio_echo_server" || cfg!(feature = "tokio") {
         features.push("tokio");
     }
+    if name == "axum_chat" || cfg!(feature = "axum") {
+        features.push("axum");
+    }
     features
 }
 
@@ -420,9 +423,9 @@ impl Server {
     /// Starts example `name` with `--addr 127.0.0.1:0` and `args`, and learns
     /// its address from the first line it prints:
     /// `... listening on ws://ADDR/ws (page: http://ADDR/)`. For
-    /// `chat_server`, [`CHAT_CONNECT_LIMITS_LIFTED`] come first.
+    /// `chat_server` and `axum_chat`, [`CHAT_CONNECT_LIMITS_LIFTED`] come first.
     pub fn start(name: &str, args: &[&str]) -> Server {
-        let lifted = if name == "chat_server" {
+        let lifted = if name == "chat_server" || name == "axum_chat" {
             CHAT_CONNECT_LIMITS_LIFTED
         } else {
             &[]

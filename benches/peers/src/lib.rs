@@ -7,6 +7,8 @@
 //! [`receive_all`] hands a whole stream to an rfc6455 `Connection` for the
 //! benches' correctness checks (outside the timing).
 
+pub mod echo_server;
+
 use std::cell::RefCell;
 use std::io::{self, IoSlice, Read, Write};
 use std::pin::Pin;

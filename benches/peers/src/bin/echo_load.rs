@@ -3,7 +3,7 @@
 //! WebSocket library), so it costs every server the same.
 //!
 //! ```text
-//! echo_load --addr 127.0.0.1:PORT --server-pid PID --conns 64 --size 16 [--secs 3] [--warmup 0.5]
+//! echo_load --addr 127.0.0.1:PORT --server-pid PID --conns 64 --size 16 [--secs 3] [--warmup 0.5] [--inflight N]
 //! echo_load --addr 127.0.0.1:PORT --server-pid PID --idle 1000 [--settle 1]
 //! ```
 //!
@@ -18,6 +18,13 @@
 //! client's own CPU per message is printed too, to show it is not the
 //! bottleneck. Then it stops sending, waits for the replies in flight,
 //! sends every connection a close frame and exits.
+//!
+//! `--inflight N` (default: every connection) bounds the messages in flight
+//! at once, for many connections × large messages (10,000 × 64 KiB would be
+//! 640 MiB in flight each way): then N connections have a message in
+//! flight and the others wait their turn in a FIFO, so every connection
+//! still takes part; a completed echo hands the turn to the connection
+//! that has waited longest. Reply buffers come from a pool of N.
 //!
 //! **Idle mode** reads the server's `VmRSS` (`/proc/PID/status`), opens
 //! `--idle` connections that each echo one 16-byte message and then stay
@@ -50,6 +57,7 @@ struct Args {
     warmup: f64,
     idle: Option<usize>,
     settle: f64,
+    inflight: Option<usize>,
 }
 
 fn main() {
@@ -76,14 +84,22 @@ fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
         "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )?;
-    // Read the response head byte by byte, so nothing after it is consumed.
+    // Read the response head. No server sends anything after its 101 before
+    // the first message (keepalive pings come after 20 s at the earliest),
+    // so a read never takes bytes past the head; that is checked.
     let mut head = Vec::new();
-    let mut byte = [0u8; 1];
+    let mut chunk = [0u8; 512];
     while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte)? == 0 || head.len() > 8192 {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 || head.len() > 8192 {
             return Err(io::Error::other("handshake: connection closed"));
         }
-        head.push(byte[0]);
+        head.extend_from_slice(&chunk[..n]);
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            if end + 4 != head.len() {
+                return Err(io::Error::other("handshake: bytes after the response head"));
+            }
+        }
     }
     if !head.starts_with(b"HTTP/1.1 101") {
         let head = String::from_utf8_lossy(&head);
@@ -142,6 +158,7 @@ struct Conn {
     written: usize,
     /// Bytes of the echo read so far.
     got: usize,
+    /// The echo's buffer while a message is in flight (from the pool).
     reply: Vec<u8>,
     sent_at: Instant,
     busy: bool,
@@ -154,6 +171,11 @@ fn echo(args: &Args) -> io::Result<()> {
     let mut expected = Vec::new();
     push_frame(&mut expected, false, &body, None);
     debug_assert_eq!(expected.len(), header_len(args.size) + args.size);
+
+    let inflight = args.inflight.unwrap_or(args.conns).clamp(1, args.conns);
+    let mut pool: Vec<Vec<u8>> = (0..inflight).map(|_| vec![0; expected.len()]).collect();
+    // Connections waiting for their turn to send (with --inflight < conns).
+    let mut waiting: std::collections::VecDeque<usize> = (inflight..args.conns).collect();
 
     let mut poll = Poll::new()?;
     let mut conns = Vec::with_capacity(args.conns);
@@ -170,7 +192,7 @@ fn echo(args: &Args) -> io::Result<()> {
             stream,
             written: 0,
             got: 0,
-            reply: vec![0; expected.len()],
+            reply: Vec::new(),
             sent_at: Instant::now(),
             busy: false,
         });
@@ -187,7 +209,8 @@ fn echo(args: &Args) -> io::Result<()> {
     let mut sending = true;
     let mut in_flight = 0usize;
 
-    for conn in &mut conns {
+    for conn in &mut conns[..inflight] {
+        conn.reply = pool.pop().expect("one buffer per message in flight");
         start_send(conn, &frame)?;
         in_flight += 1;
     }
@@ -217,7 +240,8 @@ fn echo(args: &Args) -> io::Result<()> {
             )));
         }
         for event in &events {
-            let conn = &mut conns[event.token().0];
+            let index = event.token().0;
+            let conn = &mut conns[index];
             if !conn.busy {
                 continue;
             }
@@ -237,8 +261,17 @@ fn echo(args: &Args) -> io::Result<()> {
                     done_in_window += 1;
                 }
                 if sending {
+                    // The turn goes to the connection that waited longest
+                    // (this one again when every connection has a turn).
+                    waiting.push_back(index);
+                    let next = waiting.pop_front().expect("just pushed");
+                    let reply = std::mem::take(&mut conns[index].reply);
+                    let conn = &mut conns[next];
+                    conn.reply = reply;
                     start_send(conn, &frame)?;
                     in_flight += 1;
+                } else {
+                    pool.push(std::mem::take(&mut conn.reply));
                 }
             }
         }
@@ -248,8 +281,12 @@ fn echo(args: &Args) -> io::Result<()> {
     for conn in &mut conns {
         let _ = conn.stream.write(&close);
     }
-    // Let the servers read the close frames before the sockets go.
+    // Let the servers read the close frames and answer them, then read the
+    // answers: a socket closed with unread bytes would send a reset.
     thread::sleep(Duration::from_millis(100));
+    for conn in &mut conns {
+        drain(&mut conn.stream);
+    }
     drop(conns);
 
     let (server_cpu, client_cpu, elapsed) = result.expect("the window ended");
@@ -263,7 +300,7 @@ fn echo(args: &Args) -> io::Result<()> {
     };
     let msgs = done_in_window as f64;
     println!(
-        "conns={} size={} secs={:.2} msgs={} msgs_per_s={:.0} p50_us={:.1} p99_us={:.1} \
+        "conns={} inflight={inflight} size={} secs={:.2} msgs={} msgs_per_s={:.0} p50_us={:.1} p99_us={:.1} \
          server_cpu_us_per_msg={:.2} server_cpu_pct={:.0} client_cpu_us_per_msg={:.2} client_cpu_pct={:.0}",
         args.conns,
         args.size,
@@ -278,6 +315,12 @@ fn echo(args: &Args) -> io::Result<()> {
         client_cpu * 100.0 / elapsed.as_secs_f64(),
     );
     Ok(())
+}
+
+/// Reads and discards what a nonblocking socket has (the close reply).
+fn drain(stream: &mut impl Read) {
+    let mut scratch = [0u8; 4096];
+    while matches!(stream.read(&mut scratch), Ok(n) if n > 0) {}
 }
 
 /// Starts sending one message on an idle connection.
@@ -345,9 +388,14 @@ fn idle(args: &Args, n: usize) -> io::Result<()> {
         let _ = stream.write_all(&close);
     }
     thread::sleep(Duration::from_millis(100));
+    for stream in &mut conns {
+        if stream.set_nonblocking(true).is_ok() {
+            drain(stream);
+        }
+    }
     drop(conns);
     println!(
-        "idle_conns={n} rss_before_kib={before} rss_after_kib={after} kib_per_conn={:.1} \
+        "idle_conns={n} rss_before_kib={before} rss_after_kib={after} kib_per_conn={:.2} \
          threads_before={threads_before} threads_after={threads}",
         (after as f64 - before as f64) / n as f64
     );
@@ -355,7 +403,7 @@ fn idle(args: &Args, n: usize) -> io::Result<()> {
 }
 
 const USAGE: &str = "usage: echo_load --addr HOST:PORT --server-pid PID \
-    (--conns N --size BYTES [--secs S] [--warmup S] | --idle N [--settle S])";
+    (--conns N --size BYTES [--secs S] [--warmup S] [--inflight N] | --idle N [--settle S])";
 
 fn parse_args() -> Args {
     let mut args = Args {
@@ -367,6 +415,7 @@ fn parse_args() -> Args {
         warmup: 0.5,
         idle: None,
         settle: 1.0,
+        inflight: None,
     };
     let mut it = env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -382,6 +431,7 @@ fn parse_args() -> Args {
             "--warmup" => args.warmup = parse(&flag, &value),
             "--idle" => args.idle = Some(parse(&flag, &value)),
             "--settle" => args.settle = parse(&flag, &value),
+            "--inflight" => args.inflight = Some(parse(&flag, &value)),
             _ => usage(&format!("unknown flag {flag}")),
         }
     }
