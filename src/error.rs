@@ -192,6 +192,19 @@ pub enum HandshakeError {
     /// trust, §10.2, or missing credentials): answered with 403.
     #[error("forbidden")]
     Forbidden,
+    /// The request's `Origin` is not one the server's
+    /// [`OriginPolicy`](crate::handshake::OriginPolicy) allows (§10.2: a
+    /// page from another site, i.e. cross-site WebSocket hijacking):
+    /// answered with 403 before any upgrade.
+    #[error("origin not allowed")]
+    ForbiddenOrigin,
+    /// The request's `Host` is not a name the server answers for
+    /// ([`UpgradeRequest::check_host`](crate::handshake::UpgradeRequest::check_host)):
+    /// answered with 421 Misdirected Request (RFC 9110 §15.5.20: this
+    /// server will not produce an authoritative answer for that name),
+    /// which is what a DNS-rebinding page gets.
+    #[error("host not served here")]
+    MisdirectedHost,
     /// The URI given to the client is not a `ws://` or `wss://` URI (§3).
     #[error("invalid WebSocket URI")]
     InvalidUri,
@@ -231,7 +244,8 @@ impl HandshakeError {
         match self {
             HandshakeError::HeadersTooLarge | HandshakeError::TooManyHeaders => 431,
             HandshakeError::MethodNotAllowed => 405,
-            HandshakeError::Forbidden => 403,
+            HandshakeError::Forbidden | HandshakeError::ForbiddenOrigin => 403,
+            HandshakeError::MisdirectedHost => 421,
             // §4.2.2: "426 Upgrade Required" with the versions we speak.
             HandshakeError::UnsupportedVersion => 426,
             HandshakeError::UnsupportedHttpVersion => 505,

@@ -148,6 +148,28 @@ impl HttpUpgrade {
         self.version
     }
 
+    /// Checks the request's `Origin` against `policy`, as
+    /// [`UpgradeRequest::check_origin`](super::UpgradeRequest::check_origin)
+    /// (the same function over the header fields; over HTTP/2 the
+    /// `:authority` stands for `Host`): [`HandshakeError::ForbiddenOrigin`],
+    /// 403, when it is not allowed; a request without `Origin` is allowed.
+    pub fn check_origin(&self, policy: &super::OriginPolicy) -> Result<(), Rejection> {
+        Ok(self.offers.check_origin(policy, false)?)
+    }
+
+    /// [`check_origin`](Self::check_origin), refusing a request without
+    /// `Origin` too (unless `policy` is `AnyOrigin`).
+    pub fn require_origin(&self, policy: &super::OriginPolicy) -> Result<(), Rejection> {
+        Ok(self.offers.check_origin(policy, true)?)
+    }
+
+    /// Checks the `Host` (or `:authority`) against `names`, as
+    /// [`UpgradeRequest::check_host`](super::UpgradeRequest::check_host):
+    /// 421 ([`HandshakeError::MisdirectedHost`]) for another name.
+    pub fn check_host<S: AsRef<str>>(&self, names: &[S]) -> Result<(), Rejection> {
+        Ok(self.offers.check_host(names)?)
+    }
+
     /// The `Sec-WebSocket-Key`, as sent; `None` over HTTP/2 and HTTP/3,
     /// which do not use one (RFC 8441 §5).
     pub fn key(&self) -> Option<&str> {

@@ -39,6 +39,12 @@
 //! [`ClientHandshake::parse_response`]; its [`Response::agreement`] is what
 //! the client's connection is built from.
 //!
+//! **Who may connect**: before accepting, a server checks the page the
+//! request comes from with [`UpgradeRequest::check_origin`] and an
+//! [`OriginPolicy`] (403 otherwise: cross-site WebSocket hijacking, §10.2),
+//! and the name it is addressed to with [`UpgradeRequest::check_host`]
+//! (421 otherwise: DNS rebinding).
+//!
 //! permessage-deflate (RFC 7692, feature `deflate`) is negotiated here too
 //! (`negotiate`, `AcceptOptions::deflate`, `Response::deflate`); its policy
 //! and parameter types are in the `deflate` module.
@@ -49,6 +55,7 @@ mod headers;
 mod http;
 #[cfg(feature = "deflate")]
 mod negotiate;
+mod origin;
 mod server;
 mod validate;
 
@@ -65,6 +72,7 @@ pub use client::{ClientHandshake, ClientOptions, Response, Uri};
 pub use headers::{Header, http_response};
 #[cfg(feature = "deflate")]
 pub use negotiate::negotiate;
+pub use origin::OriginPolicy;
 pub use server::{AcceptOptions, Rejection, Request, UpgradeRequest};
 
 use crate::agreement::Agreement;

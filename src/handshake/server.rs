@@ -232,6 +232,49 @@ impl UpgradeRequest {
         self.request
     }
 
+    /// Checks the page the request comes from (its `Origin`, §10.2)
+    /// against `policy`, before accepting: [`HandshakeError::ForbiddenOrigin`]
+    /// (403) when it is not allowed. A request without `Origin` (not a
+    /// browser) is allowed; see [`OriginPolicy`](super::OriginPolicy), and
+    /// [`require_origin`](Self::require_origin) to refuse it too.
+    ///
+    /// ```
+    /// use rfc6455::handshake::{Limits, OriginPolicy, Parsed, UpgradeRequest};
+    ///
+    /// let buf = b"GET /ws HTTP/1.1\r\nHost: chat.example\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 13\r\nOrigin: https://evil.example\r\n\r\n";
+    /// let Ok(Parsed::Complete(request, _)) = UpgradeRequest::parse(buf, &Limits::default()) else {
+    ///     unreachable!()
+    /// };
+    /// let rejection = request.check_origin(&OriginPolicy::SameOrigin).unwrap_err();
+    /// assert_eq!(rejection.status(), 403);
+    /// assert!(rejection.response().starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
+    /// let widened = OriginPolicy::SameOriginOr(vec!["https://evil.example".into()]);
+    /// assert!(request.check_origin(&widened).is_ok());
+    /// ```
+    pub fn check_origin(&self, policy: &super::OriginPolicy) -> Result<(), Rejection> {
+        Ok(self.offers.check_origin(policy, false)?)
+    }
+
+    /// [`check_origin`](Self::check_origin), refusing a request without
+    /// `Origin` as well (unless `policy` is `AnyOrigin`): for a server
+    /// meant for browsers only.
+    pub fn require_origin(&self, policy: &super::OriginPolicy) -> Result<(), Rejection> {
+        Ok(self.offers.check_origin(policy, true)?)
+    }
+
+    /// Checks that the request is addressed to one of `names` (its `Host`):
+    /// a name without a port (`example.com`) matches that host on any port,
+    /// one with a port (`example.com:8080`) only that port; ASCII
+    /// case-insensitively. Refused with [`HandshakeError::MisdirectedHost`],
+    /// `421 Misdirected Request`: the name is not one this server answers
+    /// for (what a DNS-rebinding page gets, whose `Origin` and `Host` both
+    /// carry the attacker's name). An empty `names` allows every host.
+    pub fn check_host<S: AsRef<str>>(&self, names: &[S]) -> Result<(), Rejection> {
+        Ok(self.offers.check_host(names)?)
+    }
+
     /// The `Sec-WebSocket-Key`, as sent.
     pub fn key(&self) -> &str {
         self.offers.key.as_deref().unwrap_or_default()

@@ -52,6 +52,12 @@ pub(crate) struct Offers {
     pub(crate) protocols: Vec<String>,
     /// `Sec-WebSocket-Extensions` entries, in the client's order (§9.1).
     pub(crate) extensions: Vec<String>,
+    /// The `Host` (over HTTP/2 `:authority`), for the origin and host
+    /// checks.
+    pub(crate) host: Vec<u8>,
+    /// Every `Origin` line, for the origin check (more than one is refused
+    /// there).
+    pub(crate) origins: Vec<Vec<u8>>,
 }
 
 /// Checks a request (§4.2.1; RFC 8441 §4–5), in the order §4.2.1 lists the
@@ -79,9 +85,10 @@ pub(crate) fn check<F: Fields + ?Sized>(
         None if connect => line.authority,
         host => host,
     };
-    if host.is_none_or(<[u8]>::is_empty) {
-        return Err(HandshakeError::MissingHost);
-    }
+    let host = match host {
+        Some(host) if !host.is_empty() => host.to_vec(),
+        _ => return Err(HandshakeError::MissingHost),
+    };
     if connect {
         // RFC 8441 §4: `:protocol` names the protocol, with `:scheme` and
         // `:path`; a CONNECT without them is a tunnel, not a WebSocket.
@@ -120,6 +127,8 @@ pub(crate) fn check<F: Fields + ?Sized>(
         key,
         protocols: headers::list(fields, "Sec-WebSocket-Protocol")?,
         extensions: headers::list(fields, "Sec-WebSocket-Extensions")?,
+        host,
+        origins: fields.values("Origin").map(<[u8]>::to_vec).collect(),
     })
 }
 
@@ -153,6 +162,21 @@ impl<'a> Answer<'a> {
 }
 
 impl Offers {
+    /// The origin check (§10.2), one implementation for both request types.
+    pub(crate) fn check_origin(
+        &self,
+        policy: &super::OriginPolicy,
+        require: bool,
+    ) -> Result<(), HandshakeError> {
+        let origins: Vec<&[u8]> = self.origins.iter().map(Vec::as_slice).collect();
+        policy.check(&origins, Some(&self.host), require)
+    }
+
+    /// The `Host` check against the names a server answers for.
+    pub(crate) fn check_host<S: AsRef<str>>(&self, names: &[S]) -> Result<(), HandshakeError> {
+        super::origin::check_host(Some(&self.host), names)
+    }
+
     /// The first subprotocol in the client's offer that is in `supported`.
     pub(crate) fn select_protocol(&self, supported: &[&str]) -> Option<&str> {
         self.protocols
