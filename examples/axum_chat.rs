@@ -123,6 +123,9 @@ mod nickname;
 #[allow(dead_code)]
 mod support;
 
+#[path = "support/access.rs"]
+mod access;
+
 use limits::{Gate, Refusal, Ticket, TokenBucket};
 
 /// The page served on `GET /`: `chat_server`'s.
@@ -209,6 +212,8 @@ struct Settings {
     line_rate: f64,
     flood_limit: usize,
     shutdown_timeout: Duration,
+    /// `--allow-origin`, `--any-origin`, `--host`, `--memory-budget-mib`.
+    access: access::Access,
 }
 
 impl Settings {
@@ -217,6 +222,7 @@ impl Settings {
         let ping_after = self.ping_interval.min(self.idle_timeout);
         let pong_timeout = (self.idle_timeout - ping_after).max(Duration::from_millis(1));
         let config = Config::default()
+            .budget(Some(self.access.budget()))
             .max_frame_size(MAX_MESSAGE_BYTES)
             .max_message_size(MAX_MESSAGE_BYTES)
             .keepalive(Some(Keepalive::new(ping_after, pong_timeout)))
@@ -233,6 +239,8 @@ impl Settings {
 /// What the routes and the member tasks share.
 struct App {
     settings: Settings,
+    /// The `Host` and `Origin` checks (cross-site WebSocket hijacking).
+    access: access::Gate,
     /// Every member's connection settings.
     config: Config,
     room: Mutex<Room>,
@@ -279,6 +287,7 @@ async fn run(settings: Settings) -> i32 {
         settings.max_connections,
     );
     let app = Arc::new(App {
+        access: access::Gate::new(&settings.access),
         config: settings.config(),
         settings,
         room: Mutex::new(Room::default()),
@@ -369,7 +378,14 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
 /// `GET /ws?name=NICK`: the upgrade, then the member's task.
 async fn ws(State(app): State<Arc<App>>, uri: Uri, upgrade: WebSocketUpgrade) -> Response {
     let wanted = uri.query().and_then(|query| query_param(query, "name"));
-    // A public server would also check `upgrade.request().check_origin(..)`.
+    // The Host (421) and the Origin (403), before the upgrade.
+    if let Err(rejection) = app.access.check(upgrade.request()) {
+        let version = upgrade.request().version();
+        return rejection
+            .to_http(version)
+            .map(|()| axum::body::Body::from(format!("{}\n", rejection.error())))
+            .into_response();
+    }
     let config = app.config.clone();
     upgrade
         .config(config)
@@ -1029,6 +1045,7 @@ fn parse_args() -> Settings {
         line_rate: 10.0,
         flood_limit: 100,
         shutdown_timeout: Duration::from_secs(5),
+        access: access::Access::default(),
     };
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -1037,8 +1054,17 @@ fn parse_args() -> Settings {
             None => (arg.clone(), None),
         };
         if flag == "--help" || flag == "-h" {
-            println!("{USAGE}");
+            println!("{USAGE}\n{}", access::USAGE);
             process::exit(0);
+        }
+        let mut inline_value = inline.clone();
+        match settings
+            .access
+            .parse(&flag, || inline_value.take().or_else(|| args.next()))
+        {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
         }
         if flag == "--no-deflate" && inline.is_none() {
             settings.deflate = false;
@@ -1090,6 +1116,6 @@ fn count(flag: &str, value: &str) -> usize {
 }
 
 fn usage_error(message: &str) -> ! {
-    eprintln!("axum_chat: {message}\n\n{USAGE}");
+    eprintln!("axum_chat: {message}\n\n{USAGE}\n{}", access::USAGE);
     process::exit(2);
 }

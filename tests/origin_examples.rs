@@ -12,12 +12,13 @@ use std::io::{Read, Write};
 
 use app_harness::Server;
 
-const EXAMPLES: [&str; 5] = [
+const EXAMPLES: [&str; 6] = [
     "echo_server",
     "chat_server",
     "vote_server",
     "mio_echo_server",
     "tokio_echo_server",
+    "axum_chat",
 ];
 
 /// The status of the answer to a WebSocket handshake with `host` (the
