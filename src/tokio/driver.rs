@@ -18,6 +18,20 @@ use super::shared::{Inner, Shared, register};
 use crate::clock;
 use crate::read_size::ReadSize;
 
+std::thread_local! {
+    /// Each worker thread's buffer for light reads; see `Driver::read_small`.
+    static SCRATCH: core::cell::RefCell<std::vec::Vec<u8>> =
+        core::cell::RefCell::new(std::vec![0; ReadSize::MIN]);
+}
+
+/// How long received bytes may wait for the receiver to ask for them
+/// before the driver polls them itself: an application that is busy (not
+/// in `recv`) still gets its peer's pings answered within this. While the
+/// receiver waits, it polls the connection itself, one event at a time, so
+/// a message is handed out before whatever follows it (a close, a protocol
+/// error) is processed: an echo of it can still go out first.
+const EAGER_AFTER: core::time::Duration = core::time::Duration::from_millis(50);
+
 /// The most events held for a receiver that is not reading; with
 /// [`Config::input_high_water`](crate::Config::input_high_water) bytes of
 /// payload, past which the driver stops reading (and so stops answering
@@ -43,6 +57,8 @@ pub struct Driver<S> {
     /// Bytes that followed the handshake and did not fit the connection
     /// yet: offered before the socket is read again.
     unread: std::vec::Vec<u8>,
+    /// Bytes arrived then that nobody has polled yet.
+    unpolled_since: Option<core::time::Duration>,
     /// Written bytes not flushed yet (for transports that buffer, TLS).
     unflushed: bool,
     /// The write half was shut down.
@@ -58,6 +74,7 @@ impl<S> Driver<S> {
             armed: None,
             read_size: ReadSize::new(),
             unread,
+            unpolled_since: None,
             unflushed: false,
             shut: false,
         }
@@ -87,8 +104,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Driver<S> {
             }
             register(&mut inner.driver_waker, cx.waker());
             let mut progress = false;
+            let now = clock::now();
             match this.read(&mut inner, cx) {
-                Poll::Ready(Ok(())) => progress = true,
+                Poll::Ready(Ok(())) => {
+                    progress = true;
+                    if inner.recv_waker.is_some() {
+                        // The receiver polls the connection itself.
+                        inner.wake_receiver();
+                    } else if this.unpolled_since.is_none() {
+                        this.unpolled_since = Some(now);
+                    }
+                }
                 Poll::Ready(Err(error)) => {
                     inner.io_error = Some(error);
                     finish(&mut inner);
@@ -96,9 +122,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Driver<S> {
                 }
                 Poll::Pending => {}
             }
-            let now = clock::now();
             inner.conn.handle_timeout(now);
-            this.deliver(&mut inner);
+            let overdue = this
+                .unpolled_since
+                .is_some_and(|since| now >= since + EAGER_AFTER);
+            if overdue || inner.receiver_gone {
+                this.unpolled_since = None;
+                this.deliver(&mut inner);
+            }
             match this.write(&mut inner, cx) {
                 Poll::Ready(Ok(wrote)) => progress |= wrote,
                 Poll::Ready(Err(error)) => {
@@ -124,7 +155,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Driver<S> {
                     }
                 }
             }
-            match inner.conn.poll_timeout() {
+            let eager = this.unpolled_since.map(|since| since + EAGER_AFTER);
+            let next = match (inner.conn.poll_timeout(), eager) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match next {
                 Some(deadline) if deadline <= now => progress = true,
                 Some(deadline) => progress |= this.sleep_until(deadline, cx),
                 None => {}
@@ -150,11 +186,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if !self.unread.is_empty() {
             let taken = inner.conn.receive(&self.unread);
             self.unread.drain(..taken);
+            if self.unread.is_empty() {
+                // Give the allocation back: an idle connection keeps none.
+                self.unread = std::vec::Vec::new();
+            }
             return if taken > 0 {
                 Poll::Ready(Ok(()))
             } else {
                 Poll::Pending
             };
+        }
+        if self.read_size.get() <= ReadSize::MIN {
+            return self.read_small(inner, cx);
         }
         let buf = inner.conn.receive_buffer(self.read_size.get());
         if buf.is_empty() {
@@ -187,8 +230,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// A read while the traffic is light (an idle connection waits here):
+    /// into a scratch buffer of the worker thread, then copied into the
+    /// connection, so that an idle connection lends no read buffer of its
+    /// own (1 KiB each, 10,000 idle connections 10 MiB). Bulk reads go
+    /// into the connection's buffer directly.
+    fn read_small(&mut self, inner: &mut Inner, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let room = inner.conn.input_room().min(ReadSize::MIN);
+        if room == 0 {
+            return Poll::Pending;
+        }
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let mut read_buf = ReadBuf::new(&mut scratch[..room]);
+            match Pin::new(&mut self.io).poll_read(cx, &mut read_buf) {
+                Poll::Ready(Ok(())) => {
+                    let n = read_buf.filled().len();
+                    if n == 0 {
+                        inner.conn.receive_eof();
+                    } else {
+                        // At most the room: all of it is taken.
+                        inner.conn.receive(&scratch[..n]);
+                        self.read_size.update(n);
+                    }
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+    }
+
     /// Moves the connection's events to the receiver's queue, while it has
-    /// room (or discards them when the receiver is gone).
+    /// room (or discards them when the receiver is gone): for a receiver
+    /// that has not asked for them within [`EAGER_AFTER`], so that pings
+    /// are answered and the close handshake proceeds meanwhile.
     fn deliver(&mut self, inner: &mut Inner) {
         let mut delivered = false;
         while inner.protocol_error.is_none() {

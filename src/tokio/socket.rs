@@ -407,6 +407,19 @@ impl Receiver {
         if let Some(error) = inner.protocol_error.take() {
             return Poll::Ready(Err(Error::Protocol(error)));
         }
+        // Nothing queued: take the next event from the connection itself,
+        // one at a time (see the driver's `EAGER_AFTER`).
+        let before = inner.conn.output_len();
+        let polled = inner.conn.poll_event();
+        if inner.conn.output_len() > before || inner.conn.is_closed() {
+            // A pong, a close reply or a failure's close frame to write.
+            inner.wake_driver();
+        }
+        match polled {
+            Ok(Some(event)) => return Poll::Ready(Ok(Some(event))),
+            Err(error) => return Poll::Ready(Err(Error::Protocol(error))),
+            Ok(None) => {}
+        }
         if let Some(error) = inner.io_error.take() {
             return Poll::Ready(Err(Error::Io(error)));
         }
@@ -414,6 +427,8 @@ impl Receiver {
             return Poll::Ready(Ok(None));
         }
         register(&mut inner.recv_waker, cx.waker());
+        // The driver may hold input it has not offered (room freed by this poll).
+        inner.wake_driver();
         Poll::Pending
     }
 
