@@ -101,9 +101,15 @@ fn flood_pings(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> thread::Joi
         assert!(head.starts_with(b"HTTP/1.1 101"));
         let burst = big_ping().repeat(512);
         let mut written = 0;
+        // A write cut short by the timeout resumes where it stopped: the
+        // stream stays whole frames.
+        let mut pos = 0;
         while !stop.load(Ordering::Relaxed) {
-            match tcp.write(&burst) {
-                Ok(n) => written += n,
+            match tcp.write(&burst[pos..]) {
+                Ok(n) => {
+                    written += n;
+                    pos = (pos + n) % burst.len();
+                }
                 Err(_) => thread::sleep(Duration::from_millis(5)),
             }
         }
@@ -163,9 +169,11 @@ fn split_reader_stops_reading_while_the_writer_is_behind() {
                     .unwrap();
                 thread::spawn(move || {
                     let burst = big_ping().repeat(256);
+                    let mut pos = 0;
                     while !stop.load(Ordering::Relaxed) {
-                        if conn.write(&burst).is_err() {
-                            thread::sleep(Duration::from_millis(1));
+                        match conn.write(&burst[pos..]) {
+                            Ok(n) => pos = (pos + n) % burst.len(),
+                            Err(_) => thread::sleep(Duration::from_millis(1)),
                         }
                     }
                 })
