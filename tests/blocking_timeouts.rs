@@ -40,11 +40,27 @@ fn connect_raw(addr: SocketAddr) -> TcpStream {
 
 /// A client past the handshake, as a raw socket (it answers nothing).
 fn connect_silent(addr: SocketAddr) -> TcpStream {
-    let (ws, _) = WebSocket::connect(connect_raw(addr), &format!("ws://{addr}/")).unwrap();
-    let stream = ws.into_parts().0;
-    // The adapter unset the timeouts after the handshake: ours again.
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+    // By hand, reading the response head byte by byte: a client's
+    // `WebSocket::connect` reads ahead, and what the server sent right after
+    // its 101 (a close frame, a ping) would go to that client's connection,
+    // not to this raw socket.
+    let mut stream = connect_raw(addr);
+    std::io::Write::write_all(
+        &mut stream,
+        format!(
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
     stream
 }
 

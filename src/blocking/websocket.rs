@@ -230,8 +230,10 @@ impl<S: Transport> WebSocket<S> {
                 self.teardown();
                 return Err(Error::Lost(self.conn.lost().unwrap_or(Lost::WriteTimeout)));
             }
-            // Starts (or keeps) the connection's write-stall clock.
-            self.conn.handle_timeout(clock::now());
+            // A write that blocks past the stream's write timeout (set to
+            // `Config::write_timeout`) comes back as a timeout: the
+            // connection's stall clock then starts, or, a timeout later
+            // with still nothing written, gives up.
             match self.conn.output().write_to(&mut self.stream) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -328,8 +330,10 @@ impl<S: Transport> WebSocket<S> {
 
     /// Takes the stream and the connection apart. Bytes that followed the
     /// handshake and did not fit the connection yet are handed to it first,
-    /// as far as they fit.
-    pub fn into_parts(self) -> (S, Connection) {
+    /// as far as they fit (at most its input room: poll its events first to
+    /// make room; what does not fit then is dropped).
+    pub fn into_parts(mut self) -> (S, Connection) {
+        self.offer_unread();
         (self.stream, self.conn)
     }
 }
