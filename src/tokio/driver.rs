@@ -255,7 +255,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     }
                     Poll::Ready(Ok(()))
                 }
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                    Poll::Ready(Ok(()))
+                }
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
             }
