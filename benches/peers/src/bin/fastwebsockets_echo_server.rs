@@ -63,7 +63,8 @@ async fn handshake(tcp: &mut TcpStream) -> Option<()> {
 
 fn main() {
     rfc6455_peer_benches::echo_server::serve("fastwebsockets_echo_server", |mut tcp| async move {
-        if handshake(&mut tcp).await.is_none() {
+        // Boxed, as in every contender: see rfc6455_peer_benches::echo_server.
+        if Box::pin(handshake(&mut tcp)).await.is_none() {
             return;
         }
         let mut ws = FragmentCollector::new(WebSocket::after_handshake(tcp, Role::Server));

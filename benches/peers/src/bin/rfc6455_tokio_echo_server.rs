@@ -18,10 +18,13 @@ use rfc6455::tokio::WebSocket;
 
 fn main() {
     rfc6455_peer_benches::echo_server::serve("rfc6455_tokio_echo_server", |tcp| async move {
-        let mut config = Config::default();
-        config.deflate.enabled = false;
-        let Ok(mut ws) = WebSocket::accept_with(tcp, &Limits::default(), config, |_| Ok(None)).await
-        else {
+        // Boxed, as in every contender: see rfc6455_peer_benches::echo_server.
+        let handshake = Box::pin(async move {
+            let mut config = Config::default();
+            config.deflate.enabled = false;
+            WebSocket::accept_with(tcp, &Limits::default(), config, |_| Ok(None)).await
+        });
+        let Ok(mut ws) = handshake.await else {
             return;
         };
         // Text and binary messages only (pings are answered by the driver).

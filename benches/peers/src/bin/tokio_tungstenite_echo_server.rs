@@ -15,7 +15,8 @@ use futures_util::{SinkExt, StreamExt};
 
 fn main() {
     rfc6455_peer_benches::echo_server::serve("tokio_tungstenite_echo_server", |tcp| async move {
-        let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+        // Boxed, as in every contender: see rfc6455_peer_benches::echo_server.
+        let Ok(mut ws) = Box::pin(tokio_tungstenite::accept_async(tcp)).await else {
             return;
         };
         while let Some(Ok(message)) = ws.next().await {

@@ -15,7 +15,8 @@ use tokio_websockets::ServerBuilder;
 
 fn main() {
     rfc6455_peer_benches::echo_server::serve("tokio_websockets_echo_server", |tcp| async move {
-        let Ok((_request, mut ws)) = ServerBuilder::new().accept(tcp).await else {
+        // Boxed, as in every contender: see rfc6455_peer_benches::echo_server.
+        let Ok((_request, mut ws)) = Box::pin(ServerBuilder::new().accept(tcp)).await else {
             return;
         };
         while let Some(Ok(message)) = ws.next().await {
