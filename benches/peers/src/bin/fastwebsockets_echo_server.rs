@@ -75,12 +75,11 @@ fn main() {
             match frame.opcode {
                 // The close reply was sent by read_frame (auto-close).
                 OpCode::Close => return,
-                OpCode::Text | OpCode::Binary => {
-                    if ws.write_frame(frame).await.is_err() {
-                        return;
-                    }
-                }
-                _ => {}
+                OpCode::Text | OpCode::Binary => {}
+                _ => continue,
+            }
+            if ws.write_frame(frame).await.is_err() {
+                return;
             }
         }
     });
