@@ -11,7 +11,7 @@ use std::vec::Vec;
 use bytes::Buf;
 
 use super::transport::is_timeout;
-use super::websocket::next_message;
+use super::websocket::{next_message, slack};
 use super::{Error, WebSocket};
 use crate::clock;
 use crate::close::{CloseCode, CloseFrame};
@@ -273,7 +273,6 @@ impl Reader {
         let now = clock::now();
         let (room, timeout, writable, queued) = {
             let mut inner = self.shared.lock();
-            let before = inner.conn.output_len();
             inner.conn.handle_timeout(now);
             if !self.unread.is_empty() {
                 let taken = inner.conn.receive(&self.buf[self.unread.clone()]);
@@ -289,7 +288,6 @@ impl Reader {
             let writable = inner.conn.wants_write() && !inner.conn.may_close_transport();
             // Anything queued and not being written (a keepalive ping a
             // timer queued on the last round) goes out before we block.
-            let _ = before;
             (room, timeout, writable, writable)
         };
         if room == 0 {
@@ -340,9 +338,7 @@ impl Reader {
     fn arm(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         let close_enough = match (self.armed, timeout) {
             (Some(None), None) => true,
-            (Some(Some(set)), Some(want)) => {
-                set.abs_diff(want) <= (want / 64).max(Duration::from_millis(10))
-            }
+            (Some(Some(set)), Some(want)) => set.abs_diff(want) <= slack(want),
             _ => false,
         };
         if !close_enough {

@@ -81,6 +81,14 @@ impl<S> Driver<S> {
     }
 }
 
+/// Whether the receiver's queue is full (a dropped receiver's never is:
+/// its events are discarded).
+fn queue_full(inner: &Inner) -> bool {
+    !inner.receiver_gone
+        && (inner.events.len() >= MAX_QUEUED_EVENTS
+            || inner.event_bytes >= inner.conn.config().input_high_water)
+}
+
 /// Marks the connection over and wakes everyone waiting on it.
 fn finish(inner: &mut Inner) {
     inner.finished = true;
@@ -177,10 +185,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// One read into the connection, if it takes input and the receiver's
     /// queue has room. `Ready(Ok)` when bytes (or the end) arrived.
     fn read(&mut self, inner: &mut Inner, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let queue_full = !inner.receiver_gone
-            && (inner.events.len() >= MAX_QUEUED_EVENTS
-                || inner.event_bytes >= inner.conn.config().input_high_water);
-        if !inner.conn.wants_read() || queue_full {
+        if !inner.conn.wants_read() || queue_full(inner) {
             return Poll::Pending;
         }
         if !self.unread.is_empty() {
@@ -271,10 +276,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     fn deliver(&mut self, inner: &mut Inner) {
         let mut delivered = false;
         while inner.protocol_error.is_none() {
-            if !inner.receiver_gone
-                && (inner.events.len() >= MAX_QUEUED_EVENTS
-                    || inner.event_bytes >= inner.conn.config().input_high_water)
-            {
+            if queue_full(inner) {
                 break;
             }
             match inner.conn.poll_event() {
