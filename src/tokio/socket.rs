@@ -243,38 +243,14 @@ impl Sender {
     /// completes, the whole message is queued.
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
-        core::future::poll_fn(|cx| {
-            let mut inner = self.shared.lock();
-            if inner.finished || inner.conn.state() != State::Open {
-                return Poll::Ready(Err(closed_error(&mut inner)));
-            }
-            if !inner.has_send_room() {
-                register_in(&mut inner.send_wakers, cx.waker());
-                return Poll::Pending;
-            }
-            Poll::Ready(self.queue(&mut inner, &message))
-        })
-        .await
+        self.when_room(|conn| conn.send(&message)).await
     }
 
     /// Queues a [`PreparedMessage`](crate::PreparedMessage) (framed, and
     /// compressed where the parameters allow, once for many connections),
     /// waiting for room as [`send`](Self::send) does. Cancel safe, as `send`.
     pub async fn send_prepared(&self, message: &crate::PreparedMessage) -> Result<(), Error> {
-        core::future::poll_fn(|cx| {
-            let mut inner = self.shared.lock();
-            if inner.finished || inner.conn.state() != State::Open {
-                return Poll::Ready(Err(closed_error(&mut inner)));
-            }
-            if !inner.has_send_room() {
-                register_in(&mut inner.send_wakers, cx.waker());
-                return Poll::Pending;
-            }
-            let queued = inner.conn.send_prepared(message).map_err(Error::from);
-            inner.wake_driver();
-            Poll::Ready(queued)
-        })
-        .await
+        self.when_room(|conn| conn.send_prepared(message)).await
     }
 
     /// Queues a [`PreparedMessage`](crate::PreparedMessage) if the output is
@@ -288,6 +264,31 @@ impl Sender {
         let queued = inner.conn.send_prepared(message).is_ok();
         inner.wake_driver();
         queued
+    }
+
+    /// Waits until the output is under the high-water mark, then runs
+    /// `queue` on the connection (in the same lock: nothing else can fill
+    /// the output in between) and wakes the driver. `Err` once the
+    /// connection is closing or closed. Cancel safe: `queue` runs only in
+    /// the poll that completes.
+    async fn when_room(
+        &self,
+        mut queue: impl FnMut(&mut Connection) -> Result<(), UsageError>,
+    ) -> Result<(), Error> {
+        core::future::poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            if inner.finished || inner.conn.state() != State::Open {
+                return Poll::Ready(Err(closed_error(&mut inner)));
+            }
+            if !inner.has_send_room() {
+                register_in(&mut inner.send_wakers, cx.waker());
+                return Poll::Pending;
+            }
+            let queued = queue(&mut inner.conn).map_err(Error::from);
+            inner.wake_driver();
+            Poll::Ready(queued)
+        })
+        .await
     }
 
     /// Queues a message if the output is under the high-water mark, or
@@ -311,20 +312,7 @@ impl Sender {
     /// [`send`](Self::send) does. Its pong arrives as [`Event::Pong`].
     /// Cancel safe, as `send`.
     pub async fn ping(&self, payload: &[u8]) -> Result<(), Error> {
-        core::future::poll_fn(|cx| {
-            let mut inner = self.shared.lock();
-            if inner.finished || inner.conn.state() != State::Open {
-                return Poll::Ready(Err(closed_error(&mut inner)));
-            }
-            if !inner.has_send_room() {
-                register_in(&mut inner.send_wakers, cx.waker());
-                return Poll::Pending;
-            }
-            let queued = inner.conn.ping(payload).map_err(Error::from);
-            inner.wake_driver();
-            Poll::Ready(queued)
-        })
-        .await
+        self.when_room(|conn| conn.ping(payload)).await
     }
 
     /// Waits until everything queued so far was written to the transport
