@@ -237,9 +237,6 @@ pub struct Driver {
     peer: Connection,
     /// What the peer must see next, in order.
     expected: VecDeque<Event>,
-    /// Known bug K3 hit (tolerated): the peer's stream is no longer valid,
-    /// so it is no longer fed or compared.
-    peer_broken: bool,
     /// Bytes that reached the transport and that the connection did not
     /// take yet (it takes at most `input_room()`): offered again, first,
     /// at the next read.
@@ -318,7 +315,6 @@ impl Driver {
             sending: None,
             peer,
             expected: VecDeque::new(),
-            peer_broken: false,
             inbox: Vec::new(),
             undrained: 0,
             sent_since: 0,
@@ -1067,9 +1063,7 @@ impl Driver {
         while self.frames.front().is_some_and(|f| f.1 <= self.written) {
             self.frames.pop_front();
         }
-        if !self.peer_broken {
-            self.feed_peer(&written);
-        }
+        self.feed_peer(&written);
         self.after_step();
         // Writing may have lifted backpressure: read what is waiting.
         if !self.inbox.is_empty() {
@@ -1399,7 +1393,10 @@ impl Driver {
                 reason: String::new(),
             }));
         } else {
-            assert_eq!(out, out_before, "giving up appends nothing to queued output");
+            assert_eq!(
+                out, out_before,
+                "giving up appends nothing to queued output"
+            );
         }
         self.sending = None;
     }
@@ -1574,18 +1571,17 @@ impl Driver {
     /// or `close_timeout`) and checks that the transport may then go.
     pub fn finish(mut self) {
         self.advance_all();
-        if !self.peer_broken {
-            assert!(
-                self.expected.is_empty(),
-                "never written: {:?}",
-                self.expected
-            );
-            assert!(
-                self.late_pongs.is_empty(),
-                "pongs never queued: {:?}",
-                self.late_pongs
-            );
-        }
+        assert!(
+            self.expected.is_empty(),
+            "never written: {:?}",
+            self.expected
+        );
+        assert!(
+            self.late_pongs.is_empty(),
+            "pongs never queued: {:?}",
+            self.late_pongs
+        );
+
         if self.conn.is_closed() {
             if !self.conn.may_close_transport() {
                 // Closed and flushed: only the peer's end is awaited, for
