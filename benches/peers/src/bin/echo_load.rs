@@ -7,6 +7,11 @@
 //! echo_load --addr 127.0.0.1:PORT --server-pid PID --idle 1000 [--settle 1]
 //! ```
 //!
+//! `--sources K` (either mode) binds connection `i` to the source address
+//! 127.0.0.(2 + i mod K) rather than letting the kernel pick 127.0.0.1:
+//! each source address has its own ephemeral port range (about 28,000
+//! ports), so 50,000 connections need two or more (benches/tokio_scale.sh).
+//!
 //! **Echo mode** opens `--conns` connections (opening handshake each), then
 //! plays ping-pong on all of them at once: each connection has one binary
 //! message of `--size` bytes in flight, and sends the next as soon as the
@@ -40,13 +45,14 @@
 //! unmasks all the same), and it verifies every echo byte for byte.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use std::{env, fs, process, thread};
 
 use mio::net::TcpStream as MioStream;
 use mio::{Events, Interest, Poll, Token};
 use rfc6455_peer_benches::{Kind, payload, push_frame};
+use socket2::{Domain, Protocol, Socket, Type};
 
 struct Args {
     addr: SocketAddr,
@@ -58,6 +64,16 @@ struct Args {
     idle: Option<usize>,
     settle: f64,
     inflight: Option<usize>,
+    sources: u8,
+}
+
+impl Args {
+    /// The source address of connection `i` (`--sources`), or `None` for
+    /// the kernel's choice.
+    fn source(&self, i: usize) -> Option<Ipv4Addr> {
+        (self.sources > 0)
+            .then(|| Ipv4Addr::new(127, 0, 0, 2 + (i % usize::from(self.sources)) as u8))
+    }
 }
 
 fn main() {
@@ -74,8 +90,16 @@ fn main() {
 
 /// Opens one WebSocket connection (blocking), returning the socket after
 /// the 101 response.
-fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let mut stream = TcpStream::connect(addr)?;
+fn connect(addr: SocketAddr, source: Option<Ipv4Addr>) -> io::Result<TcpStream> {
+    let mut stream = match source {
+        None => TcpStream::connect(addr)?,
+        Some(ip) => {
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+            socket.bind(&SocketAddr::from((ip, 0)).into())?;
+            socket.connect(&addr.into())?;
+            socket.into()
+        }
+    };
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     // Any 16-byte key works; the server only hashes it.
@@ -180,7 +204,7 @@ fn echo(args: &Args) -> io::Result<()> {
     let mut poll = Poll::new()?;
     let mut conns = Vec::with_capacity(args.conns);
     for i in 0..args.conns {
-        let stream = connect(args.addr)?;
+        let stream = connect(args.addr, args.source(i))?;
         stream.set_nonblocking(true)?;
         let mut stream = MioStream::from_std(stream);
         poll.registry().register(
@@ -369,8 +393,8 @@ fn idle(args: &Args, n: usize) -> io::Result<()> {
     let mut expected = Vec::new();
     push_frame(&mut expected, false, &body, None);
     let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut stream = connect(args.addr)?;
+    for i in 0..n {
+        let mut stream = connect(args.addr, args.source(i))?;
         // One message each, so every connection has been through a read.
         stream.write_all(&frame)?;
         let mut reply = vec![0; expected.len()];
@@ -403,7 +427,8 @@ fn idle(args: &Args, n: usize) -> io::Result<()> {
 }
 
 const USAGE: &str = "usage: echo_load --addr HOST:PORT --server-pid PID \
-    (--conns N --size BYTES [--secs S] [--warmup S] [--inflight N] | --idle N [--settle S])";
+    (--conns N --size BYTES [--secs S] [--warmup S] [--inflight N] | --idle N [--settle S]) \
+    [--sources K]";
 
 fn parse_args() -> Args {
     let mut args = Args {
@@ -416,6 +441,7 @@ fn parse_args() -> Args {
         idle: None,
         settle: 1.0,
         inflight: None,
+        sources: 0,
     };
     let mut it = env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -432,6 +458,7 @@ fn parse_args() -> Args {
             "--idle" => args.idle = Some(parse(&flag, &value)),
             "--settle" => args.settle = parse(&flag, &value),
             "--inflight" => args.inflight = Some(parse(&flag, &value)),
+            "--sources" => args.sources = parse(&flag, &value),
             _ => usage(&format!("unknown flag {flag}")),
         }
     }
@@ -440,6 +467,9 @@ fn parse_args() -> Args {
     }
     if !args.addr.ip().is_loopback() {
         usage("only loopback addresses are allowed");
+    }
+    if args.sources > 250 {
+        usage("--sources is at most 250 (127.0.0.2 to 127.0.0.251)");
     }
     if !(args.secs > 0.0 && args.secs <= 60.0) {
         usage("--secs must be in (0, 60]");
