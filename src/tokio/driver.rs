@@ -396,12 +396,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// Arms the timer for `deadline`; true if it has already fired.
+    ///
+    /// A deadline later than the armed one keeps the armed wake-up: it
+    /// fires early, the connection finds nothing due, and the timer is
+    /// armed again then. The keepalive deadline moves with every message
+    /// received; re-arming tokio's timer for each was a timer-wheel removal
+    /// and insertion per message.
     fn sleep_until(&mut self, deadline: core::time::Duration, cx: &mut Context<'_>) -> bool {
         let at = ::tokio::time::Instant::from_std(clock::instant_at(deadline));
         let sleep = self
             .sleep
             .get_or_insert_with(|| Box::pin(::tokio::time::sleep_until(at)));
-        if self.armed != Some(deadline) {
+        let early = self.armed.is_some_and(|armed| armed <= deadline) && !sleep.is_elapsed();
+        if !early {
             sleep.as_mut().reset(at);
             self.armed = Some(deadline);
         }
