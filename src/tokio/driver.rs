@@ -85,6 +85,14 @@ impl<S> Driver<S> {
     }
 }
 
+impl<S> Drop for Driver<S> {
+    fn drop(&mut self) {
+        // A driver dropped before the end (its runtime shut down) leaves
+        // its trackers too: nothing would make the connection finish.
+        self.shared.lock().untrack();
+    }
+}
+
 /// Whether the receiver's queue is full (a dropped receiver's never is:
 /// its events are discarded).
 fn queue_full(inner: &Inner) -> bool {
@@ -96,6 +104,7 @@ fn queue_full(inner: &Inner) -> bool {
 /// Marks the connection over and wakes everyone waiting on it.
 fn finish(inner: &mut Inner) {
     inner.finished = true;
+    inner.untrack();
     inner.wake_receiver();
     inner.wake_senders();
     for waker in inner.finish_wakers.drain(..) {
