@@ -80,6 +80,7 @@ impl Registry {
     }
 
     /// How many connections are tracked.
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.lock().1.len()
     }
