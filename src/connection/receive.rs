@@ -83,7 +83,7 @@ impl Connection {
 
     /// How many bytes to read next, given the read size `len` the caller
     /// would use: at most `len` and [`input_room`](Self::input_room), and
-    /// no further than the end of a frame of [`LARGE_FRAME`] (8 KiB) or more
+    /// no further than the end of a frame of 8 KiB or more
     /// whose header has arrived. 0 when the connection takes no input now,
     /// or when such a frame is complete in the buffer: take its event with
     /// [`poll_event`](Self::poll_event) first (as the call order does).
