@@ -13,9 +13,9 @@ use crate::connection::State;
 /// The connections of a server, for a graceful shutdown: [`track`](Self::track)
 /// each one as it is accepted, then [`close_all`](Self::close_all).
 ///
-/// Holds a weak reference per open connection (about 24 bytes); a
-/// connection leaves every tracker the moment it finishes, so a tracker
-/// never holds more than the connections open now.
+/// Holds a weak reference per open connection, and the connection its key
+/// (about 80 bytes in all); a connection leaves every tracker the moment it
+/// finishes, so a tracker never holds more than the connections open now.
 #[derive(Debug, Clone, Default)]
 pub struct Tracker {
     registry: Arc<Registry>,
