@@ -218,6 +218,19 @@ fn chat_server_with_no_deflate_declines_chromiums_offer() {
     run_scenario("chat_server", &["--no-deflate"], "extensions.mjs", "");
 }
 
+/// The vote page on its four transports (issue 14): a vote in any page
+/// shows in all four in time; an SSE page resumes with `Last-Event-ID`
+/// after a server restart.
+#[test]
+fn vote_pages_on_four_transports_show_the_same_counts_in_time() {
+    run_scenario(
+        "vote_server",
+        &["--poll-interval", "500", "--sse-retry", "500"],
+        "vote_transports.mjs",
+        EXAMPLE_DEFLATE,
+    );
+}
+
 #[cfg(feature = "axum")]
 #[test]
 fn axum_chat_with_no_deflate_declines_chromiums_offer() {

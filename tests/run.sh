@@ -43,6 +43,9 @@ cargo test --benches
 # Benches behind an adapter feature (skipped by the line above): the quick check.
 cargo test --features axum --bench chat_redis
 cargo test --benches --manifest-path benches/peers/Cargo.toml
+# The vote board's transports harness (needs axum): its quick mode, about
+# 6 s, fails if a transport stops delivering every vote to every watcher.
+cargo test --features axum --bench transports
 
 step "the scalar fallback alone (SIMD masking off)"
 cargo test --features no-simd --lib frame::mask

@@ -126,7 +126,7 @@ pub fn example_features(name: &str) -> Vec<&'static str> {
     if name == "tokio_echo_server" || cfg!(feature = "tokio") {
         features.push("tokio");
     }
-    if name == "axum_chat" || cfg!(feature = "axum") {
+    if name == "axum_chat" || name == "vote_server" || cfg!(feature = "axum") {
         features.push("axum");
     }
     features
