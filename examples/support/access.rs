@@ -35,8 +35,7 @@ use rfc6455::handshake::{OriginPolicy, Rejection, UpgradeRequest};
 pub const DEFAULT_BUDGET_MIB: usize = 256;
 
 /// The help text of these flags, to append to a server's usage.
-pub const USAGE: &str = "\
-  --allow-origin ORIGIN     also accept WebSockets from pages of ORIGIN,
+pub const USAGE: &str = "  --allow-origin ORIGIN     also accept WebSockets from pages of ORIGIN,
                             e.g. https://app.example (repeatable); by default
                             only the server's own pages (same origin) may
                             connect, others get 403; a client that sends no
