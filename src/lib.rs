@@ -135,6 +135,8 @@ pub mod hyper;
 mod message;
 #[cfg(feature = "std")]
 mod read_size;
+#[cfg(feature = "rustls")]
+pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod utf8;

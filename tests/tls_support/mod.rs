@@ -1,0 +1,120 @@
+//! What the TLS tests share: a certificate authority and server
+//! certificates generated at run time with rcgen (nothing checked in that
+//! could expire), the rustls configurations built from them, and a
+//! watchdog so that a hang fails the test instead of stalling the suite.
+#![allow(dead_code)]
+
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rfc6455::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rfc6455::tls::rustls::{ClientConfig, RootCertStore, ServerConfig};
+
+/// A test CA and one server certificate it signed.
+pub struct Pki {
+    /// The CA's certificate (DER, PEM).
+    pub ca_der: CertificateDer<'static>,
+    pub ca_pem: String,
+    /// The server's certificate and key (PEM), for the examples' flags.
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// The server certificate's DER, for SPKI pinning.
+    pub cert_der: CertificateDer<'static>,
+    /// A server configuration presenting the certificate.
+    pub server: Arc<ServerConfig>,
+    /// A client configuration trusting the CA.
+    pub client: Arc<ClientConfig>,
+}
+
+/// A CA, and a server certificate for `names` (DNS names or IP
+/// addresses) signed by it.
+pub fn pki(names: &[&str]) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // A name of its own: a second CA of the same name would be taken for
+    // the issuer and fail on the signature instead of being unknown.
+    static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ca_params.distinguished_name.push(
+        DnType::CommonName,
+        format!("rfc6455 test CA {} {serial}", std::process::id()),
+    );
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = CertificateParams::new(names).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "rfc6455 test server");
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let server = rfc6455::tls::server_config(vec![cert.der().clone()], key_der).unwrap();
+    Pki {
+        ca_der: ca.der().clone(),
+        ca_pem: ca.pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+        cert_der: cert.der().clone(),
+        server,
+        client: client_trusting(ca.der().clone()),
+    }
+}
+
+/// A client configuration whose only root is `ca`.
+pub fn client_trusting(ca: CertificateDer<'static>) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots.add(ca).unwrap();
+    rfc6455::tls::client_config(roots)
+}
+
+/// Runs `f` on a thread; fails the test if it takes longer than `limit`.
+pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(value) => {
+            handle.join().unwrap();
+            value
+        }
+        // The thread panicked (its panic message is above) or hangs.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let _ = handle.join();
+            panic!("the test body panicked")
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the test did not finish within {limit:?}"),
+    }
+}
+
+/// A message of `len` bytes whose content depends on `seed`.
+pub fn payload(seed: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + seed) as u8).collect()
+}
+
+/// A text of `len` bytes (ASCII).
+pub fn text(seed: usize, len: usize) -> String {
+    (0..len)
+        .map(|i| char::from(b'a' + ((i + seed) % 26) as u8))
+        .collect()
+}
+
+/// The sizes the echo tests cover: empty, the frame length encodings'
+/// edges, TLS record edges (16 KiB), 64 KiB and 1 MiB.
+pub const SIZES: &[usize] = &[
+    0,
+    1,
+    125,
+    126,
+    65535,
+    65536,
+    16383,
+    16384,
+    16385,
+    100_000,
+    1 << 20,
+];
