@@ -254,8 +254,10 @@ async fn a_stalled_tls_handshake_is_cut_at_the_deadline_on_both_sides() {
             let mut sink = Vec::new();
             let _ = tcp.read_to_end(&mut sink).await;
         });
-        let mut options = ClientOptions::default();
-        options.limits = short;
+        let options = ClientOptions {
+            limits: short,
+            ..ClientOptions::default()
+        };
         let started = Instant::now();
         let url = format!("wss://localhost:{port}/");
         let result = tls::connect_with(&url, Some(pki.client), options, Config::default()).await;

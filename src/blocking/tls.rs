@@ -16,7 +16,7 @@
 //! A server (with a `ServerConfig` from [`crate::tls::server_config`]):
 //!
 //! ```no_run
-//! # fn serve(config: std::sync::Arc<rustls::ServerConfig>) -> Result<(), rfc6455::blocking::Error> {
+//! # fn serve(config: std::sync::Arc<rfc6455::tls::rustls::ServerConfig>) -> Result<(), rfc6455::blocking::Error> {
 //! use rfc6455::blocking::{WebSocket, tls};
 //! let listener = std::net::TcpListener::bind("127.0.0.1:9443")?;
 //! let (tcp, _) = listener.accept()?;
