@@ -97,9 +97,9 @@ fn connect(
     ca: Option<String>,
 ) -> Result<WebSocket<rfc6455::blocking::tls::MaybeTlsStream>, Error> {
     let tls = match ca {
-        Some(ca) => Some(
-            tls::client_config_with_ca(ca.as_ref()).unwrap_or_else(|e| usage_error(&e)),
-        ),
+        Some(ca) => {
+            Some(tls::client_config_with_ca(ca.as_ref()).unwrap_or_else(|e| usage_error(&e)))
+        }
         None => None,
     };
     let (ws, _response) =

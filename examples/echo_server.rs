@@ -224,7 +224,11 @@ fn serve(stream: TcpStream, settings: &Settings) -> Result<(), Error> {
 }
 
 /// [`serve`] after TLS (or without): the request head, then the page or the socket.
-fn serve_http<S: Transport>(mut stream: S, limits: &Limits, settings: &Settings) -> Result<(), Error> {
+fn serve_http<S: Transport>(
+    mut stream: S,
+    limits: &Limits,
+    settings: &Settings,
+) -> Result<(), Error> {
     let (request, rest) = blocking::read_request(&mut stream, limits)?;
 
     if request.is_websocket_upgrade() || request.path() == "/ws" {

@@ -350,14 +350,19 @@ async fn handshake(stream: TcpStream, server: &Server) -> Result<Option<WebSocke
     // (one deadline for both).
     #[cfg(feature = "rustls")]
     if let Some(config) = &server.tls {
-        let (stream, limits) = rfc6455::tokio::tls::accept_with(stream, config, &server.limits).await?;
+        let (stream, limits) =
+            rfc6455::tokio::tls::accept_with(stream, config, &server.limits).await?;
         return http(stream, &limits, server).await;
     }
     http(stream, &server.limits, server).await
 }
 
 /// [`handshake`] after TLS (or without): the request head, then the page or the socket.
-async fn http<S>(mut stream: S, limits: &Limits, server: &Server) -> Result<Option<WebSocket>, Error>
+async fn http<S>(
+    mut stream: S,
+    limits: &Limits,
+    server: &Server,
+) -> Result<Option<WebSocket>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

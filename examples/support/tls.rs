@@ -102,7 +102,8 @@ mod with_rustls {
         if certs.is_empty() {
             return Err(format!("{}: no certificate in it", cert.display()));
         }
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        let key =
+            PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
         rfc6455::tls::server_config(certs, key).map_err(|e| format!("TLS: {e}"))
     }
 
