@@ -359,7 +359,7 @@ async fn backpressure_over_tls_then_the_write_timeout_drops_a_peer_that_stopped_
 async fn tls_handshake_by_hand(
     config: Arc<ClientConfig>,
     tcp: TcpStream,
-) -> tls::ClientTlsStream<TcpStream> {
+) -> tokio_rustls::client::TlsStream<TcpStream> {
     let name = rfc6455::tls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let connector = tokio_rustls::TlsConnector::from(config);
     let mut stream = connector.connect(name, tcp).await.unwrap();

@@ -26,16 +26,91 @@
 //! Cancel safety: none of these functions is cancel safe (each consumes
 //! its stream); each is bounded by [`Limits::timeout`] instead.
 
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::tokio::io::{AsyncRead, AsyncWrite};
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::net::TcpStream;
 use ::tokio::time::Instant;
 use rustls::{ClientConfig, ServerConfig};
 
-pub use tokio_rustls::client::TlsStream as ClientTlsStream;
-pub use tokio_rustls::server::TlsStream as ServerTlsStream;
+/// A TLS stream (client or server, tokio-rustls) for the adapter.
+///
+/// The one difference from tokio-rustls' own stream: a peer that ends the
+/// TCP connection without a TLS `close_notify` is an end of the stream
+/// (a read of 0 bytes), not an `UnexpectedEof` error. Browsers and many
+/// servers close that way; WebSocket has its own close handshake
+/// (RFC 6455 §7.1), so a truncated connection is still told apart: it ends
+/// without a close frame ([`Lost::TransportEnded`](crate::Lost::TransportEnded)).
+/// An error would instead end the connection before the bytes that came
+/// with the end (the peer's close frame) were read.
+#[derive(Debug)]
+pub struct TlsStream<S>(tokio_rustls::TlsStream<S>);
+
+impl<S> TlsStream<S> {
+    /// The tokio-rustls stream: the socket and the rustls session
+    /// (`get_ref()`: negotiated ALPN, the peer's certificates).
+    pub fn get_ref(&self) -> &tokio_rustls::TlsStream<S> {
+        &self.0
+    }
+
+    /// The tokio-rustls stream, mutably.
+    pub fn get_mut(&mut self) -> &mut tokio_rustls::TlsStream<S> {
+        &mut self.0
+    }
+
+    /// The tokio-rustls stream.
+    pub fn into_inner(self) -> tokio_rustls::TlsStream<S> {
+        self.0
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.0).poll_read(cx, buf) {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    /// Sends a `close_notify`, then shuts the socket's write half down.
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
 
 use super::{Error, WebSocket};
 use crate::connection::Config;
@@ -85,6 +160,7 @@ pub async fn connect_with(
     let name = crate::tls::server_name(&uri)?;
     let connector = tokio_rustls::TlsConnector::from(tls);
     let stream = within(until, async { Ok(connector.connect(name, tcp).await?) }).await?;
+    let stream = TlsStream(tokio_rustls::TlsStream::Client(stream));
     options.limits.timeout = left(until)?;
     WebSocket::connect_with(stream, url, options, config).await
 }
@@ -114,7 +190,7 @@ fn default_config() -> Result<Arc<ClientConfig>, Error> {
 /// not speaking TLS (plain HTTP) gets an alert and this fails with
 /// [`Error::Tls`] at once. For one deadline over TLS and the request head,
 /// use [`accept_with`].
-pub async fn accept<S>(io: S, config: &Arc<ServerConfig>) -> Result<ServerTlsStream<S>, Error>
+pub async fn accept<S>(io: S, config: &Arc<ServerConfig>) -> Result<TlsStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -128,13 +204,14 @@ pub async fn accept_with<S>(
     io: S,
     config: &Arc<ServerConfig>,
     limits: &Limits,
-) -> Result<(ServerTlsStream<S>, Limits), Error>
+) -> Result<(TlsStream<S>, Limits), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let until = limits.timeout.map(|t| Instant::now() + t);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
     let stream = within(until, async { Ok(acceptor.accept(io).await?) }).await?;
+    let stream = TlsStream(tokio_rustls::TlsStream::Server(stream));
     let left = Limits {
         timeout: left(until)?,
         ..*limits

@@ -8,7 +8,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, PublicKeyData};
 use rfc6455::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rfc6455::tls::rustls::{ClientConfig, RootCertStore, ServerConfig};
 
@@ -20,8 +20,11 @@ pub struct Pki {
     /// The server's certificate and key (PEM), for the examples' flags.
     pub cert_pem: String,
     pub key_pem: String,
-    /// The server certificate's DER, for SPKI pinning.
+    /// The server certificate's DER.
     pub cert_der: CertificateDer<'static>,
+    /// Base64 of the SHA-256 of the server key's SubjectPublicKeyInfo:
+    /// what Chromium's `--ignore-certificate-errors-spki-list` takes.
+    pub spki_pin: String,
     /// A server configuration presenting the certificate.
     pub server: Arc<ServerConfig>,
     /// A client configuration trusting the CA.
@@ -59,9 +62,23 @@ pub fn pki(names: &[&str]) -> Pki {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
         cert_der: cert.der().clone(),
+        spki_pin: spki_pin(&key.subject_public_key_info()),
         server,
         client: client_trusting(ca.der().clone()),
     }
+}
+
+/// Base64 of SHA-256 (rustls' own, from the ring provider) of `spki`.
+fn spki_pin(spki: &[u8]) -> String {
+    use base64::Engine as _;
+    use rfc6455::tls::rustls::SupportedCipherSuite;
+    let SupportedCipherSuite::Tls13(suite) =
+        rfc6455::tls::rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256
+    else {
+        unreachable!("a TLS 1.3 suite")
+    };
+    let digest = suite.common.hash_provider.hash(spki);
+    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
 /// A client configuration whose only root is `ca`.
