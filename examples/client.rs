@@ -96,12 +96,8 @@ fn connect(
     config: Config,
     ca: Option<String>,
 ) -> Result<WebSocket<rfc6455::blocking::tls::MaybeTlsStream>, Error> {
-    let tls = match ca {
-        Some(ca) => {
-            Some(tls::client_config_with_ca(ca.as_ref()).unwrap_or_else(|e| usage_error(&e)))
-        }
-        None => None,
-    };
+    let tls =
+        ca.map(|ca| tls::client_config_with_ca(ca.as_ref()).unwrap_or_else(|e| usage_error(&e)));
     let (ws, _response) =
         rfc6455::blocking::tls::connect_with(url, tls, ClientOptions::default(), config)?;
     Ok(ws)
