@@ -463,3 +463,49 @@ fn split_reader_over_tls_answers_pings_and_runs_keepalive() {
         assert!(pongs >= 4, "{pongs} pongs");
     });
 }
+
+#[test]
+fn split_reader_over_tls_is_not_blocked_by_a_writer_stuck_in_write() {
+    within(LIMIT, || {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::mpsc;
+        let pki = pki(&["localhost"]);
+        // The server sends one message, then never reads: the client's
+        // writer blocks once the socket buffers are full, outside the lock,
+        // so the reader still decrypts and gets the message.
+        let (release, released) = mpsc::channel::<()>();
+        let (addr, server) = spawn_server(Arc::clone(&pki.server), Config::default(), move |ws| {
+            let mut ws = ws.unwrap();
+            ws.send_text("still there?").unwrap();
+            let _ = released.recv_timeout(LIMIT);
+        });
+        let url = format!("wss://localhost:{}/", addr.port());
+        let (mut reader, mut writer) = client(&pki.client, &url, Config::default())
+            .unwrap()
+            .split()
+            .unwrap();
+        let sent = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&sent);
+        let pusher = thread::spawn(move || {
+            while writer.send_binary(&payload(0, 16 * 1024)).is_ok() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let mut last = usize::MAX;
+        loop {
+            thread::sleep(Duration::from_millis(500));
+            let now = sent.load(Ordering::SeqCst);
+            if now == last {
+                break; // stuck: no progress for 500 ms
+            }
+            last = now;
+        }
+        let started = Instant::now();
+        assert_eq!(reader.read().unwrap(), Some(Message::text("still there?")));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        reader.shutdown().unwrap(); // unblocks the writer
+        release.send(()).unwrap();
+        server.join().unwrap();
+        pusher.join().unwrap();
+    });
+}
