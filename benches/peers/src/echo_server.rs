@@ -20,31 +20,48 @@
 //!
 //! No compression anywhere: the load generator offers no extension, and
 //! each server is configured (or built) without one.
+//!
+//! `--tls` (servers started through [`serve_maybe_tls`]): every connection
+//! is accepted over TLS first (tokio-rustls, one `ServerConfig` from
+//! `rfc6455::tls::server_config`: the ring provider, TLS 1.3 preferred, a
+//! self-signed ECDSA P-256 certificate generated at start), the same for
+//! every contender; the handshake is boxed with the WebSocket one.
 
 use std::future::Future;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 use std::{env, process};
 
 use tokio::net::{TcpListener, TcpStream};
 
-/// `--addr HOST:PORT` (default 127.0.0.1:0) and `--threads N` (default 1).
+/// A connection accepted with `--tls`.
+pub type TlsStream = tokio_rustls::server::TlsStream<TcpStream>;
+
+/// `--addr HOST:PORT` (default 127.0.0.1:0), `--threads N` (default 1),
+/// `--tls`.
 pub struct ServerArgs {
     pub addr: String,
     pub threads: usize,
+    pub tls: bool,
 }
 
 fn parse_args(name: &str) -> ServerArgs {
     let mut parsed = ServerArgs {
         addr: String::from("127.0.0.1:0"),
         threads: 1,
+        tls: false,
     };
     let usage = || -> ! {
-        eprintln!("usage: {name} [--addr HOST:PORT] [--threads N]");
+        eprintln!("usage: {name} [--addr HOST:PORT] [--threads N] [--tls]");
         process::exit(2);
     };
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--tls" {
+            parsed.tls = true;
+            continue;
+        }
         match (arg.as_str(), args.next()) {
             ("--addr", Some(value)) => parsed.addr = value,
             ("--threads", Some(value)) => match value.parse() {
@@ -65,7 +82,35 @@ where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    serve_maybe_tls(name, handle, None::<fn(TlsStream) -> std::future::Ready<()>>);
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1, as a server
+/// configuration.
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    let cert = rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("a self-signed certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    rfc6455::tls::server_config(vec![cert.cert.der().clone()], key).expect("a server config")
+}
+
+/// [`serve`], and with `--tls` every connection through the TLS handshake
+/// first and then to `tls_handle` (a server without one refuses `--tls`).
+pub fn serve_maybe_tls<F, Fut, G, GFut>(name: &str, handle: F, tls_handle: Option<G>)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+    G: Fn(TlsStream) -> GFut + Send + Sync + 'static,
+    GFut: Future<Output = ()> + Send + 'static,
+{
     let args = parse_args(name);
+    if args.tls && tls_handle.is_none() {
+        eprintln!("{name}: no --tls mode");
+        process::exit(2);
+    }
+    let tls = tls_handle
+        .filter(|_| args.tls)
+        .map(|g| (Arc::new(g), tokio_rustls::TlsAcceptor::from(tls_config())));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()
@@ -89,7 +134,20 @@ where
                 match listener.accept().await {
                     Ok((tcp, _)) => {
                         let _ = tcp.set_nodelay(true);
-                        tokio::spawn(handle(tcp));
+                        match &tls {
+                            None => {
+                                tokio::spawn(handle(tcp));
+                            }
+                            Some((tls_handle, acceptor)) => {
+                                let (tls_handle, acceptor) = (Arc::clone(tls_handle), acceptor.clone());
+                                tokio::spawn(async move {
+                                    let Ok(stream) = Box::pin(acceptor.accept(tcp)).await else {
+                                        return;
+                                    };
+                                    tls_handle(stream).await;
+                                });
+                            }
+                        }
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }

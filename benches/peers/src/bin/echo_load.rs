@@ -5,7 +5,14 @@
 //! ```text
 //! echo_load --addr 127.0.0.1:PORT --server-pid PID --conns 64 --size 16 [--secs 3] [--warmup 0.5] [--inflight N]
 //! echo_load --addr 127.0.0.1:PORT --server-pid PID --idle 1000 [--settle 1]
+//! echo_load --tls --addr 127.0.0.1:PORT --server-pid PID --conns 64 --size 16
 //! ```
+//!
+//! `--tls` (echo mode): every connection is a rustls client (ring provider,
+//! the default TLS 1.3 suites, SNI `localhost`) that does not verify the
+//! server's self-signed certificate (a loopback benchmark; verification is
+//! a handshake cost, outside the measured window). Frames are encrypted
+//! and decrypted by the generator as any TLS client would.
 //!
 //! **Echo mode** opens `--conns` connections (opening handshake each), then
 //! plays ping-pong on all of them at once: each connection has one binary
@@ -44,9 +51,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use std::{env, fs, process, thread};
 
+use std::sync::Arc;
+
 use mio::net::TcpStream as MioStream;
 use mio::{Events, Interest, Poll, Token};
 use rfc6455_peer_benches::{Kind, payload, push_frame};
+use rustls::ClientConnection;
 
 struct Args {
     addr: SocketAddr,
@@ -58,6 +68,58 @@ struct Args {
     idle: Option<usize>,
     settle: f64,
     inflight: Option<usize>,
+    tls: bool,
+}
+
+/// A verifier that accepts any certificate (the servers' are self-signed),
+/// with rustls' own signature checks.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    let provider = rfc6455::tls::provider();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .expect("default versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    Arc::new(config)
 }
 
 fn main() {
@@ -73,11 +135,31 @@ fn main() {
 }
 
 /// Opens one WebSocket connection (blocking), returning the socket after
-/// the 101 response.
-fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+/// the 101 response, and its TLS session with `tls`.
+fn connect(
+    addr: SocketAddr,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> io::Result<(TcpStream, Option<ClientConnection>)> {
+    let mut tcp = TcpStream::connect(addr)?;
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut session = match tls {
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+            let mut session = ClientConnection::new(Arc::clone(config), name).map_err(io::Error::other)?;
+            session.set_buffer_limit(None); // a whole frame is queued at once
+            Some(session)
+        }
+        None => None,
+    };
+    let mut tls_stream;
+    let stream: &mut dyn ReadWrite = match &mut session {
+        Some(session) => {
+            tls_stream = rustls::Stream::new(session, &mut tcp);
+            &mut tls_stream
+        }
+        None => &mut tcp,
+    };
     // Any 16-byte key works; the server only hashes it.
     write!(
         stream,
@@ -105,9 +187,13 @@ fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
         let head = String::from_utf8_lossy(&head);
         return Err(io::Error::other(format!("handshake refused: {head}")));
     }
-    stream.set_read_timeout(None)?;
-    Ok(stream)
+    stream.flush()?;
+    tcp.set_read_timeout(None)?;
+    Ok((tcp, session))
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// The length of an unmasked server frame header for a payload of `len`.
 fn header_len(len: usize) -> usize {
@@ -154,6 +240,10 @@ fn close_frame() -> Vec<u8> {
 /// One connection of the echo run.
 struct Conn {
     stream: MioStream,
+    /// The TLS session (`--tls`).
+    tls: Option<ClientConnection>,
+    /// The frame was handed to the TLS session (`--tls`).
+    queued: bool,
     /// Bytes of the request frame written so far (== frame length: done).
     written: usize,
     /// Bytes of the echo read so far.
@@ -179,8 +269,9 @@ fn echo(args: &Args) -> io::Result<()> {
 
     let mut poll = Poll::new()?;
     let mut conns = Vec::with_capacity(args.conns);
+    let tls = args.tls.then(tls_config);
     for i in 0..args.conns {
-        let stream = connect(args.addr)?;
+        let (stream, tls) = connect(args.addr, tls.as_ref())?;
         stream.set_nonblocking(true)?;
         let mut stream = MioStream::from_std(stream);
         poll.registry().register(
@@ -190,6 +281,8 @@ fn echo(args: &Args) -> io::Result<()> {
         )?;
         conns.push(Conn {
             stream,
+            tls,
+            queued: false,
             written: 0,
             got: 0,
             reply: Vec::new(),
@@ -279,7 +372,15 @@ fn echo(args: &Args) -> io::Result<()> {
 
     let close = close_frame();
     for conn in &mut conns {
-        let _ = conn.stream.write(&close);
+        match &mut conn.tls {
+            Some(tls) => {
+                let _ = tls.writer().write_all(&close);
+                let _ = tls.write_tls(&mut conn.stream);
+            }
+            None => {
+                let _ = conn.stream.write(&close);
+            }
+        }
     }
     // Let the servers read the close frames and answer them, then read the
     // answers: a socket closed with unread bytes would send a reset.
@@ -326,6 +427,7 @@ fn drain(stream: &mut impl Read) {
 /// Starts sending one message on an idle connection.
 fn start_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
     conn.busy = true;
+    conn.queued = false;
     conn.written = 0;
     conn.got = 0;
     conn.sent_at = Instant::now();
@@ -334,6 +436,21 @@ fn start_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
 
 /// Writes as much of the frame as the socket takes now.
 fn continue_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
+    if let Some(tls) = &mut conn.tls {
+        if !std::mem::replace(&mut conn.queued, true) {
+            tls.writer().write_all(frame)?;
+        }
+        while tls.wants_write() {
+            match tls.write_tls(&mut conn.stream) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        conn.written = frame.len();
+        return Ok(());
+    }
     while conn.written < frame.len() {
         match conn.stream.write(&frame[conn.written..]) {
             Ok(0) => return Err(io::Error::other("server closed the connection")),
@@ -348,6 +465,29 @@ fn continue_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
 
 /// Reads what has arrived of the echo; `true` once it is complete.
 fn receive(conn: &mut Conn) -> io::Result<bool> {
+    if let Some(tls) = &mut conn.tls {
+        while conn.got < conn.reply.len() {
+            match tls.reader().read(&mut conn.reply[conn.got..]) {
+                Ok(0) => return Err(io::Error::other("server closed the connection")),
+                Ok(n) => {
+                    conn.got += n;
+                    continue;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            match tls.read_tls(&mut conn.stream) {
+                Ok(0) => return Err(io::Error::other("server closed the connection")),
+                Ok(_) => {
+                    tls.process_new_packets().map_err(io::Error::other)?;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(true);
+    }
     while conn.got < conn.reply.len() {
         match conn.stream.read(&mut conn.reply[conn.got..]) {
             Ok(0) => return Err(io::Error::other("server closed the connection")),
@@ -370,7 +510,7 @@ fn idle(args: &Args, n: usize) -> io::Result<()> {
     push_frame(&mut expected, false, &body, None);
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut stream = connect(args.addr)?;
+        let (mut stream, _) = connect(args.addr, None)?;
         // One message each, so every connection has been through a read.
         stream.write_all(&frame)?;
         let mut reply = vec![0; expected.len()];
@@ -416,9 +556,14 @@ fn parse_args() -> Args {
         idle: None,
         settle: 1.0,
         inflight: None,
+        tls: false,
     };
     let mut it = env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--tls" {
+            args.tls = true;
+            continue;
+        }
         let value = it
             .next()
             .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
@@ -437,6 +582,9 @@ fn parse_args() -> Args {
     }
     if args.pid == 0 {
         usage("--server-pid is required");
+    }
+    if args.tls && args.idle.is_some() {
+        usage("--tls is for the echo mode");
     }
     if !args.addr.ip().is_loopback() {
         usage("only loopback addresses are allowed");
