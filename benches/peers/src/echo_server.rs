@@ -82,14 +82,19 @@ where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    serve_maybe_tls(name, handle, None::<fn(TlsStream) -> std::future::Ready<()>>);
+    serve_maybe_tls(
+        name,
+        handle,
+        None::<fn(TlsStream) -> std::future::Ready<()>>,
+    );
 }
 
 /// A self-signed certificate for localhost and 127.0.0.1, as a server
 /// configuration.
 fn tls_config() -> Arc<rustls::ServerConfig> {
-    let cert = rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
-        .expect("a self-signed certificate");
+    let cert =
+        rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("a self-signed certificate");
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
     rfc6455::tls::server_config(vec![cert.cert.der().clone()], key).expect("a server config")
 }
@@ -139,7 +144,8 @@ where
                                 tokio::spawn(handle(tcp));
                             }
                             Some((tls_handle, acceptor)) => {
-                                let (tls_handle, acceptor) = (Arc::clone(tls_handle), acceptor.clone());
+                                let (tls_handle, acceptor) =
+                                    (Arc::clone(tls_handle), acceptor.clone());
                                 tokio::spawn(async move {
                                     let Ok(stream) = Box::pin(acceptor.accept(tcp)).await else {
                                         return;
