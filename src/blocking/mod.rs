@@ -35,9 +35,14 @@
 //! work over any [`Transport`]. The opening handshake is bounded by
 //! [`Limits::timeout`](crate::handshake::Limits::timeout).
 //!
-//! For one thread that reads while another sends over a `TcpStream` (a chat
-//! server's broadcast, a client that prints while the user types),
-//! [`WebSocket::split`] gives a [`Reader`] and a [`Writer`].
+//! For one thread that reads while another sends over a `TcpStream` or a
+//! TLS stream (a chat server's broadcast, a client that prints while the
+//! user types), [`WebSocket::split`] gives a [`Reader`] and a [`Writer`].
+//!
+//! # TLS
+//! With feature `rustls`, [`tls`] has wss://: `tls::connect("wss://...")`,
+//! `tls::accept(tcp, &config)` for servers, and [`tls::TlsStream`], a
+//! [`Transport`] that [`WebSocket::split`] can split.
 
 mod handshake;
 
