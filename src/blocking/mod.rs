@@ -40,9 +40,9 @@
 //! user types), [`WebSocket::split`] gives a [`Reader`] and a [`Writer`].
 //!
 //! # TLS
-//! With feature `rustls`, [`tls`] has wss://: `tls::connect("wss://...")`,
-//! `tls::accept(tcp, &config)` for servers, and [`tls::TlsStream`], a
-//! [`Transport`] that [`WebSocket::split`] can split.
+//! With feature `rustls`, the `tls` module has wss://:
+//! `tls::connect("wss://...")`, `tls::accept(tcp, &config)` for servers,
+//! and `tls::TlsStream`, a [`Transport`] that [`WebSocket::split`] can split.
 
 mod handshake;
 
