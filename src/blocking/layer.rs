@@ -108,8 +108,8 @@ impl Layer {
 
 /// Streams whose [`WebSocket`](super::WebSocket) can be
 /// [`split`](super::WebSocket::split) into a reading and a writing half:
-/// `TcpStream`, and with feature `rustls` [`TlsStream`](super::tls::TlsStream)
-/// and [`MaybeTlsStream`](super::tls::MaybeTlsStream). Sealed: the halves
+/// `TcpStream`, and with feature `rustls` `blocking::tls::TlsStream` and
+/// `blocking::tls::MaybeTlsStream`. Sealed: the halves
 /// need a socket handle each and the stream's state beside the connection.
 pub trait Split: super::Transport + sealed::Sealed {}
 
