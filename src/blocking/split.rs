@@ -53,7 +53,7 @@ impl<S: Split> WebSocket<S> {
     /// the TCP connection ends when both halves are dropped, or at once
     /// with `shutdown`.
     ///
-    /// Over TLS ([`TlsStream`](super::tls::TlsStream)) the halves share
+    /// Over TLS (`blocking::tls::TlsStream`, feature `rustls`) the halves share
     /// the TLS session beside the connection: the reader decrypts what it
     /// read, the flusher encrypts one record (16 KiB) at a time and writes
     /// it without the lock, so all of the above holds over TLS too.

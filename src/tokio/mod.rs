@@ -119,8 +119,8 @@ pub enum Error {
 }
 
 impl From<io::Error> for Error {
-    /// An I/O error, or [`Error::Tls`] for the rustls error a TLS stream
-    /// reports inside one.
+    /// An I/O error, or `Error::Tls` (feature `rustls`) for the rustls
+    /// error a TLS stream reports inside one.
     fn from(error: io::Error) -> Self {
         #[cfg(feature = "rustls")]
         let error = match crate::tls::split_io(error) {
