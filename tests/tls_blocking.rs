@@ -509,3 +509,66 @@ fn split_reader_over_tls_is_not_blocked_by_a_writer_stuck_in_write() {
         pusher.join().unwrap();
     });
 }
+
+#[test]
+fn an_expired_certificate_is_a_tls_error() {
+    within(LIMIT, || {
+        let pki = tls_support::pki_valid(&["localhost"], false);
+        let (addr, server) = spawn_server(Arc::clone(&pki.server), Config::default(), |ws| {
+            ws.map(|_| ())
+        });
+        let url = format!("wss://localhost:{}/", addr.port());
+        let error = client(&pki.client, &url, Config::default()).unwrap_err();
+        assert_eq!(error.tls_failure(), Some(Failure::Expired), "{error:?}");
+        assert!(server.join().unwrap().is_err());
+    });
+}
+
+/// `connect` without a configuration of one's own verifies against the
+/// roots of the features: Mozilla's do not know the test CA.
+#[cfg(feature = "rustls-tls-webpki-roots")]
+#[test]
+fn connect_with_the_default_roots_refuses_the_test_ca() {
+    within(LIMIT, || {
+        let pki = pki(&["localhost"]);
+        let (addr, server) = spawn_server(Arc::clone(&pki.server), Config::default(), |ws| {
+            ws.map(|_| ())
+        });
+        let error = tls::connect(&format!("wss://localhost:{}/", addr.port())).unwrap_err();
+        assert_eq!(
+            error.tls_failure(),
+            Some(Failure::UntrustedCertificate),
+            "{error:?}"
+        );
+        assert!(server.join().unwrap().is_err());
+    });
+}
+
+#[test]
+fn connect_takes_ws_urls_too() {
+    within(LIMIT, || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let mut ws = WebSocket::accept(tcp).unwrap();
+            while let Some(message) = ws.read().unwrap() {
+                ws.send(&message).unwrap();
+            }
+        });
+        let (mut ws, _) = tls::connect_with(
+            &format!("ws://{addr}/"),
+            None,
+            ClientOptions::default(),
+            Config::default(),
+        )
+        .unwrap();
+        assert!(matches!(ws.get_ref(), MaybeTlsStream::Plain(_)));
+        ws.send_text("plain").unwrap();
+        assert_eq!(ws.read().unwrap(), Some(Message::text("plain")));
+        let (mut reader, mut writer) = ws.split().unwrap();
+        writer.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(reader.read().unwrap(), None);
+        server.join().unwrap();
+    });
+}

@@ -384,3 +384,29 @@ async fn tls_handshake_by_hand(
         }
     }
 }
+
+#[tokio::test]
+async fn connect_takes_ws_urls_too() {
+    timeout(LIMIT, async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            echo(WebSocket::accept(tcp).await).await
+        });
+        let (mut ws, _) = tls::connect_with(
+            &format!("ws://{addr}/"),
+            None,
+            ClientOptions::default(),
+            Config::default(),
+        )
+        .await
+        .unwrap();
+        ws.send(Message::text("plain")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(Message::text("plain")));
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert_eq!(server.await.unwrap(), 1);
+    })
+    .await
+    .unwrap();
+}

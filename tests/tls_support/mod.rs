@@ -34,6 +34,11 @@ pub struct Pki {
 /// A CA, and a server certificate for `names` (DNS names or IP
 /// addresses) signed by it.
 pub fn pki(names: &[&str]) -> Pki {
+    pki_valid(names, true)
+}
+
+/// [`pki`] with a server certificate that expired in 2000 (`valid` false).
+pub fn pki_valid(names: &[&str], valid: bool) -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -50,6 +55,10 @@ pub fn pki(names: &[&str]) -> Pki {
     let key = KeyPair::generate().unwrap();
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let mut params = CertificateParams::new(names).unwrap();
+    if !valid {
+        params.not_before = rcgen::date_time_ymd(1999, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2000, 1, 1);
+    }
     params
         .distinguished_name
         .push(DnType::CommonName, "rfc6455 test server");
