@@ -40,7 +40,9 @@
 # TLS=1: the same cells over TLS (issue 15): every server accepts through
 # tokio-rustls with one ring-provider ServerConfig and a self-signed
 # certificate generated at its start (benches/peers/src/echo_server.rs
-# --tls), the generator is a rustls client (echo_load --tls). Only our
+# --tls), the generator is a rustls client (echo_load --tls); the binaries
+# are built with the benches' feature `tls` (off by default, so that
+# tests/run.sh builds no TLS stack for benches/peers). Only our
 # server and tokio-tungstenite (whose rustls features put the same
 # tokio-rustls stream under it) run; no idle-memory rounds. For what TLS
 # costs, compare with a plain run of the same cells:
@@ -195,7 +197,9 @@ mkdir -p "$out_dir"
 raw="$out_dir/$([[ "$TLS" == 1 ]] && echo tls-)raw-$(date -u +%Y%m%dT%H%M%SZ).txt"
 
 echo "building (release)..." >&2
-(cd benches/peers && cargo build --release --quiet --bin echo_load \
+features=()
+[[ "$TLS" == 1 ]] && features=(--features tls)
+(cd benches/peers && cargo build --release --quiet "${features[@]}" --bin echo_load \
     --bin rfc6455_tokio_echo_server --bin fastwebsockets_echo_server \
     --bin tokio_websockets_echo_server --bin tokio_tungstenite_echo_server)
 

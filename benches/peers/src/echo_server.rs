@@ -29,14 +29,20 @@
 
 use std::future::Future;
 use std::io::Write;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::Duration;
 use std::{env, process};
 
 use tokio::net::{TcpListener, TcpStream};
 
-/// A connection accepted with `--tls`.
+/// A connection accepted with `--tls` (feature `tls`).
+#[cfg(feature = "tls")]
 pub type TlsStream = tokio_rustls::server::TlsStream<TcpStream>;
+/// Without feature `tls` no connection is ever accepted over TLS; the
+/// servers still name one handler for it.
+#[cfg(not(feature = "tls"))]
+pub type TlsStream = TcpStream;
 
 /// `--addr HOST:PORT` (default 127.0.0.1:0), `--threads N` (default 1),
 /// `--tls`.
@@ -82,15 +88,17 @@ where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    serve_maybe_tls(
-        name,
-        handle,
-        None::<fn(TlsStream) -> std::future::Ready<()>>,
-    );
+    let args = parse_args(name);
+    if args.tls {
+        eprintln!("{name}: no --tls mode");
+        process::exit(2);
+    }
+    run(name, args, handle);
 }
 
 /// A self-signed certificate for localhost and 127.0.0.1, as a server
 /// configuration.
+#[cfg(feature = "tls")]
 fn tls_config() -> Arc<rustls::ServerConfig> {
     let cert =
         rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
@@ -100,8 +108,9 @@ fn tls_config() -> Arc<rustls::ServerConfig> {
 }
 
 /// [`serve`], and with `--tls` every connection through the TLS handshake
-/// first and then to `tls_handle` (a server without one refuses `--tls`).
-pub fn serve_maybe_tls<F, Fut, G, GFut>(name: &str, handle: F, tls_handle: Option<G>)
+/// first (boxed, as the WebSocket handshake) and then to `tls_handle`.
+/// Without the crate's feature `tls`, `--tls` is refused.
+pub fn serve_maybe_tls<F, Fut, G, GFut>(name: &str, handle: F, tls_handle: G)
 where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -109,13 +118,36 @@ where
     GFut: Future<Output = ()> + Send + 'static,
 {
     let args = parse_args(name);
-    if args.tls && tls_handle.is_none() {
-        eprintln!("{name}: no --tls mode");
+    if !args.tls {
+        return run(name, args, handle);
+    }
+    #[cfg(feature = "tls")]
+    {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls_config());
+        let tls_handle = Arc::new(tls_handle);
+        run(name, args, move |tcp| {
+            let (acceptor, tls_handle) = (acceptor.clone(), Arc::clone(&tls_handle));
+            async move {
+                if let Ok(stream) = Box::pin(acceptor.accept(tcp)).await {
+                    tls_handle(stream).await;
+                }
+            }
+        });
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = tls_handle;
+        eprintln!("{name}: --tls needs the benches' feature tls (cargo build --features tls)");
         process::exit(2);
     }
-    let tls = tls_handle
-        .filter(|_| args.tls)
-        .map(|g| (Arc::new(g), tokio_rustls::TlsAcceptor::from(tls_config())));
+}
+
+/// The runtime and the accept loop.
+fn run<F, Fut>(name: &str, args: ServerArgs, handle: F)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()
@@ -139,21 +171,7 @@ where
                 match listener.accept().await {
                     Ok((tcp, _)) => {
                         let _ = tcp.set_nodelay(true);
-                        match &tls {
-                            None => {
-                                tokio::spawn(handle(tcp));
-                            }
-                            Some((tls_handle, acceptor)) => {
-                                let (tls_handle, acceptor) =
-                                    (Arc::clone(tls_handle), acceptor.clone());
-                                tokio::spawn(async move {
-                                    let Ok(stream) = Box::pin(acceptor.accept(tcp)).await else {
-                                        return;
-                                    };
-                                    tls_handle(stream).await;
-                                });
-                            }
-                        }
+                        tokio::spawn(handle(tcp));
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }

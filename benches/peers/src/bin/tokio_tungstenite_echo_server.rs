@@ -17,7 +17,7 @@ fn main() {
     rfc6455_peer_benches::echo_server::serve_maybe_tls(
         "tokio_tungstenite_echo_server",
         echo,
-        Some(echo::<rfc6455_peer_benches::echo_server::TlsStream>),
+        echo::<rfc6455_peer_benches::echo_server::TlsStream>,
     );
 }
 
