@@ -4,15 +4,25 @@
 //! dropped, keepalive, the page, `--help`, Python `websockets` and Node
 //! `ws` clients in the room, permessage-deflate) against the axum app, and
 //! what is its own: the plain JSON route beside the socket, the flooder's
-//! rate limit, the connection cap and graceful shutdown.
+//! rate limit, the connection cap and graceful shutdown; each member's
+//! bounded mailbox (examples/axum_chat/topic.rs, both policies, cancel
+//! safety); the same room over plain HTTP (SSE with `Last-Event-ID`, long
+//! polling, the login cookie and posts). The chat across processes over
+//! Redis is tests/chat_redis.rs.
 
 mod app_harness;
+mod chat_http;
 #[macro_use]
 mod chat_protocol;
+// The example's mailbox, tested here as it is (examples have no test target).
+#[allow(dead_code)]
+#[path = "../examples/axum_chat/topic.rs"]
+mod topic;
 
 use std::time::{Duration, Instant};
 
 use app_harness::{Client, Server};
+use chat_http::{Stream, post, request};
 use rfc6455::CloseCode;
 use serde_json::{Value, json};
 
@@ -241,5 +251,285 @@ fn a_request_head_that_never_ends_is_cut_off() {
     while server.get("/health").0 != 200 {
         assert!(Instant::now() < deadline, "the place never came back");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---- the mailbox of each member (examples/axum_chat/topic.rs) ------------------------
+
+/// `Drop` (the chat's policy): past the message bound or the byte bound an
+/// offer is refused (the room then drops the member); the close still goes
+/// in past the bounds, and after it nothing; what is queued comes out in
+/// order, then `None`.
+#[test]
+fn a_full_mailbox_refuses_past_either_bound_and_still_takes_the_close() {
+    use topic::{Mailbox, Offered, WhenFull};
+    let by_count = Mailbox::new(3, 1000, WhenFull::Drop);
+    for i in 0..3 {
+        assert_eq!(by_count.offer(i, 10), Offered::Queued);
+    }
+    assert_eq!(by_count.offer(3, 10), Offered::Full);
+    let by_bytes = Mailbox::new(100, 25, WhenFull::Drop);
+    assert_eq!(by_bytes.offer(0, 10), Offered::Queued);
+    assert_eq!(by_bytes.offer(1, 10), Offered::Queued);
+    assert_eq!(by_bytes.offer(2, 10), Offered::Full);
+    // One message larger than the byte bound gets through an empty mailbox.
+    let big = Mailbox::new(100, 25, WhenFull::Drop);
+    assert_eq!(big.offer(0, 1000), Offered::Queued);
+    assert!(by_count.finish_with(99));
+    assert_eq!(by_count.offer(4, 1), Offered::Closed);
+    assert!(!by_count.finish_with(100));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let drained = runtime.block_on(async {
+        let mut out = Vec::new();
+        while let Some(item) = by_count.recv().await {
+            out.push(item);
+        }
+        out
+    });
+    assert_eq!(drained, [0, 1, 2, 99]);
+}
+
+/// `KeepNewest` (a vote board's mailbox): a full mailbox discards its
+/// oldest messages to take the new one, so a reader that wakes late reads
+/// only the latest.
+#[test]
+fn a_keep_newest_mailbox_discards_the_oldest() {
+    use topic::{Mailbox, Offered, WhenFull};
+    let mailbox = Mailbox::new(2, 1000, WhenFull::KeepNewest);
+    assert_eq!(mailbox.offer("a", 1), Offered::Queued);
+    assert_eq!(mailbox.offer("b", 1), Offered::Queued);
+    assert_eq!(mailbox.offer("c", 1), Offered::Replaced(1));
+    // The byte bound too: "big" pushes out both.
+    let by_bytes = Mailbox::new(10, 10, WhenFull::KeepNewest);
+    by_bytes.offer("x", 4);
+    by_bytes.offer("y", 4);
+    assert_eq!(by_bytes.offer("big", 9), Offered::Replaced(2));
+    mailbox.close();
+    by_bytes.close();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        assert_eq!(mailbox.recv().await, Some("b"));
+        assert_eq!(mailbox.recv().await, Some("c"));
+        assert_eq!(mailbox.recv().await, None);
+        assert_eq!(by_bytes.recv().await, Some("big"));
+        assert_eq!(by_bytes.recv().await, None);
+    });
+}
+
+/// `recv` is cancel safe: a `recv` dropped by `select!` before a message
+/// came took nothing, and a message offered while nobody waits wakes the
+/// next `recv` (no lost wake-up).
+#[test]
+fn mailbox_recv_is_cancel_safe() {
+    use topic::{Mailbox, WhenFull};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mailbox = std::sync::Arc::new(Mailbox::new(10, 1000, WhenFull::Drop));
+        tokio::select! {
+            _ = mailbox.recv() => panic!("nothing was offered"),
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        mailbox.offer(1, 1);
+        assert_eq!(mailbox.len(), 1);
+        let producer = {
+            let mailbox = std::sync::Arc::clone(&mailbox);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                mailbox.offer(2, 1);
+            })
+        };
+        assert_eq!(mailbox.recv().await, Some(1));
+        let second = tokio::time::timeout(Duration::from_secs(5), mailbox.recv()).await;
+        assert_eq!(second.expect("woken by the offer"), Some(2));
+        producer.await.unwrap();
+    });
+}
+
+// ---- the room over plain HTTP (examples/axum_chat/web.rs) --------------------------
+
+/// `GET /chat/stream`: one event per room event, `id:` the number WebSocket
+/// members see as `id`, in their order (a join, then messages); reconnecting
+/// with `Last-Event-ID` resumes after that event at once.
+#[test]
+fn sse_stream_carries_the_room_in_order_and_resumes_from_last_event_id() {
+    let server = Server::start("axum_chat", &[]);
+    let mut stream = Stream::open(&server, "");
+    let mut alice = server.join("alice");
+    let mut said = Vec::new();
+    for text in ["one", "two", "three"] {
+        alice.send(&json!({"text": text}));
+        let message = alice.expect("message");
+        said.push(message["id"].as_u64().unwrap());
+    }
+    stream.read_until("three");
+    let events = stream.events();
+    assert_eq!(events[0]["type"], "join", "{}", stream.seen);
+    let texts: Vec<&Value> = events[1..].iter().map(|e| &e["text"]).collect();
+    assert_eq!(texts, [&json!("one"), &json!("two"), &json!("three")]);
+    assert_eq!(stream.ids()[1..], said[..]);
+    let mut resumed = Stream::open(&server, &format!("Last-Event-ID: {}\r\n", said[0]));
+    resumed.read_until("three");
+    assert_eq!(resumed.ids(), said[1..]);
+    assert_eq!(resumed.events()[0]["text"], "two");
+    // A cursor that is no number is a 400.
+    let (status, _) = request(&server, "GET", "/chat/stream?last_event_id=x", "", b"");
+    assert_eq!(status, 400);
+}
+
+/// `--history 4`: an SSE reader resuming from further back than the ring
+/// holds gets `event: resync`, then the 4 events kept.
+#[test]
+fn sse_reader_behind_the_history_is_told_to_resync() {
+    let server = Server::start("axum_chat", &["--history", "4"]);
+    let mut alice = server.join("alice");
+    for i in 0..10 {
+        alice.send(&json!({"text": format!("m{i}")}));
+        alice.expect("message");
+    }
+    let mut stream = Stream::open(&server, "Last-Event-ID: 1\r\n");
+    stream.read_until("m9");
+    assert!(stream.seen.contains("event: resync\n"), "{}", stream.seen);
+    let texts: Vec<String> = stream.events()[1..]
+        .iter()
+        .map(|e| e["text"].to_string())
+        .collect();
+    assert_eq!(texts, ["\"m6\"", "\"m7\"", "\"m8\"", "\"m9\""]);
+}
+
+/// `GET /chat/poll`: without `since`, all that is kept at once; with the
+/// newest `since`, held until a message comes (not before), or until
+/// `--poll-timeout` (0.5 s here) with an empty list; from further back
+/// than `--history` (4), `behind: true` and the 4 kept.
+#[test]
+fn long_poll_answers_at_once_holds_until_a_message_or_the_timeout_and_tells_the_late() {
+    let server = Server::start("axum_chat", &["--history", "4", "--poll-timeout", "0.5"]);
+    let poll = |path: &str| -> Value {
+        let (status, head, body) = server.get(path);
+        assert_eq!(status, 200, "{head}");
+        serde_json::from_slice(&body).unwrap()
+    };
+    let mut alice = server.join("alice");
+    alice.send(&json!({"text": "first"}));
+    let first = alice.expect("message");
+    let now = poll("/chat/poll");
+    assert_eq!(now["messages"].as_array().unwrap().len(), 2, "{now}"); // the join, the message
+    assert_eq!(now["last"], first["id"]);
+    // Nothing new: held for the timeout, then an empty list.
+    let start = Instant::now();
+    let empty = poll(&format!("/chat/poll?since={}", first["id"]));
+    assert!(
+        start.elapsed() >= Duration::from_millis(450),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        empty,
+        json!({"messages": [], "last": first["id"], "behind": false})
+    );
+    // Held until a message comes.
+    let addr = server.addr;
+    let since = first["id"].as_u64().unwrap();
+    let held = std::thread::spawn(move || {
+        let path = format!("/chat/poll?since={since}");
+        let (_, _, body) = app_harness::http_get(app_harness::tcp(addr), addr, &path);
+        serde_json::from_slice::<Value>(&body).unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    alice.send(&json!({"text": "second"}));
+    let second = alice.expect("message");
+    let answer = held.join().unwrap();
+    assert_eq!(answer["messages"][0]["text"], "second", "{answer}");
+    assert_eq!(answer["last"], second["id"]);
+    for i in 0..6 {
+        alice.send(&json!({"text": format!("m{i}")}));
+        alice.expect("message");
+    }
+    let late = poll(&format!("/chat/poll?since={since}"));
+    assert_eq!(late["behind"], true, "{late}");
+    assert_eq!(late["messages"].as_array().unwrap().len(), 4);
+    assert_eq!(late["messages"][3]["text"], "m5");
+    // A cursor from no history of this room: behind, all that is kept.
+    let unknown = poll("/chat/poll?since=999999");
+    assert_eq!(unknown["behind"], true, "{unknown}");
+    assert_eq!(unknown["messages"].as_array().unwrap().len(), 4);
+    let (status, _) = request(&server, "GET", "/chat/poll?since=-1", "", b"");
+    assert_eq!(status, 400);
+}
+
+/// `GET /chat/login` is a form; `POST /chat/login` sets the cookie (the
+/// nickname normalised) and sends the browser back with 303; `POST
+/// /chat/post` (form or JSON) needs the cookie (401), some text (400), a
+/// name nobody online holds (409), a body under 65 KiB (413); a post
+/// reaches the WebSocket members with `via: http`.
+#[test]
+fn login_sets_the_nickname_cookie_and_posts_reach_the_room() {
+    let server = Server::start("axum_chat", &[]);
+    let (status, head, body) = server.get("/chat/login");
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        String::from_utf8_lossy(&body).contains("<form method=\"post\" action=\"/chat/login\">")
+    );
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let (status, response) = request(&server, "POST", "/chat/login", form, b"name=%20Wu+Kong%20");
+    assert_eq!(status, 303, "{response}");
+    let cookie = response
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no cookie: {response}"));
+    assert!(cookie.starts_with("chat_name=Wu%20Kong;"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let (status, _) = request(
+        &server,
+        "POST",
+        "/chat/login",
+        form,
+        b"name=wu%E2%80%8Bkong",
+    );
+    assert_eq!(status, 400);
+
+    let mut alice = server.join("alice");
+    let (status, _) = post(&server, "/chat/post", "", "text=hi");
+    assert_eq!(status, 401);
+    let (status, _) = post(&server, "/chat/post", "chat_name=Wu%20Kong", "text=");
+    assert_eq!(status, 400);
+    let (status, _) = post(&server, "/chat/post", "chat_name=alice", "text=it+is+me");
+    assert_eq!(status, 409);
+    let big = format!("text={}", "x".repeat(70 * 1024));
+    let (status, _) = post(&server, "/chat/post", "chat_name=Wu%20Kong", &big);
+    assert_eq!(status, 413);
+    let (status, _) = post(
+        &server,
+        "/chat/post",
+        "chat_name=Wu%20Kong",
+        "text=hello+%F0%9F%A6%80",
+    );
+    assert_eq!(status, 204);
+    let json_type = "Cookie: chat_name=Wu%20Kong\r\nContent-Type: application/json\r\n";
+    let (status, _) = request(
+        &server,
+        "POST",
+        "/chat/post",
+        json_type,
+        br#"{"text": "as JSON"}"#,
+    );
+    assert_eq!(status, 204);
+    for text in ["hello 🦀", "as JSON"] {
+        let message = alice.expect("message");
+        assert_eq!(
+            (&message["from"], &message["text"], &message["via"]),
+            (&json!("Wu Kong"), &json!(text), &json!("http"))
+        );
     }
 }

@@ -29,6 +29,9 @@ bash tests/peers/setup.sh
 step "headless Chromium and playwright-core for the browser tests"
 bash tests/browser/setup.sh
 
+step "redis-server from Debian for the chat across processes (tests/chat_redis.rs)"
+bash tests/redis/setup.sh
+
 step "Autobahn|Testsuite (wstest 0.8.2 on a private Python 2.7 from Debian bullseye) for tests/autobahn.rs"
 bash tests/autobahn/setup.sh
 
@@ -37,6 +40,8 @@ cargo test --features "$ADAPTERS"
 
 step "every benchmark once, untimed (criterion's test mode checks each contender's output), so none can rot"
 cargo test --benches
+# Benches behind an adapter feature (skipped by the line above): the quick check.
+cargo test --features axum --bench chat_redis
 cargo test --benches --manifest-path benches/peers/Cargo.toml
 
 step "the scalar fallback alone (SIMD masking off)"

@@ -78,6 +78,105 @@ fn a_large_payload_read_in_bounded_pieces_is_handed_out_from_the_read_buffer() {
     assert_eq!(end, last_end, "binary payload was copied");
 }
 
+/// Reads `wire` the way the tokio driver does: owned buffers from
+/// `lend_receive_buffer`, `read_len(read_size)` bytes at a time (or fewer
+/// when `short` says the socket had less), events polled only when
+/// `read_len` says 0. Returns the messages and every address range a read
+/// filled.
+fn read_owned(
+    wire: &[u8],
+    read_size: usize,
+    short: impl Fn(usize) -> usize,
+) -> (Vec<Message>, Vec<std::ops::Range<usize>>) {
+    let mut server = Connection::new(Role::Server, Config::default());
+    let (mut rest, mut messages, mut reads) = (wire, Vec::new(), Vec::new());
+    while !rest.is_empty() {
+        let len = server.read_len(read_size);
+        if len == 0 {
+            // A frame complete, or no room until its header is decoded.
+            match server.poll_event().unwrap() {
+                Some(Event::Message(message)) => messages.push(message),
+                None => assert!(server.read_len(read_size) > 0, "no progress"),
+                other => panic!("expected a message, got {other:?}"),
+            }
+            continue;
+        }
+        let n = short(reads.len()).min(len).min(rest.len());
+        let mut buf = server.lend_receive_buffer(len);
+        assert!(buf.capacity() >= len, "room for the {len} bytes asked");
+        buf.extend_from_slice(&rest[..n]);
+        let at = buf.as_ptr() as usize;
+        reads.push(at..at + n);
+        assert_eq!(server.receive_owned(buf), n);
+        rest = &rest[n..];
+    }
+    while let Some(event) = server.poll_event().unwrap() {
+        match event {
+            Event::Message(message) => messages.push(message),
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+    (messages, reads)
+}
+
+#[test]
+fn read_len_stops_at_the_end_of_a_large_frame_so_each_lands_in_one_allocation() {
+    // Three 64 KiB frames back to back (64 KiB + 14 bytes each), read in
+    // 64 KiB reads: read_len cuts the second read of each frame at its
+    // end, and the next frame's first read starts a new allocation. Every
+    // payload is then contiguous with the reads of its own frame: no copy.
+    let payload: Vec<u8> = (0..64 * 1024).map(|i| (i * 13) as u8).collect();
+    let frame = masked_frame(0x2, &payload);
+    let wire: Vec<u8> = frame.iter().chain(&frame).chain(&frame).copied().collect();
+    for (name, short) in [
+        ("full reads", &(|_| usize::MAX) as &dyn Fn(usize) -> usize),
+        ("a socket that has 10,000 bytes at a time", &|_| 10_000),
+        ("uneven reads", &|i| [70_000, 3, 65_536, 14, 1][i % 5]),
+    ] {
+        let (messages, reads) = read_owned(&wire, 64 * 1024, short);
+        assert_eq!(messages.len(), 3, "{name}");
+        for message in &messages {
+            assert_eq!(message.as_bytes(), &payload[..], "{name}");
+            // The payload ends where some read ended, and starts inside the
+            // frame's first read: the frame was read in place, not moved.
+            let start = message.as_bytes().as_ptr() as usize;
+            let end = start + payload.len();
+            assert!(
+                reads.iter().any(|r| r.end == end),
+                "{name}: the payload was copied after it was read"
+            );
+            assert!(
+                reads.iter().any(|r| r.start <= start && start <= r.end),
+                "{name}: the payload does not start where it was read"
+            );
+        }
+    }
+}
+
+#[test]
+fn read_len_is_the_read_size_for_small_frames_and_bounded_by_the_input_room() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    assert_eq!(server.read_len(4096), 4096);
+    // Small frames (under 8 KiB) do not cut reads: several arrive in one.
+    let small = masked_frame(0x2, &[7; 1000]);
+    assert_eq!(server.receive(&small[..500]), 500);
+    assert_eq!(server.read_len(4096), 4096);
+    // The input room bounds it (64 KiB beyond the frame being decoded).
+    assert_eq!(server.read_len(1 << 20), server.input_room());
+    assert!(server.input_room() < 1 << 20);
+    // A large frame's header in: no further than its end.
+    let mut server = Connection::new(Role::Server, Config::default());
+    let large = masked_frame(0x2, &[7; 20_000]);
+    assert_eq!(server.receive(&large[..100]), 100);
+    assert_eq!(server.read_len(64 * 1024), large.len() - 100);
+    assert_eq!(server.read_len(50), 50);
+    // Complete: 0 until its event is taken.
+    assert_eq!(server.receive(&large[100..]), large.len() - 100);
+    assert_eq!(server.read_len(64 * 1024), 0);
+    assert!(matches!(server.poll_event(), Ok(Some(Event::Message(_)))));
+    assert_eq!(server.read_len(64 * 1024), 64 * 1024);
+}
+
 #[test]
 fn a_large_text_payload_is_handed_out_from_the_read_buffer() {
     let text = "zero copy, 零拷贝 🎉 ".repeat(3000);

@@ -507,6 +507,12 @@ impl Driver {
         self.reset_flow();
         let room = self.check_room();
         let was_closed = self.conn.is_closed();
+        // read_len: never past the lend nor the input room.
+        let advised = self.conn.read_len(lend);
+        assert!(
+            advised <= lend.min(room),
+            "read_len({lend}) = {advised}, input_room() = {room}"
+        );
         let mut buf = self.conn.lend_receive_buffer(lend);
         assert!(buf.is_empty(), "a lent buffer holds {} bytes", buf.len());
         let fits = lend.min(room);

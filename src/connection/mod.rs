@@ -103,7 +103,9 @@ struct InFrame {
 ///    transport and hand the bytes over with [`receive`](Self::receive)
 ///    (it takes what fits and says how many; keep the rest for after step
 ///    2), or read straight into [`receive_buffer`](Self::receive_buffer) /
-///    [`lend_receive_buffer`](Self::lend_receive_buffer). At end-of-file call
+///    [`lend_receive_buffer`](Self::lend_receive_buffer), reading
+///    [`read_len`](Self::read_len) bytes (no further than a large frame's
+///    end, so its payload is handed out without a copy). At end-of-file call
 ///    [`receive_eof`](Self::receive_eof).
 /// 2. **Time**: call [`handle_timeout`](Self::handle_timeout) with the
 ///    current time after every read and whenever the deadline of

@@ -7,7 +7,7 @@ use super::{Connection, InFrame, Input};
 use crate::agreement::Role;
 use crate::close::CloseFrame;
 use crate::error::ProtocolError;
-use crate::frame::{FrameHeader, OpCode, apply_mask};
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 use crate::message::{Event, Message, MessageKind};
 
 /// Payloads up to this size are copied out of the read buffer; larger ones
@@ -18,6 +18,10 @@ const COPY_BELOW: usize = 4096;
 
 /// Drop the read buffer's allocation when it drains empty and is larger than this.
 const KEEP_READ_CAPACITY: usize = 16 * 1024;
+
+/// Frames from this size on are read up to their end and no further (see
+/// [`Connection::read_len`]).
+const LARGE_FRAME: usize = 8 * 1024;
 
 impl Connection {
     // ---- input -------------------------------------------------------
@@ -77,6 +81,40 @@ impl Connection {
         }
     }
 
+    /// How many bytes to read next, given the read size `len` the caller
+    /// would use: at most `len` and [`input_room`](Self::input_room), and
+    /// no further than the end of a frame of 8 KiB or more
+    /// whose header has arrived. 0 when the connection takes no input now,
+    /// or when such a frame is complete in the buffer: take its event with
+    /// [`poll_event`](Self::poll_event) first (as the call order does).
+    ///
+    /// A large frame's payload is handed out without a copy, taking its
+    /// part of the read buffer's allocation with it. Bytes of the next
+    /// frame read into the same allocation would then be copied into a new
+    /// one at the next read; read up to the frame's end, the buffer is
+    /// empty afterwards and the next read starts a fresh allocation. With
+    /// [`lend_receive_buffer`](Self::lend_receive_buffer), which reserves
+    /// room for a frame header beyond what it lends into an empty buffer, a frame of a
+    /// power-of-two payload read in reads of that size ends in the
+    /// allocation it started in: no copy of its payload at all.
+    pub fn read_len(&self, len: usize) -> usize {
+        let len = len.min(self.input_room());
+        let buffered = self.read_buf.len();
+        let frame_end = match &self.frame {
+            Some(frame) => Some(frame.len),
+            None => match FrameHeader::decode(self.read_buf.data()) {
+                Ok(Some((header, n))) => usize::try_from(header.payload_len)
+                    .ok()
+                    .map(|len| len.saturating_add(n)),
+                _ => None,
+            },
+        };
+        match frame_end {
+            Some(end) if end >= LARGE_FRAME => len.min(end.saturating_sub(buffered)),
+            _ => len,
+        }
+    }
+
     /// Lends an owned buffer to read into, for event loops whose reads
     /// outlive a borrow of the connection (an async read awaits while the
     /// connection keeps sending): an empty `BytesMut` with room for at
@@ -88,7 +126,14 @@ impl Connection {
     pub fn lend_receive_buffer(&mut self, len: usize) -> BytesMut {
         self.commit_received(0);
         let len = len.min(self.input_room());
-        self.read_buf.lend_owned(len)
+        // A read into an empty buffer starts a frame: room for its header
+        // besides (see `read_len`); later reads of the frame fill that room.
+        let room = if self.read_buf.len() == 0 {
+            len + MAX_HEADER_LEN
+        } else {
+            len
+        };
+        self.read_buf.lend_owned(room)
     }
 
     /// Takes the bytes read into `buf` (a buffer from

@@ -3,9 +3,9 @@
 //! wakers of whoever waits. One `std::sync::Mutex` guards it, held for one
 //! step at a time and never across an `.await`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 use std::vec::Vec;
 
@@ -42,6 +42,48 @@ pub(super) struct Inner {
     /// The driver, to wake when there is output to write or room for
     /// events again.
     pub(super) driver_waker: Option<Waker>,
+    /// The [`Tracker`](super::Tracker)s that track this connection, and its
+    /// key in each: it leaves them when it finishes (see [`untrack`](Self::untrack)).
+    pub(super) trackers: Vec<(Weak<Registry>, u64)>,
+}
+
+/// A tracker's connections by key. Lock order: a connection's [`Shared`]
+/// first, then a registry; a registry's lock is never held while a
+/// connection's is taken.
+#[derive(Debug, Default)]
+pub(super) struct Registry {
+    conns: Mutex<(u64, HashMap<u64, Weak<Shared>>)>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, (u64, HashMap<u64, Weak<Shared>>)> {
+        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds `shared` (whose lock the caller holds, as `inner`).
+    pub(super) fn add(self: &Arc<Self>, shared: &Arc<Shared>, inner: &mut Inner) {
+        let mut conns = self.lock();
+        let key = conns.0;
+        conns.0 += 1;
+        conns.1.insert(key, Arc::downgrade(shared));
+        inner.trackers.push((Arc::downgrade(self), key));
+    }
+
+    /// The connections tracked now (a snapshot, taken without holding any
+    /// connection's lock).
+    pub(super) fn snapshot(&self) -> Vec<Arc<Shared>> {
+        let mut conns = self.lock();
+        // Connections whose driver was dropped unpolled and whose handles
+        // are gone never finished: forgotten here.
+        conns.1.retain(|_, weak| weak.strong_count() > 0);
+        conns.1.values().filter_map(Weak::upgrade).collect()
+    }
+
+    /// How many connections are tracked.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.lock().1.len()
+    }
 }
 
 /// The shared state; see the module docs.
@@ -66,6 +108,7 @@ impl Shared {
                 send_wakers: Vec::new(),
                 finish_wakers: Vec::new(),
                 driver_waker: None,
+                trackers: Vec::new(),
             }),
         }
     }
@@ -94,6 +137,15 @@ pub(super) fn register_in(list: &mut Vec<Waker>, waker: &Waker) {
 }
 
 impl Inner {
+    /// Leaves every tracker: the connection is over (or its driver gone).
+    pub(super) fn untrack(&mut self) {
+        for (registry, key) in self.trackers.drain(..) {
+            if let Some(registry) = registry.upgrade() {
+                registry.lock().1.remove(&key);
+            }
+        }
+    }
+
     /// Wakes the driver: there is output, or room for events again.
     pub(super) fn wake_driver(&mut self) {
         if let Some(waker) = self.driver_waker.take() {

@@ -1,11 +1,11 @@
 //! Graceful shutdown: close every tracked connection with one code and
 //! wait for them, up to a deadline.
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 use std::vec::Vec;
 
-use super::shared::{Shared, register_in};
+use super::shared::{Registry, Shared, register_in};
 use super::socket::{Sender, WebSocket};
 use crate::close::CloseCode;
 use crate::connection::State;
@@ -13,11 +13,12 @@ use crate::connection::State;
 /// The connections of a server, for a graceful shutdown: [`track`](Self::track)
 /// each one as it is accepted, then [`close_all`](Self::close_all).
 ///
-/// Holds a weak reference per connection (a few bytes); finished
-/// connections are forgotten as new ones are tracked.
+/// Holds a weak reference per open connection, and the connection its key
+/// (about 80 bytes in all); a connection leaves every tracker the moment it
+/// finishes, so a tracker never holds more than the connections open now.
 #[derive(Debug, Clone, Default)]
 pub struct Tracker {
-    conns: Arc<Mutex<Vec<Weak<Shared>>>>,
+    registry: Arc<Registry>,
 }
 
 impl Tracker {
@@ -31,14 +32,13 @@ impl Tracker {
         self.track_sender(&ws.sender());
     }
 
-    /// Tracks the connection of `sender`.
+    /// Tracks the connection of `sender` (nothing if it has finished).
     pub fn track_sender(&self, sender: &Sender) {
-        let mut conns = self.conns.lock().unwrap_or_else(PoisonError::into_inner);
-        // Amortised: forget finished connections when the list doubled.
-        if conns.len() >= 64 && conns.len() == conns.capacity() {
-            conns.retain(|weak| weak.upgrade().is_some_and(|s| !s.lock().finished));
+        let shared = sender.shared();
+        let mut inner = shared.lock();
+        if !inner.finished {
+            self.registry.add(shared, &mut inner);
         }
-        conns.push(Arc::downgrade(sender.shared()));
     }
 
     /// How many tracked connections are not finished.
@@ -47,12 +47,9 @@ impl Tracker {
     }
 
     fn live(&self) -> Vec<Arc<Shared>> {
-        let conns = self.conns.lock().unwrap_or_else(PoisonError::into_inner);
-        conns
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|shared| !shared.lock().finished)
-            .collect()
+        let mut live = self.registry.snapshot();
+        live.retain(|shared| !shared.lock().finished);
+        live
     }
 
     /// Starts the close handshake on every tracked connection that is still
@@ -88,5 +85,33 @@ impl Tracker {
         });
         let _ = ::tokio::time::timeout(timeout, wait).await;
         live.iter().filter(|shared| !shared.lock().finished).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agreement::Role;
+    use crate::connection::{Config, Connection};
+
+    #[tokio::test]
+    async fn a_finished_connection_leaves_its_tracker() {
+        let tracker = Tracker::new();
+        let (a, b) = ::tokio::io::duplex(4096);
+        let server =
+            WebSocket::from_connection(a, Connection::new(Role::Server, Config::default()));
+        let client =
+            WebSocket::from_connection(b, Connection::new(Role::Client, Config::default()));
+        tracker.track(&server);
+        tracker.track(&client);
+        assert_eq!((tracker.registry.len(), tracker.open()), (2, 2));
+        let left = tracker
+            .close_all(CloseCode::GOING_AWAY, "bye", Duration::from_secs(5))
+            .await;
+        assert_eq!(left, 0);
+        // Both drivers finished: nothing is retained, handles or not.
+        assert_eq!(tracker.registry.len(), 0);
+        drop((server, client));
+        assert_eq!(tracker.registry.len(), 0);
     }
 }

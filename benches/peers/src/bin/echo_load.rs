@@ -14,6 +14,11 @@
 //! a handshake cost, outside the measured window). Frames are encrypted
 //! and decrypted by the generator as any TLS client would.
 //!
+//! `--sources K` (either mode) binds connection `i` to the source address
+//! 127.0.0.(2 + i mod K) rather than letting the kernel pick 127.0.0.1:
+//! each source address has its own ephemeral port range (about 28,000
+//! ports), so 50,000 connections need two or more (benches/tokio_scale.sh).
+//!
 //! **Echo mode** opens `--conns` connections (opening handshake each), then
 //! plays ping-pong on all of them at once: each connection has one binary
 //! message of `--size` bytes in flight, and sends the next as soon as the
@@ -47,13 +52,14 @@
 //! unmasks all the same), and it verifies every echo byte for byte.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use std::{env, fs, process, thread};
 
 use mio::net::TcpStream as MioStream;
 use mio::{Events, Interest, Poll, Token};
 use rfc6455_peer_benches::{Kind, payload, push_frame};
+use socket2::{Domain, Protocol, Socket, Type};
 #[cfg(feature = "tls")]
 use tls::tls_config;
 use tls::{Session, TlsConfig};
@@ -69,6 +75,16 @@ struct Args {
     settle: f64,
     inflight: Option<usize>,
     tls: bool,
+    sources: u8,
+}
+
+impl Args {
+    /// The source address of connection `i` (`--sources`), or `None` for
+    /// the kernel's choice.
+    fn source(&self, i: usize) -> Option<Ipv4Addr> {
+        (self.sources > 0)
+            .then(|| Ipv4Addr::new(127, 0, 0, 2 + (i % usize::from(self.sources)) as u8))
+    }
 }
 
 fn main() {
@@ -279,8 +295,20 @@ mod tls {
 
 /// Opens one WebSocket connection (blocking), returning the socket after
 /// the 101 response, and its TLS session with `tls`.
-fn connect(addr: SocketAddr, tls: Option<&TlsConfig>) -> io::Result<(TcpStream, Option<Session>)> {
-    let mut tcp = TcpStream::connect(addr)?;
+fn connect(
+    addr: SocketAddr,
+    source: Option<Ipv4Addr>,
+    tls: Option<&TlsConfig>,
+) -> io::Result<(TcpStream, Option<Session>)> {
+    let mut tcp = match source {
+        None => TcpStream::connect(addr)?,
+        Some(ip) => {
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+            socket.bind(&SocketAddr::from((ip, 0)).into())?;
+            socket.connect(&addr.into())?;
+            socket.into()
+        }
+    };
     tcp.set_nodelay(true)?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut session = tls.map(tls::new_session).transpose()?;
@@ -408,7 +436,7 @@ fn echo(args: &Args) -> io::Result<()> {
     #[cfg(not(feature = "tls"))]
     let tls: Option<TlsConfig> = None;
     for i in 0..args.conns {
-        let (stream, tls) = connect(args.addr, tls.as_ref())?;
+        let (stream, tls) = connect(args.addr, args.source(i), tls.as_ref())?;
         stream.set_nonblocking(true)?;
         let mut stream = MioStream::from_std(stream);
         poll.registry().register(
@@ -614,8 +642,8 @@ fn idle(args: &Args, n: usize) -> io::Result<()> {
     let mut expected = Vec::new();
     push_frame(&mut expected, false, &body, None);
     let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (mut stream, _) = connect(args.addr, None)?;
+    for i in 0..n {
+        let (mut stream, _) = connect(args.addr, args.source(i), None)?;
         // One message each, so every connection has been through a read.
         stream.write_all(&frame)?;
         let mut reply = vec![0; expected.len()];
@@ -648,7 +676,8 @@ fn idle(args: &Args, n: usize) -> io::Result<()> {
 }
 
 const USAGE: &str = "usage: echo_load --addr HOST:PORT --server-pid PID \
-    (--conns N --size BYTES [--secs S] [--warmup S] [--inflight N] | --idle N [--settle S])";
+    (--conns N --size BYTES [--secs S] [--warmup S] [--inflight N] [--tls] | --idle N [--settle S]) \
+    [--sources K]";
 
 fn parse_args() -> Args {
     let mut args = Args {
@@ -662,6 +691,7 @@ fn parse_args() -> Args {
         settle: 1.0,
         inflight: None,
         tls: false,
+        sources: 0,
     };
     let mut it = env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -685,6 +715,7 @@ fn parse_args() -> Args {
             "--idle" => args.idle = Some(parse(&flag, &value)),
             "--settle" => args.settle = parse(&flag, &value),
             "--inflight" => args.inflight = Some(parse(&flag, &value)),
+            "--sources" => args.sources = parse(&flag, &value),
             _ => usage(&format!("unknown flag {flag}")),
         }
     }
@@ -696,6 +727,9 @@ fn parse_args() -> Args {
     }
     if !args.addr.ip().is_loopback() {
         usage("only loopback addresses are allowed");
+    }
+    if args.sources > 250 {
+        usage("--sources is at most 250 (127.0.0.2 to 127.0.0.251)");
     }
     if !(args.secs > 0.0 && args.secs <= 60.0) {
         usage("--secs must be in (0, 60]");
