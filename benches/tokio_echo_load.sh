@@ -37,6 +37,19 @@
 # of them is on the CPU), so messages/s is a property of the pair; server
 # CPU per message is the server's alone.
 #
+# TLS=1: the same cells over TLS (issue 15): every server accepts through
+# tokio-rustls with one ring-provider ServerConfig and a self-signed
+# certificate generated at its start (benches/peers/src/echo_server.rs
+# --tls), the generator is a rustls client (echo_load --tls); the binaries
+# are built with the benches' feature `tls` (off by default, so that
+# tests/run.sh builds no TLS stack for benches/peers). Only our
+# server and tokio-tungstenite (whose rustls features put the same
+# tokio-rustls stream under it) run; no idle-memory rounds. For what TLS
+# costs, compare with a plain run of the same cells:
+#
+#   TLS=1 CONNS=64 SIZES="16 65536" bash benches/tokio_echo_load.sh
+#   CONNS=64 SIZES="16 65536" IDLE=0 bash benches/tokio_echo_load.sh
+#
 # Every run stops by itself (echo_load has a fixed window and a 10 s
 # deadline for the echoes in flight); the script only ends the server
 # processes it started, by PID. Prints markdown tables (medians over the
@@ -73,6 +86,13 @@ fi
 server_cpu=() client_cpu=()
 if [[ "$PIN" == 1 ]]; then server_cpu=(taskset -c 1) client_cpu=(taskset -c 0); fi
 SERVERS=(rfc6455 fastwebsockets tokio-websockets tokio-tungstenite)
+TLS=${TLS:-0}
+tls_flag=()
+if [[ "$TLS" == 1 ]]; then
+    SERVERS=(rfc6455 tokio-tungstenite)
+    tls_flag=(--tls)
+    IDLE=0
+fi
 
 # report RAW: the markdown tables of a run's raw lines.
 report() {
@@ -174,10 +194,12 @@ cd "$root"
 bin=benches/peers/target/release
 out_dir=benches/peers/target/tokio_echo_load
 mkdir -p "$out_dir"
-raw="$out_dir/raw-$(date -u +%Y%m%dT%H%M%SZ).txt"
+raw="$out_dir/$([[ "$TLS" == 1 ]] && echo tls-)raw-$(date -u +%Y%m%dT%H%M%SZ).txt"
 
 echo "building (release)..." >&2
-(cd benches/peers && cargo build --release --quiet --bin echo_load \
+features=()
+[[ "$TLS" == 1 ]] && features=(--features tls)
+(cd benches/peers && cargo build --release --quiet "${features[@]}" --bin echo_load \
     --bin rfc6455_tokio_echo_server --bin fastwebsockets_echo_server \
     --bin tokio_websockets_echo_server --bin tokio_tungstenite_echo_server)
 
@@ -206,7 +228,7 @@ trap cleanup EXIT
 start_server() {
     local log="$out_dir/$1.stdout"
     : >"$log"
-    "${server_cpu[@]}" "$bin/${1//-/_}${suffix[$1]}" --addr 127.0.0.1:0 --threads "$THREADS" \
+    "${server_cpu[@]}" "$bin/${1//-/_}${suffix[$1]}" --addr 127.0.0.1:0 --threads "$THREADS" "${tls_flag[@]}" \
         >"$log" 2>>"$out_dir/$1.stderr" &
     server_pid=$!
     addr=
@@ -250,7 +272,7 @@ order() {
     echo "# date $(date -u +%Y-%m-%dT%H:%MZ) head $(git rev-parse --short HEAD)" \
          "($(git status --porcelain -- src Cargo.toml | wc -l) changed files in src/)" \
          "cpu '$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)' nproc $(nproc)" \
-         "threads $THREADS pin $PIN secs $SECS warmup $WARMUP repeat $REPEAT"
+         "threads $THREADS pin $PIN secs $SECS warmup $WARMUP repeat $REPEAT tls $TLS"
     echo "# load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$raw" >&2
 
@@ -264,7 +286,7 @@ for round in $(seq "$REPEAT"); do
                 start_server "$server"
                 load=$(cut -d' ' -f1 /proc/loadavg)
                 r0=$(retrans) d0=$(drops)
-                if line=$("${client_cpu[@]}" "$bin/echo_load" --addr "$addr" --server-pid "$server_pid" \
+                if line=$("${client_cpu[@]}" "$bin/echo_load" "${tls_flag[@]}" --addr "$addr" --server-pid "$server_pid" \
                           --conns "$conns" --size "$size" --inflight "$inflight" \
                           --secs "$SECS" --warmup "$WARMUP"); then
                     net="retrans=$(( $(retrans) - r0 )) drops=$(( $(drops) - d0 ))"
@@ -276,6 +298,7 @@ for round in $(seq "$REPEAT"); do
             done
         done
     done
+    (( IDLE > 0 )) || continue
     for server in $(order "$round"); do
         start_server "$server"
         sleep 0.3

@@ -115,14 +115,13 @@
 //! online. `--no-deflate` declines the extension.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, mem, process, thread};
 
-use rfc6455::blocking::{self, Error, Reader, WebSocket, Writer};
+use rfc6455::blocking::{self, Error, Reader, Split, WebSocket, Writer};
 use rfc6455::handshake::Limits;
 use rfc6455::{CloseCode, Config, Keepalive, Lost, Message};
 use serde_json::{Value, json};
@@ -135,6 +134,9 @@ mod support;
 
 #[path = "support/access.rs"]
 mod access;
+
+#[path = "support/tls.rs"]
+mod tls;
 
 use limits::{Gate, TokenBucket};
 
@@ -174,7 +176,7 @@ usage: chat_server [--addr HOST:PORT] [--queue N] [--ping-interval SECS] [--idle
                    [--connect-burst N] [--connect-rate PER_SEC]
                    [--line-burst N] [--line-rate PER_SEC] [--flood-limit N]
                    [--allow-origin ORIGIN]... [--any-origin] [--host NAME]...
-                   [--memory-budget-mib N]
+                   [--memory-budget-mib N] [--tls-cert FILE --tls-key FILE]
 
   --addr HOST:PORT      address to listen on (default 127.0.0.1:9002;
                         port 0 picks a free port, printed at start)
@@ -209,6 +211,9 @@ usage: chat_server [--addr HOST:PORT] [--queue N] [--ping-interval SECS] [--idle
 #[derive(Clone)]
 struct Settings {
     addr: String,
+    /// `--tls-cert`/`--tls-key`: HTTPS and wss:// on the same port.
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    tls: Option<tls::ServerTls>,
     /// Who may connect: `--allow-origin`, `--any-origin`, `--host`.
     gate: access::Gate,
     /// One budget for the message bytes of all connections.
@@ -278,7 +283,12 @@ fn main() {
     let addr = listener
         .local_addr()
         .map_or(settings.addr.clone(), |a| a.to_string());
-    println!("chat server listening on ws://{addr}/ws (page: http://{addr}/)");
+    let (ws, http) = if settings.tls.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    println!("chat server listening on {ws}://{addr}/ws (page: {http}://{addr}/)");
 
     let room = Arc::new(Mutex::new(Room::default()));
     let mut gate = Gate::new(
@@ -522,13 +532,47 @@ fn now_ms() -> u64 {
 
 // ---- one connection -------------------------------------------------------------
 
-/// Serves one connection: the page, a 404, or a chat user until it leaves.
-fn serve(mut stream: TcpStream, room: &Mutex<Room>, settings: &Settings) -> Result<(), Error> {
+/// Serves one connection: the page, a 404, or a chat user until it
+/// leaves; with `--tls-cert`, over TLS (one deadline for TLS and the head).
+fn serve(stream: TcpStream, room: &Mutex<Room>, settings: &Settings) -> Result<(), Error> {
     stream.set_nodelay(true)?; // deliver each message at once, no Nagle delay
+    #[cfg(feature = "rustls")]
+    if let Some(config) = &settings.tls {
+        let (stream, limits) = blocking::tls::accept_with(stream, config, &settings.limits())?;
+        return serve_http(stream, &limits, room, settings);
+    }
+    serve_http(stream, &settings.limits(), room, settings)
+}
+
+/// The socket under a stream, for cutting a member's connection.
+trait Socket: Split {
+    fn socket(&self) -> &TcpStream;
+}
+
+impl Socket for TcpStream {
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl Socket for blocking::tls::TlsStream {
+    fn socket(&self) -> &TcpStream {
+        self.get_ref()
+    }
+}
+
+/// [`serve`] after TLS (or without).
+fn serve_http<S: Socket>(
+    mut stream: S,
+    limits: &Limits,
+    room: &Mutex<Room>,
+    settings: &Settings,
+) -> Result<(), Error> {
     // The whole head must arrive by the handshake deadline. A malformed or
     // oversized head is answered (400, 431), then the socket lingers so the
     // client gets to read that.
-    let (request, rest) = blocking::read_request(&mut stream, &settings.limits())?;
+    let (request, rest) = blocking::read_request(&mut stream, limits)?;
 
     let response = match (request.method(), request.path()) {
         (_, "/ws") => {
@@ -546,19 +590,20 @@ fn serve(mut stream: TcpStream, room: &Mutex<Room>, settings: &Settings) -> Resu
     // `read_request` leaves the socket without timeouts: bound the response.
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     stream.write_all(&response)?;
+    stream.flush()?;
     Ok(())
 }
 
 /// Joins the room as `name`, then runs the user's reader here and its
 /// writer on a second thread until either ends.
-fn chat(
-    mut ws: WebSocket<TcpStream>,
+fn chat<S: Socket>(
+    mut ws: WebSocket<S>,
     name: Option<String>,
     room: &Mutex<Room>,
     settings: &Settings,
 ) -> Result<(), Error> {
     let (queue, outgoing) = sync_channel(settings.queue);
-    let socket = ws.get_ref().try_clone()?;
+    let socket = ws.get_ref().socket().try_clone()?;
     let joined = lock(room).join(name, queue, socket);
     let (id, name) = match joined {
         Ok(joined) => joined,
@@ -836,7 +881,9 @@ fn parse_args() -> Settings {
         line_burst: 20,
         line_rate: 10.0,
         flood_limit: 100,
+        tls: None,
     };
+    let mut tls_flags = tls::Flags::default();
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -844,11 +891,16 @@ fn parse_args() -> Settings {
             None => (arg.clone(), None),
         };
         if flag == "--help" || flag == "-h" {
-            println!("{USAGE}\n{}", access::USAGE);
+            println!("{USAGE}\n{}\n{}", access::USAGE, tls::USAGE);
             process::exit(0);
         }
         let mut inline = inline;
         match access.parse(&flag, || inline.take().or_else(|| args.next())) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
+        }
+        match tls_flags.parse(&flag, || inline.take().or_else(|| args.next())) {
             Ok(true) => continue,
             Ok(false) => {}
             Err(message) => usage_error(&message),
@@ -877,6 +929,7 @@ fn parse_args() -> Settings {
     }
     settings.gate = access::Gate::new(&access);
     settings.budget = access.budget();
+    settings.tls = tls::server_config(&tls_flags).unwrap_or_else(|e| usage_error(&e));
     settings
 }
 

@@ -3,7 +3,14 @@
 //!
 //! ```text
 //! cargo run --example client -- ws://127.0.0.1:9001/ws
+//! cargo run --example client --features rustls -- --ca ca.pem wss://localhost:9443/ws
 //! ```
+//!
+//! `wss://` (feature `rustls`) verifies the server's certificate for the
+//! URL's host against the CA certificates of `--ca FILE` (PEM), or, without
+//! it, against the roots of the crate's features (`rustls-tls-webpki-roots`:
+//! Mozilla's, `rustls-tls-native-roots`: the system's). DNS, TCP, TLS and the
+//! WebSocket handshake together have 10 s.
 //!
 //! Text messages are printed as they are, one per line; binary ones as
 //! `[binary, N bytes: 00 01 ...]`. At the end of stdin (Ctrl-D) the client
@@ -22,11 +29,12 @@
 //! `--no-deflate` offers nothing. The output is the same either way.
 
 use std::io::{self, BufRead, Write};
+#[cfg(not(feature = "rustls"))]
 use std::net::TcpStream;
 use std::time::Duration;
 use std::{env, process, thread};
 
-use rfc6455::blocking::{Reader, WebSocket};
+use rfc6455::blocking::{Error, Reader, WebSocket};
 use rfc6455::handshake::{ClientOptions, Uri};
 use rfc6455::{CloseCode, CloseFrame, Config, Event, Lost, Message};
 
@@ -34,37 +42,29 @@ use rfc6455::{CloseCode, CloseFrame, Config, Event, Lost, Message};
 /// the server to end the TCP connection (`Config::close_timeout`).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+#[path = "support/tls.rs"]
+#[allow(unused)] // the client uses only the --ca part
+mod tls;
+
 const USAGE: &str = "\
-usage: client [--no-deflate] ws://HOST:PORT/PATH
+usage: client [--no-deflate] [--ca FILE] ws://HOST:PORT/PATH | wss://HOST:PORT/PATH
 
 Sends each line of stdin as a text message and prints what comes back.
 At the end of stdin, closes with code 1000.
 
   --no-deflate  do not offer permessage-deflate (RFC 7692); by default it
                 is offered, and used if the server accepts it
+  --ca FILE     for wss://: trust the CA certificates in FILE (PEM) instead
+                of the default roots (needs --features rustls)
   --help        show this help";
 
 fn main() {
-    let (url, deflate) = parse_args();
+    let (url, deflate, ca) = parse_args();
     let uri = Uri::parse(&url).unwrap_or_else(|e| usage_error(&format!("{url:?}: {e}")));
-    if uri.secure() {
-        usage_error("wss:// needs TLS, which this example does not do; use ws://");
-    }
-    // An IPv6 literal keeps its brackets in the URI; the socket wants it bare.
-    let host = uri.host().trim_start_matches('[').trim_end_matches(']');
-    let stream = TcpStream::connect((host, uri.port())).unwrap_or_else(|e| {
-        eprintln!("client: cannot connect to {host} port {}: {e}", uri.port());
+    let ws = connect(&url, &uri, config(deflate), ca).unwrap_or_else(|e| {
+        eprintln!("client: cannot connect to {url}: {}", describe(&e, &uri));
         process::exit(1);
     });
-    let _ = stream.set_nodelay(true); // send each line at once
-    let ws = match WebSocket::connect_with(stream, &url, ClientOptions::default(), config(deflate))
-    {
-        Ok((ws, _response)) => ws,
-        Err(e) => {
-            eprintln!("client: handshake with {url} failed: {e}");
-            process::exit(1);
-        }
-    };
     eprintln!("connected to {url}");
     let (reader, mut writer) = ws.split().unwrap_or_else(|e| {
         eprintln!("client: {e}");
@@ -86,6 +86,64 @@ fn main() {
         eprintln!("client: cannot send the close frame: {e}");
     }
     let _ = printer.join();
+}
+
+/// DNS, TCP, TLS for `wss://`, and the handshake, within 10 s.
+#[cfg(feature = "rustls")]
+fn connect(
+    url: &str,
+    _uri: &Uri,
+    config: Config,
+    ca: Option<String>,
+) -> Result<WebSocket<rfc6455::blocking::tls::MaybeTlsStream>, Error> {
+    let tls =
+        ca.map(|ca| tls::client_config_with_ca(ca.as_ref()).unwrap_or_else(|e| usage_error(&e)));
+    let (ws, _response) =
+        rfc6455::blocking::tls::connect_with(url, tls, ClientOptions::default(), config)?;
+    Ok(ws)
+}
+
+/// Without TLS: `ws://` only.
+#[cfg(not(feature = "rustls"))]
+fn connect(
+    url: &str,
+    uri: &Uri,
+    config: Config,
+    ca: Option<String>,
+) -> Result<WebSocket<TcpStream>, Error> {
+    if uri.secure() || ca.is_some() {
+        usage_error("wss:// and --ca need TLS: build with --features rustls");
+    }
+    // An IPv6 literal keeps its brackets in the URI; the socket wants it bare.
+    let host = uri.host().trim_start_matches('[').trim_end_matches(']');
+    let stream = TcpStream::connect((host, uri.port()))?;
+    let _ = stream.set_nodelay(true); // send each line at once
+    let (ws, _response) = WebSocket::connect_with(stream, url, ClientOptions::default(), config)?;
+    Ok(ws)
+}
+
+/// An error, in words that say what to do about a TLS one.
+fn describe(error: &Error, uri: &Uri) -> String {
+    #[cfg(feature = "rustls")]
+    {
+        use rfc6455::tls::Failure;
+        match error.tls_failure() {
+            Some(Failure::UntrustedCertificate) => {
+                return format!(
+                    "the server's certificate is not trusted ({error}); pass its CA with --ca FILE"
+                );
+            }
+            Some(Failure::WrongHost) => {
+                return format!(
+                    "the server's certificate is not valid for {} ({error})",
+                    uri.host()
+                );
+            }
+            _ => {}
+        }
+    }
+    let _ = uri;
+    error.to_string()
 }
 
 /// Prints every message until the connection ends; returns the exit status.
@@ -159,12 +217,18 @@ fn config(deflate: bool) -> Config {
     config
 }
 
-/// The URL, and whether to offer permessage-deflate.
-fn parse_args() -> (String, bool) {
+/// The URL, whether to offer permessage-deflate, and `--ca`.
+fn parse_args() -> (String, bool, Option<String>) {
     let mut url = None;
     let mut deflate = true;
-    for arg in env::args().skip(1) {
+    let mut ca = None;
+    let mut args = env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--ca" => match args.next() {
+                Some(file) => ca = Some(file),
+                None => usage_error("--ca needs a file"),
+            },
             "--help" | "-h" => {
                 println!("{USAGE}");
                 process::exit(0);
@@ -176,7 +240,7 @@ fn parse_args() -> (String, bool) {
         }
     }
     match url {
-        Some(url) => (url, deflate),
+        Some(url) => (url, deflate, ca),
         None => usage_error("expected one ws:// URL"),
     }
 }

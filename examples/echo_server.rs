@@ -54,13 +54,13 @@
 //! trying out clients), and `--no-deflate` declines the extension. Without
 //! the crate's `deflate` feature (on by default) the extension is declined.
 
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use std::{env, process, thread};
 
-use rfc6455::blocking::{self, Error, WebSocket};
+use rfc6455::blocking::{self, Error, Transport, WebSocket};
 use rfc6455::handshake::Limits;
 use rfc6455::{Config, Keepalive, Lost};
 
@@ -71,6 +71,9 @@ mod cap;
 
 #[path = "support/access.rs"]
 mod access;
+
+#[path = "support/tls.rs"]
+mod tls;
 
 /// The page served on `GET /`.
 const PAGE: &str = include_str!("echo.html");
@@ -106,7 +109,7 @@ usage: echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-takeover
                    [--handshake-timeout SECS] [--ping-after SECS]
                    [--keepalive-timeout SECS] [--max-connections N]
                    [--allow-origin ORIGIN]... [--any-origin] [--host NAME]...
-                   [--memory-budget-mib N]
+                   [--memory-budget-mib N] [--tls-cert FILE --tls-key FILE]
 
   --addr HOST:PORT          address to listen on (default 127.0.0.1:9001;
                             port 0 picks a free port, printed at start)
@@ -129,8 +132,10 @@ usage: echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-takeover
                             exhausting the machine's process IDs; lowered
                             to fit `ulimit -n`: {max} here)
 {access}
+{tls}
   --help                    show this help",
-        access = access::USAGE
+        access = access::USAGE,
+        tls = tls::USAGE
     )
 }
 
@@ -142,7 +147,12 @@ fn main() {
     });
     // With port 0 the OS picks the port: print the address actually bound.
     let addr = listener.local_addr().map_or(addr, |a| a.to_string());
-    println!("echo server listening on ws://{addr}/ws (page: http://{addr}/)");
+    let (ws, http) = if settings.tls.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    println!("echo server listening on {ws}://{addr}/ws (page: {http}://{addr}/)");
 
     let settings = Arc::new(settings);
     let cap = cap::Cap::new(settings.max_connections);
@@ -187,20 +197,39 @@ struct Settings {
     keepalive: Keepalive,
     /// Connections served at once; past them, 503.
     max_connections: usize,
+    /// `--tls-cert`/`--tls-key`: HTTPS and wss:// on the same port.
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    tls: Option<tls::ServerTls>,
 }
 
-/// Serves one connection: the page, a 404, or a WebSocket echoed until it closes.
-fn serve(mut stream: TcpStream, settings: &Settings) -> Result<(), Error> {
+/// Serves one connection: the page, a 404, or a WebSocket echoed until it
+/// closes; with `--tls-cert`, over TLS.
+fn serve(stream: TcpStream, settings: &Settings) -> Result<(), Error> {
     stream.set_nodelay(true)?; // echo each message at once, no Nagle delay
-    // The whole head must arrive by the handshake deadline, so slow or
-    // silent clients hold a thread only that long. A malformed or oversized
-    // head is answered (400, 431), then the socket lingers so the client
-    // gets to read that.
+    // The whole head (after the TLS handshake, if any: one deadline for
+    // both) must arrive by the handshake deadline, so slow or silent
+    // clients hold a thread only that long. A malformed or oversized head
+    // is answered (400, 431), then the socket lingers so the client gets to
+    // read that.
     let limits = Limits {
         timeout: Some(settings.handshake_timeout),
         ..Limits::default()
     };
-    let (request, rest) = blocking::read_request(&mut stream, &limits)?;
+    #[cfg(feature = "rustls")]
+    if let Some(config) = &settings.tls {
+        let (stream, limits) = blocking::tls::accept_with(stream, config, &limits)?;
+        return serve_http(stream, &limits, settings);
+    }
+    serve_http(stream, &limits, settings)
+}
+
+/// [`serve`] after TLS (or without): the request head, then the page or the socket.
+fn serve_http<S: Transport>(
+    mut stream: S,
+    limits: &Limits,
+    settings: &Settings,
+) -> Result<(), Error> {
+    let (request, rest) = blocking::read_request(&mut stream, limits)?;
 
     if request.is_websocket_upgrade() || request.path() == "/ws" {
         // Only pages of this server (or `--allow-origin`) may connect: 403
@@ -218,6 +247,7 @@ fn serve(mut stream: TcpStream, settings: &Settings) -> Result<(), Error> {
     // `read_request` leaves the socket without timeouts: bound the response.
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     stream.write_all(&support::plain_http(request.method(), request.path(), PAGE))?;
+    stream.flush()?;
     Ok(())
 }
 
@@ -262,7 +292,7 @@ fn with_deflate(config: Config, _: Deflate) -> Config {
 /// Sends every message back as it came, until the client closes. `Ok` once
 /// the close handshake is complete (and the lingering close done);
 /// dropping the socket then ends TCP.
-fn echo(ws: &mut WebSocket<TcpStream>) -> Result<(), Error> {
+fn echo<S: Transport>(ws: &mut WebSocket<S>) -> Result<(), Error> {
     while let Some(message) = ws.read()? {
         ws.send(&message)?;
     }
@@ -295,9 +325,15 @@ fn parse_args() -> (String, Settings) {
     let mut keepalive = Keepalive::default();
     let mut max_connections = cap::default_max(DEFAULT_MAX_CONNECTIONS, FDS_PER_CONNECTION);
     let mut access = access::Access::default();
+    let mut tls_flags = tls::Flags::default();
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         match access.parse(&arg, || args.next()) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
+        }
+        match tls_flags.parse(&arg, || args.next()) {
             Ok(true) => continue,
             Ok(false) => {}
             Err(message) => usage_error(&message),
@@ -331,6 +367,7 @@ fn parse_args() -> (String, Settings) {
         handshake_timeout,
         keepalive,
         max_connections,
+        tls: tls::server_config(&tls_flags).unwrap_or_else(|e| usage_error(&e)),
     };
     (addr, settings)
 }

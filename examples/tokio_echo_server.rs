@@ -89,7 +89,7 @@ use std::{env, process};
 use rfc6455::handshake::{Limits, http_response};
 use rfc6455::tokio::{Error, Tracker, WebSocket, read_request};
 use rfc6455::{CloseCode, Config, Keepalive, Lost, UsageError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
@@ -98,6 +98,9 @@ mod support;
 
 #[path = "support/access.rs"]
 mod access;
+
+#[path = "support/tls.rs"]
+mod tls;
 
 /// The page served on `GET /`: the same file as `echo_server`'s.
 const PAGE: &str = include_str!("echo.html");
@@ -126,7 +129,7 @@ usage: tokio_echo_server [--addr HOST:PORT] [--no-deflate | --deflate-context-ta
                          [--ping-after SECS] [--keepalive-timeout SECS]
                          [--shutdown-timeout SECS] [--worker-threads N]
                          [--allow-origin ORIGIN]... [--any-origin] [--host NAME]...
-                         [--memory-budget-mib N]
+                         [--memory-budget-mib N] [--tls-cert FILE --tls-key FILE]
 
   --addr HOST:PORT          address to listen on (default 127.0.0.1:9005;
                             port 0 picks a free port, printed at start)
@@ -175,6 +178,9 @@ struct Server {
     /// Who may connect: `--allow-origin`, `--any-origin`, `--host`.
     gate: access::Gate,
     limits: Limits,
+    /// `--tls-cert`/`--tls-key`: HTTPS and wss:// on the same port.
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    tls: Option<tls::ServerTls>,
     /// One permit per connection in its handshake or open.
     slots: Arc<Semaphore>,
     /// One permit per `503` being answered.
@@ -199,12 +205,18 @@ async fn run(options: Options) -> i32 {
     let addr = listener
         .local_addr()
         .map_or_else(|_| options.addr.clone(), |a| a.to_string());
-    println!("tokio echo server listening on ws://{addr}/ws (page: http://{addr}/)");
+    let (ws, http) = if options.tls.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    println!("tokio echo server listening on {ws}://{addr}/ws (page: {http}://{addr}/)");
 
     let server = Arc::new(Server {
         config: options.config,
         gate: options.gate,
         limits: options.limits,
+        tls: options.tls,
         slots: Arc::new(Semaphore::new(options.max_connections)),
         overflow: Arc::new(Semaphore::new(OVERFLOW)),
         tracker: Tracker::new(),
@@ -333,8 +345,28 @@ async fn connection(
 /// Reads the request head and answers it: the page, a 404, or the `101`
 /// (`Ok(Some)`, the WebSocket with its driver running). A request the
 /// handshake refuses was answered (400, 426, 431, ...) when this fails.
-async fn handshake(mut stream: TcpStream, server: &Server) -> Result<Option<WebSocket>, Error> {
-    let (request, rest) = read_request(&mut stream, &server.limits).await?;
+async fn handshake(stream: TcpStream, server: &Server) -> Result<Option<WebSocket>, Error> {
+    // With `--tls-cert`: TLS first, and the request head in the time left
+    // (one deadline for both).
+    #[cfg(feature = "rustls")]
+    if let Some(config) = &server.tls {
+        let (stream, limits) =
+            rfc6455::tokio::tls::accept_with(stream, config, &server.limits).await?;
+        return http(stream, &limits, server).await;
+    }
+    http(stream, &server.limits, server).await
+}
+
+/// [`handshake`] after TLS (or without): the request head, then the page or the socket.
+async fn http<S>(
+    mut stream: S,
+    limits: &Limits,
+    server: &Server,
+) -> Result<Option<WebSocket>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (request, rest) = read_request(&mut stream, limits).await?;
     if request.is_websocket_upgrade() || request.path() == "/ws" {
         // Only this server's pages (or `--allow-origin`): 403 before the
         // upgrade otherwise; 421 for a Host not in `--host`.
@@ -369,7 +401,7 @@ async fn echo(ws: &mut WebSocket) -> Result<(), Error> {
 
 /// Writes a plain HTTP answer, shuts the write half, and discards input
 /// for a while so that the client reads the answer rather than a reset.
-async fn answer(mut stream: TcpStream, response: &[u8]) {
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, response: &[u8]) {
     let written = timeout(WRITE_TIMEOUT, async {
         stream.write_all(response).await?;
         stream.shutdown().await
@@ -416,6 +448,8 @@ struct Options {
     max_connections: usize,
     shutdown_timeout: Duration,
     worker_threads: Option<usize>,
+    /// `--tls-cert`/`--tls-key`.
+    tls: Option<tls::ServerTls>,
 }
 
 /// Whether and how permessage-deflate is accepted when a client offers it.
@@ -438,6 +472,7 @@ fn parse_args() -> Options {
     let mut shutdown_timeout = Duration::from_secs(5);
     let mut worker_threads = None;
     let mut access = access::Access::default();
+    let mut tls_flags = tls::Flags::default();
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         match access.parse(&arg, || args.next()) {
@@ -445,9 +480,14 @@ fn parse_args() -> Options {
             Ok(false) => {}
             Err(message) => usage_error(&message),
         }
+        match tls_flags.parse(&arg, || args.next()) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
+        }
         match arg.as_str() {
             "--help" | "-h" => {
-                println!("{USAGE}\n{}", access::USAGE);
+                println!("{USAGE}\n{}\n{}", access::USAGE, tls::USAGE);
                 process::exit(0);
             }
             "--no-deflate" => deflate = Deflate::Off,
@@ -482,6 +522,7 @@ fn parse_args() -> Options {
         max_connections,
         shutdown_timeout,
         worker_threads,
+        tls: tls::server_config(&tls_flags).unwrap_or_else(|e| usage_error(&e)),
     }
 }
 

@@ -107,6 +107,12 @@
 //! * `deflate` (default; needs `std`): permessage-deflate (RFC 7692),
 //!   through flate2 with its pure-Rust zlib-rs backend. Without it, RSV1 is
 //!   refused with 1002 like any reserved bit.
+//! * `rustls` (needs `std`): wss:// in both adapters through rustls (the
+//!   `ring` provider, named explicitly: no process-wide provider is ever
+//!   needed): `tls` (configurations, `Failure`), `blocking::tls`, and with
+//!   `tokio` also `tokio::tls`. `rustls-tls-webpki-roots` adds Mozilla's
+//!   roots, `rustls-tls-native-roots` the system's, for `connect("wss://...")`
+//!   without a configuration of one's own.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -135,6 +141,8 @@ pub mod hyper;
 mod message;
 #[cfg(feature = "std")]
 mod read_size;
+#[cfg(feature = "rustls")]
+pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod utf8;

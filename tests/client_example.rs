@@ -148,13 +148,24 @@ fn prints_binary_messages_as_hex() {
 
 #[test]
 fn bad_arguments_and_unreachable_servers() {
+    // Without TLS (the harness builds the client with `rustls` when this
+    // test has it) a wss:// URL is a usage error; with it, a refused
+    // connection (below).
+    let wss: &[&[&str]] = if cfg!(feature = "rustls") {
+        &[]
+    } else {
+        &[&["wss://127.0.0.1:1/"]]
+    };
     for args in [
         &[][..],
         &["http://127.0.0.1:1/"],
-        &["wss://127.0.0.1:1/"],
         &["a", "b"],
         &["ws://"],
-    ] {
+        &["--ca"],
+    ]
+    .into_iter()
+    .chain(wss.iter().copied())
+    {
         let output = Command::new(example_binary("client"))
             .args(args)
             .output()
@@ -177,6 +188,14 @@ fn bad_arguments_and_unreachable_servers() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot connect"));
+    if cfg!(feature = "rustls") {
+        let output = Command::new(example_binary("client"))
+            .arg(format!("wss://{free}/"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("cannot connect"));
+    }
 }
 
 // ---- against third-party echo servers --------------------------------------------

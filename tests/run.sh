@@ -8,7 +8,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # The optional adapters and integrations: tests behind `required-features`
 # run only with these on, so the suite turns them all on (but not no-simd).
-ADAPTERS="tokio,http,hyper,axum"
+ADAPTERS="tokio,http,hyper,axum,rustls-tls-webpki-roots,rustls-tls-native-roots"
 
 step "format"
 cargo fmt --all -- --check

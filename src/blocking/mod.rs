@@ -35,13 +35,23 @@
 //! work over any [`Transport`]. The opening handshake is bounded by
 //! [`Limits::timeout`](crate::handshake::Limits::timeout).
 //!
-//! For one thread that reads while another sends over a `TcpStream` (a chat
-//! server's broadcast, a client that prints while the user types),
-//! [`WebSocket::split`] gives a [`Reader`] and a [`Writer`].
+//! For one thread that reads while another sends over a `TcpStream` or a
+//! TLS stream (a chat server's broadcast, a client that prints while the
+//! user types), [`WebSocket::split`] gives a [`Reader`] and a [`Writer`].
+//!
+//! # TLS
+//! With feature `rustls`, the `tls` module has wss://:
+//! `tls::connect("wss://...")`, `tls::accept(tcp, &config)` for servers,
+//! and `tls::TlsStream`, a [`Transport`] that [`WebSocket::split`] can split.
 
 mod handshake;
 
+mod layer;
+#[cfg(feature = "rustls")]
+mod session;
 mod split;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod transport;
 mod websocket;
 
@@ -51,6 +61,7 @@ use crate::error::{HandshakeError, ProtocolError, UsageError};
 use crate::message::Lost;
 
 pub use handshake::read_request;
+pub use layer::Split;
 pub use split::{Reader, Writer};
 pub use transport::{NoTimeouts, Transport};
 pub use websocket::WebSocket;
@@ -61,7 +72,7 @@ pub use websocket::WebSocket;
 pub enum Error {
     /// The stream failed.
     #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
+    Io(#[source] io::Error),
     /// The opening handshake failed. On the server side the HTTP error
     /// response was already sent.
     #[error("handshake failed: {0}")]
@@ -84,6 +95,26 @@ pub enum Error {
     /// the peer (then a close frame with 1001 was tried without waiting).
     #[error("connection lost: {0}")]
     Lost(Lost),
+    /// TLS failed (feature `rustls`): the certificate was not trusted or
+    /// not for this host, the peer sent an alert or something that is not
+    /// TLS. Never a WebSocket handshake failure ([`Error::Handshake`]);
+    /// [`tls_failure`](Self::tls_failure) sorts it.
+    #[cfg(feature = "rustls")]
+    #[error("TLS error: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+impl From<io::Error> for Error {
+    /// An I/O error, or `Error::Tls` (feature `rustls`) for the rustls
+    /// error a TLS stream reports inside one.
+    fn from(error: io::Error) -> Self {
+        #[cfg(feature = "rustls")]
+        let error = match crate::tls::split_io(error) {
+            Ok(tls) => return Error::Tls(tls),
+            Err(error) => error,
+        };
+        Error::Io(error)
+    }
 }
 
 impl Error {
@@ -92,5 +123,15 @@ impl Error {
     /// timeouts of their own behind [`NoTimeouts`].
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Io(e) if transport::is_timeout(e))
+    }
+
+    /// What went wrong in TLS, sorted ([`crate::tls::Failure`]), if this is
+    /// [`Error::Tls`].
+    #[cfg(feature = "rustls")]
+    pub fn tls_failure(&self) -> Option<crate::tls::Failure> {
+        match self {
+            Error::Tls(e) => Some(crate::tls::Failure::of(e)),
+            _ => None,
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! [`WebSocket::split`]: a reader half and a writer half of one WebSocket
-//! over a `TcpStream`, for a reading thread and a writing thread.
+//! over a `TcpStream` or a TLS stream, for a reading thread and a writing
+//! thread.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -8,8 +9,7 @@ use std::time::Duration;
 use std::vec;
 use std::vec::Vec;
 
-use bytes::Buf;
-
+use super::layer::{Layer, Split};
 use super::transport::is_timeout;
 use super::websocket::{next_message, slack};
 use super::{Error, WebSocket};
@@ -19,10 +19,7 @@ use crate::connection::{Connection, State};
 use crate::message::{Event, Lost, Message};
 use crate::read_size::ReadSize;
 
-/// The most bytes copied out of the connection for one `write` call.
-const WRITE_CHUNK: usize = 64 * 1024;
-
-impl WebSocket<TcpStream> {
+impl<S: Split> WebSocket<S> {
     /// Splits the socket into a [`Reader`] and a [`Writer`], so that one
     /// thread can block reading while another sends (a chat server's
     /// broadcast, a client that types while messages arrive).
@@ -55,14 +52,20 @@ impl WebSocket<TcpStream> {
     /// The halves hold two handles of one socket (`TcpStream::try_clone`):
     /// the TCP connection ends when both halves are dropped, or at once
     /// with `shutdown`.
+    ///
+    /// Over TLS (`blocking::tls::TlsStream`, feature `rustls`) the halves share
+    /// the TLS session beside the connection: the reader decrypts what it
+    /// read, the flusher encrypts one record (16 KiB) at a time and writes
+    /// it without the lock, so all of the above holds over TLS too.
     pub fn split(self) -> io::Result<(Reader, Writer)> {
         let mut ws = self;
         let unread = ws.take_unread();
         let (stream, conn) = ws.into_parts();
-        let writer_stream = stream.try_clone()?;
+        let (stream, writer_stream, layer) = stream.halves()?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 conn,
+                layer,
                 flushing: false,
                 waiting: 0,
             }),
@@ -75,6 +78,7 @@ impl WebSocket<TcpStream> {
             buf: unread,
             read_size: ReadSize::new(),
             armed: None,
+            ended: false,
             torn_down: false,
         };
         Ok((
@@ -98,6 +102,8 @@ struct Shared {
 #[derive(Debug)]
 struct Inner {
     conn: Connection,
+    /// Plain TCP, or the TLS session.
+    layer: Layer,
     /// A half is writing the connection's output outside the lock; it stops
     /// only after seeing nothing pending, under the lock.
     flushing: bool,
@@ -131,17 +137,18 @@ impl Shared {
             inner.waiting -= 1;
         }
         let result = loop {
-            if inner.conn.output_len() == 0 {
+            if !inner.layer.wants_write(&inner.conn) {
                 break Ok(());
             }
             if inner.conn.may_close_transport() {
                 break Err(Error::Lost(inner.conn.lost().unwrap_or(Lost::WriteTimeout)));
             }
             inner.conn.handle_timeout(clock::now());
-            let chunk = {
-                let output: &crate::Output = inner.conn.output();
-                let pending = output.chunk();
-                pending[..pending.len().min(WRITE_CHUNK)].to_vec()
+            let Inner { conn, layer, .. } = &mut *inner;
+            let chunk = match layer.next_chunk(conn) {
+                Ok(chunk) if chunk.is_empty() => break Ok(()),
+                Ok(chunk) => chunk,
+                Err(e) => break Err(e.into()),
             };
             inner.flushing = true;
             drop(inner);
@@ -151,7 +158,10 @@ impl Shared {
                 Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 // Only the flusher advances, so the front of the output
                 // is still what it wrote.
-                Ok(n) => inner.conn.output().advance(n),
+                Ok(n) => {
+                    let Inner { conn, layer, .. } = &mut *inner;
+                    layer.wrote(conn, n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // No progress for the write timeout: the connection's
                 // stall clock decides.
@@ -183,6 +193,9 @@ pub struct Reader {
     read_size: ReadSize,
     /// The read timeout last set on the socket.
     armed: Option<Option<Duration>>,
+    /// The transport ended (TCP end-of-file, TLS `close_notify`) while
+    /// decrypted bytes still waited for the connection.
+    ended: bool,
     torn_down: bool,
 }
 
@@ -274,9 +287,16 @@ impl Reader {
         let (room, timeout, writable, queued) = {
             let mut inner = self.shared.lock();
             inner.conn.handle_timeout(now);
-            if !self.unread.is_empty() {
-                let taken = inner.conn.receive(&self.buf[self.unread.clone()]);
+            if !self.unread.is_empty() || inner.layer.holds_input() {
+                let Inner { conn, layer, .. } = &mut *inner;
+                let taken = layer.receive(conn, &self.buf[self.unread.clone()], &mut self.ended)?;
                 self.unread.start += taken;
+                return Ok(());
+            }
+            if self.ended {
+                // Decrypted bytes all taken: now the end.
+                self.ended = false;
+                inner.conn.receive_eof();
                 return Ok(());
             }
             let room = if inner.conn.wants_read() {
@@ -314,10 +334,19 @@ impl Reader {
         let read = (&self.stream).read(&mut self.buf[..want]);
         let mut inner = self.shared.lock();
         match read {
+            Ok(0) if inner.layer.holds_input() => self.ended = true,
             Ok(0) => inner.conn.receive_eof(),
             Ok(n) => {
                 self.read_size.update(n);
-                let taken = inner.conn.receive(&self.buf[..n]);
+                let Inner { conn, layer, .. } = &mut *inner;
+                let taken = layer.receive(conn, &self.buf[..n], &mut self.ended);
+                // A TLS alert queued on bad input, a key update's answer.
+                let reply = layer.wants_write(conn);
+                drop(inner);
+                if reply {
+                    let _ = self.shared.flush(&self.stream, false);
+                }
+                let taken = taken?;
                 self.unread = taken..n;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -368,6 +397,8 @@ impl Reader {
             let shutdown = self.shared.lock().conn.should_shutdown_write();
             if shutdown && !shut {
                 shut = true;
+                self.shared.lock().layer.close_notify();
+                let _ = self.shared.flush(&self.stream, true);
                 if self.stream.shutdown(Shutdown::Write).is_err() {
                     break;
                 }
@@ -386,11 +417,14 @@ impl Reader {
     fn last_try(&mut self) {
         let chunk = {
             let mut inner = self.shared.lock();
-            if inner.flushing || !inner.conn.wants_write() {
+            if inner.flushing || !inner.layer.wants_write(&inner.conn) {
                 return;
             }
-            let output: &crate::Output = inner.conn.output();
-            output.chunk().to_vec()
+            let Inner { conn, layer, .. } = &mut *inner;
+            match layer.next_chunk(conn) {
+                Ok(chunk) => chunk,
+                Err(_) => return,
+            }
         };
         let _ = self
             .stream

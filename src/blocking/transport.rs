@@ -11,8 +11,9 @@ use std::time::Duration;
 ///
 /// Implemented for `TcpStream`, `&TcpStream` and (on Unix) `UnixStream`,
 /// and for [`NoTimeouts`], which wraps any `Read + Write` and does without.
-/// For your own stream type (a TLS stream over a socket, say) implement it
-/// by forwarding to the socket underneath.
+/// For your own stream type implement it by forwarding to the socket
+/// underneath (with feature `rustls`, `blocking::tls::TlsStream` does that
+/// for rustls over a `TcpStream`).
 pub trait Transport: Read + Write {
     /// Sets how long a `read` may block (`None`: without limit). A read that
     /// times out fails with `WouldBlock` or `TimedOut`.

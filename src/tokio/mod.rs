@@ -70,6 +70,8 @@ mod handshake;
 mod shared;
 mod shutdown;
 mod socket;
+#[cfg(feature = "rustls")]
+pub mod tls;
 
 use std::io;
 
@@ -88,7 +90,7 @@ pub use socket::{Receiver, Sender, TrySendError, WebSocket};
 pub enum Error {
     /// The stream failed.
     #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
+    Io(#[source] io::Error),
     /// The opening handshake failed. On the server side the HTTP error
     /// response was already sent.
     #[error("handshake failed: {0}")]
@@ -108,4 +110,35 @@ pub enum Error {
     /// The connection ended without a close handshake (code 1006).
     #[error("connection lost: {0}")]
     Lost(Lost),
+    /// TLS failed (feature `rustls`), as the blocking adapter's
+    /// [`Error::Tls`](crate::blocking::Error::Tls): never a WebSocket
+    /// handshake failure; [`tls_failure`](Self::tls_failure) sorts it.
+    #[cfg(feature = "rustls")]
+    #[error("TLS error: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+impl From<io::Error> for Error {
+    /// An I/O error, or `Error::Tls` (feature `rustls`) for the rustls
+    /// error a TLS stream reports inside one.
+    fn from(error: io::Error) -> Self {
+        #[cfg(feature = "rustls")]
+        let error = match crate::tls::split_io(error) {
+            Ok(tls) => return Error::Tls(tls),
+            Err(error) => error,
+        };
+        Error::Io(error)
+    }
+}
+
+impl Error {
+    /// What went wrong in TLS, sorted ([`crate::tls::Failure`]), if this is
+    /// [`Error::Tls`].
+    #[cfg(feature = "rustls")]
+    pub fn tls_failure(&self) -> Option<crate::tls::Failure> {
+        match self {
+            Error::Tls(e) => Some(crate::tls::Failure::of(e)),
+            _ => None,
+        }
+    }
 }

@@ -129,6 +129,10 @@ pub fn example_features(name: &str) -> Vec<&'static str> {
     if name == "axum_chat" || name == "vote_server" || cfg!(feature = "axum") {
         features.push("axum");
     }
+    // TLS: the examples' --tls-cert/--tls-key and the client's wss://.
+    if cfg!(feature = "rustls") {
+        features.push("rustls");
+    }
     features
 }
 

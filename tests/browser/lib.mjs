@@ -60,7 +60,7 @@ export async function scenario(name, body) {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...spkiPin()],
       timeout: 15000,
     });
     console.log(`launched Chromium ${browser.version()} in ${Date.now() - started} ms`);
@@ -100,6 +100,14 @@ export async function scenario(name, body) {
 }
 
 export class CheckFailed extends Error {}
+
+/// CHROMIUM_SPKI_PIN (set by tests/tls_interop.rs): the base64 SHA-256 of a
+/// test certificate's public key, which this Chromium then accepts without
+/// a trusted CA (the launch's fresh user data dir makes the flag apply).
+function spkiPin() {
+  const pin = process.env.CHROMIUM_SPKI_PIN;
+  return pin ? [`--ignore-certificate-errors-spki-list=${pin}`] : [];
+}
 
 /// Asks tests/browser.rs to stop the example server and start it again on
 /// the same port; resolves once it is listening again.

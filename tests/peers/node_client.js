@@ -10,7 +10,14 @@
 // extension is on, from 1 KiB up on ws' side), that a ping with a payload
 // gets its pong, and that the close handshake is clean with the code echoed. Prints one line per check on stdout; on the first
 // mismatch prints what went wrong on stderr and exits 1.
+//
+// For a wss:// URL (tests/tls_interop.rs), PEER_CA_FILE names the PEM file of
+// the CA to trust (ws' `ca` option): the certificate is verified against it
+// and the URL's host.
 'use strict';
+
+const fs = require('fs');
+const TLS = process.env.PEER_CA_FILE ? { ca: fs.readFileSync(process.env.PEER_CA_FILE) } : {};
 
 const WebSocket = require('ws');
 
@@ -46,7 +53,7 @@ function describe(data, isBinary) {
 class Peer {
   constructor(url, extensions) {
     // Compression stays at its default: permessage-deflate is offered.
-    this.ws = new WebSocket(url, { handshakeTimeout: TIMEOUT_MS, maxPayload: 0 });
+    this.ws = new WebSocket(url, { handshakeTimeout: TIMEOUT_MS, maxPayload: 0, ...TLS });
     this.extensions = extensions;
     this.queue = [];
     this.waiters = [];

@@ -12,15 +12,26 @@
 // * `close:CODE:REASON`: the server starts the close handshake.
 //
 // Exits when its standard input closes, so it cannot outlive the test.
+//
+// With PEER_TLS_CERT and PEER_TLS_KEY (PEM files; tests/tls_interop.rs) it
+// serves wss:// instead of ws://, from an https server.
 'use strict';
 
+const fs = require('fs');
+const https = require('https');
 const { WebSocketServer } = require('ws');
 
 const SUBPROTOCOL = 'interop.v1';
 
+const tls = process.env.PEER_TLS_CERT
+  ? https.createServer({
+    cert: fs.readFileSync(process.env.PEER_TLS_CERT),
+    key: fs.readFileSync(process.env.PEER_TLS_KEY),
+  })
+  : null;
+
 const server = new WebSocketServer({
-  host: '127.0.0.1',
-  port: 0,
+  ...(tls ? { server: tls } : { host: '127.0.0.1', port: 0 }),
   perMessageDeflate: false,
   maxPayload: 0, // no limit
   handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
@@ -53,9 +64,13 @@ server.on('connection', (ws) => {
   });
 });
 
-server.on('listening', () => {
-  console.log(`listening on ${server.address().port}`);
-});
+if (tls) {
+  tls.listen(0, '127.0.0.1', () => console.log(`listening on ${tls.address().port}`));
+} else {
+  server.on('listening', () => {
+    console.log(`listening on ${server.address().port}`);
+  });
+}
 
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();

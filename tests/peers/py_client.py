@@ -10,8 +10,14 @@ length forms, non-ASCII text, fragmented messages; compressed both ways when
 the extension is on), that a ping with a payload gets its pong, and that the
 close handshake is clean with the code echoed. Prints one line per check on stdout; on the first mismatch
 prints what went wrong on stderr and exits 1.
+
+For a wss:// URL (tests/tls_interop.rs), PEER_CA_FILE names the PEM file of
+the CA to trust: the server's certificate is verified against it and the
+URL's host, as websockets does by default with the system's roots.
 """
 
+import os
+import ssl
 import sys
 import time
 import traceback
@@ -44,8 +50,12 @@ def open_socket(url):
     # No proxy (loopback only), no keepalive pings (the test sends its own),
     # no size limit (1 MiB messages are exactly websockets' default limit).
     # Compression stays at its default: permessage-deflate is offered.
+    tls = {}
+    if url.startswith("wss://"):
+        tls["ssl"] = ssl.create_default_context(cafile=os.environ.get("PEER_CA_FILE"))
     return connect(
         url,
+        **tls,
         proxy=None,
         ping_interval=None,
         max_size=None,

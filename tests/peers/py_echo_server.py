@@ -12,9 +12,13 @@ commands drive the server's side of control frames:
 * `close:CODE:REASON`: the server starts the close handshake.
 
 Exits when its standard input closes, so it cannot outlive the test.
+
+With PEER_TLS_CERT and PEER_TLS_KEY (PEM files; tests/tls_interop.rs) it
+serves wss:// instead of ws://.
 """
 
 import os
+import ssl
 import sys
 import threading
 
@@ -50,10 +54,16 @@ def exit_when_stdin_closes():
 
 
 def main():
+    tls = {}
+    if os.environ.get("PEER_TLS_CERT"):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(os.environ["PEER_TLS_CERT"], os.environ["PEER_TLS_KEY"])
+        tls["ssl"] = context
     with serve(
         handler,
         "127.0.0.1",
         0,
+        **tls,
         select_subprotocol=select_subprotocol,
         compression=None,
         max_size=None,

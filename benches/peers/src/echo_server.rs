@@ -20,31 +20,54 @@
 //!
 //! No compression anywhere: the load generator offers no extension, and
 //! each server is configured (or built) without one.
+//!
+//! `--tls` (servers started through [`serve_maybe_tls`]): every connection
+//! is accepted over TLS first (tokio-rustls, one `ServerConfig` from
+//! `rfc6455::tls::server_config`: the ring provider, TLS 1.3 preferred, a
+//! self-signed ECDSA P-256 certificate generated at start), the same for
+//! every contender; the handshake is boxed with the WebSocket one.
 
 use std::future::Future;
 use std::io::Write;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
 use std::time::Duration;
 use std::{env, process};
 
 use tokio::net::{TcpListener, TcpStream};
 
-/// `--addr HOST:PORT` (default 127.0.0.1:0) and `--threads N` (default 1).
+/// A connection accepted with `--tls` (feature `tls`).
+#[cfg(feature = "tls")]
+pub type TlsStream = tokio_rustls::server::TlsStream<TcpStream>;
+/// Without feature `tls` no connection is ever accepted over TLS; the
+/// servers still name one handler for it.
+#[cfg(not(feature = "tls"))]
+pub type TlsStream = TcpStream;
+
+/// `--addr HOST:PORT` (default 127.0.0.1:0), `--threads N` (default 1),
+/// `--tls`.
 pub struct ServerArgs {
     pub addr: String,
     pub threads: usize,
+    pub tls: bool,
 }
 
 fn parse_args(name: &str) -> ServerArgs {
     let mut parsed = ServerArgs {
         addr: String::from("127.0.0.1:0"),
         threads: 1,
+        tls: false,
     };
     let usage = || -> ! {
-        eprintln!("usage: {name} [--addr HOST:PORT] [--threads N]");
+        eprintln!("usage: {name} [--addr HOST:PORT] [--threads N] [--tls]");
         process::exit(2);
     };
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--tls" {
+            parsed.tls = true;
+            continue;
+        }
         match (arg.as_str(), args.next()) {
             ("--addr", Some(value)) => parsed.addr = value,
             ("--threads", Some(value)) => match value.parse() {
@@ -66,6 +89,65 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let args = parse_args(name);
+    if args.tls {
+        eprintln!("{name}: no --tls mode");
+        process::exit(2);
+    }
+    run(name, args, handle);
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1, as a server
+/// configuration.
+#[cfg(feature = "tls")]
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    let cert =
+        rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("a self-signed certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    rfc6455::tls::server_config(vec![cert.cert.der().clone()], key).expect("a server config")
+}
+
+/// [`serve`], and with `--tls` every connection through the TLS handshake
+/// first (boxed, as the WebSocket handshake) and then to `tls_handle`.
+/// Without the crate's feature `tls`, `--tls` is refused.
+pub fn serve_maybe_tls<F, Fut, G, GFut>(name: &str, handle: F, tls_handle: G)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+    G: Fn(TlsStream) -> GFut + Send + Sync + 'static,
+    GFut: Future<Output = ()> + Send + 'static,
+{
+    let args = parse_args(name);
+    if !args.tls {
+        return run(name, args, handle);
+    }
+    #[cfg(feature = "tls")]
+    {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls_config());
+        let tls_handle = Arc::new(tls_handle);
+        run(name, args, move |tcp| {
+            let (acceptor, tls_handle) = (acceptor.clone(), Arc::clone(&tls_handle));
+            async move {
+                if let Ok(stream) = Box::pin(acceptor.accept(tcp)).await {
+                    tls_handle(stream).await;
+                }
+            }
+        });
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = tls_handle;
+        eprintln!("{name}: --tls needs the benches' feature tls (cargo build --features tls)");
+        process::exit(2);
+    }
+}
+
+/// The runtime and the accept loop.
+fn run<F, Fut>(name: &str, args: ServerArgs, handle: F)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()

@@ -5,7 +5,14 @@
 //! ```text
 //! echo_load --addr 127.0.0.1:PORT --server-pid PID --conns 64 --size 16 [--secs 3] [--warmup 0.5] [--inflight N]
 //! echo_load --addr 127.0.0.1:PORT --server-pid PID --idle 1000 [--settle 1]
+//! echo_load --tls --addr 127.0.0.1:PORT --server-pid PID --conns 64 --size 16
 //! ```
+//!
+//! `--tls` (echo mode): every connection is a rustls client (ring provider,
+//! the default TLS 1.3 suites, SNI `localhost`) that does not verify the
+//! server's self-signed certificate (a loopback benchmark; verification is
+//! a handshake cost, outside the measured window). Frames are encrypted
+//! and decrypted by the generator as any TLS client would.
 //!
 //! `--sources K` (either mode) binds connection `i` to the source address
 //! 127.0.0.(2 + i mod K) rather than letting the kernel pick 127.0.0.1:
@@ -53,6 +60,9 @@ use mio::net::TcpStream as MioStream;
 use mio::{Events, Interest, Poll, Token};
 use rfc6455_peer_benches::{Kind, payload, push_frame};
 use socket2::{Domain, Protocol, Socket, Type};
+#[cfg(feature = "tls")]
+use tls::tls_config;
+use tls::{Session, TlsConfig};
 
 struct Args {
     addr: SocketAddr,
@@ -64,6 +74,7 @@ struct Args {
     idle: Option<usize>,
     settle: f64,
     inflight: Option<usize>,
+    tls: bool,
     sources: u8,
 }
 
@@ -88,10 +99,208 @@ fn main() {
     }
 }
 
+/// The generator's TLS (feature `tls`); without it the types are empty and
+/// `--tls` is refused.
+mod tls {
+    #[cfg(feature = "tls")]
+    mod real {
+        use std::io::{self, ErrorKind, Read, Write};
+        use std::net::TcpStream;
+        use std::sync::Arc;
+
+        pub(crate) type Session = rustls::ClientConnection;
+        pub(crate) type TlsConfig = Arc<rustls::ClientConfig>;
+
+        /// A verifier that accepts any certificate (the servers' are self-signed),
+        /// with rustls' own signature checks.
+        #[derive(Debug)]
+        pub(crate) struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+        impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+            fn verify_server_cert(
+                &self,
+                _: &rustls::pki_types::CertificateDer<'_>,
+                _: &[rustls::pki_types::CertificateDer<'_>],
+                _: &rustls::pki_types::ServerName<'_>,
+                _: &[u8],
+                _: rustls::pki_types::UnixTime,
+            ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+
+            fn verify_tls12_signature(
+                &self,
+                message: &[u8],
+                cert: &rustls::pki_types::CertificateDer<'_>,
+                dss: &rustls::DigitallySignedStruct,
+            ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error>
+            {
+                rustls::crypto::verify_tls12_signature(
+                    message,
+                    cert,
+                    dss,
+                    &self.0.signature_verification_algorithms,
+                )
+            }
+
+            fn verify_tls13_signature(
+                &self,
+                message: &[u8],
+                cert: &rustls::pki_types::CertificateDer<'_>,
+                dss: &rustls::DigitallySignedStruct,
+            ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error>
+            {
+                rustls::crypto::verify_tls13_signature(
+                    message,
+                    cert,
+                    dss,
+                    &self.0.signature_verification_algorithms,
+                )
+            }
+
+            fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+                self.0.signature_verification_algorithms.supported_schemes()
+            }
+        }
+
+        pub(crate) fn tls_config() -> Arc<rustls::ClientConfig> {
+            let provider = rfc6455::tls::provider();
+            let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+                .with_safe_default_protocol_versions()
+                .expect("default versions")
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth();
+            Arc::new(config)
+        }
+
+        pub(crate) fn new_session(config: &TlsConfig) -> io::Result<Session> {
+            let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+            let mut session = rustls::ClientConnection::new(Arc::clone(config), name)
+                .map_err(io::Error::other)?;
+            session.set_buffer_limit(None); // a whole frame is queued at once
+            Ok(session)
+        }
+
+        pub(crate) fn blocking<'a>(
+            session: &'a mut Session,
+            tcp: &'a mut TcpStream,
+        ) -> Box<dyn crate::ReadWrite + 'a> {
+            Box::new(rustls::Stream::new(session, tcp))
+        }
+
+        /// Queues `frame` once, then writes ciphertext until the socket
+        /// would block; `true` once all of it is out.
+        pub(crate) fn send(
+            tls: &mut Session,
+            stream: &mut mio::net::TcpStream,
+            frame: &[u8],
+            queued: &mut bool,
+        ) -> io::Result<bool> {
+            if !std::mem::replace(queued, true) {
+                tls.writer().write_all(frame)?;
+            }
+            while tls.wants_write() {
+                match tls.write_tls(stream) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(true)
+        }
+
+        /// Reads and decrypts into `reply[*got..]`; `true` once it is full.
+        pub(crate) fn receive(
+            tls: &mut Session,
+            stream: &mut mio::net::TcpStream,
+            reply: &mut [u8],
+            got: &mut usize,
+        ) -> io::Result<bool> {
+            while *got < reply.len() {
+                match tls.reader().read(&mut reply[*got..]) {
+                    Ok(0) => return Err(io::Error::other("server closed the connection")),
+                    Ok(n) => {
+                        *got += n;
+                        continue;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+                match tls.read_tls(stream) {
+                    Ok(0) => return Err(io::Error::other("server closed the connection")),
+                    Ok(_) => {
+                        tls.process_new_packets().map_err(io::Error::other)?;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(true)
+        }
+
+        /// Best effort: the close frame, encrypted.
+        pub(crate) fn close(tls: &mut Session, stream: &mut mio::net::TcpStream, frame: &[u8]) {
+            let _ = tls.writer().write_all(frame);
+            let _ = tls.write_tls(stream);
+        }
+    }
+    #[cfg(feature = "tls")]
+    pub(crate) use real::*;
+
+    #[cfg(not(feature = "tls"))]
+    mod none {
+        use std::io;
+        use std::net::TcpStream;
+
+        /// No TLS session exists without the feature.
+        pub(crate) enum Session {}
+        /// No TLS configuration exists without the feature.
+        pub(crate) enum TlsConfig {}
+
+        pub(crate) fn new_session(config: &TlsConfig) -> io::Result<Session> {
+            match *config {}
+        }
+        pub(crate) fn blocking<'a>(
+            session: &'a mut Session,
+            _: &'a mut TcpStream,
+        ) -> Box<dyn crate::ReadWrite + 'a> {
+            match *session {}
+        }
+        pub(crate) fn send(
+            tls: &mut Session,
+            _: &mut mio::net::TcpStream,
+            _: &[u8],
+            _: &mut bool,
+        ) -> io::Result<bool> {
+            match *tls {}
+        }
+        pub(crate) fn receive(
+            tls: &mut Session,
+            _: &mut mio::net::TcpStream,
+            _: &mut [u8],
+            _: &mut usize,
+        ) -> io::Result<bool> {
+            match *tls {}
+        }
+        pub(crate) fn close(tls: &mut Session, _: &mut mio::net::TcpStream, _: &[u8]) {
+            match *tls {}
+        }
+    }
+    #[cfg(not(feature = "tls"))]
+    pub(crate) use none::*;
+}
+
 /// Opens one WebSocket connection (blocking), returning the socket after
-/// the 101 response.
-fn connect(addr: SocketAddr, source: Option<Ipv4Addr>) -> io::Result<TcpStream> {
-    let mut stream = match source {
+/// the 101 response, and its TLS session with `tls`.
+fn connect(
+    addr: SocketAddr,
+    source: Option<Ipv4Addr>,
+    tls: Option<&TlsConfig>,
+) -> io::Result<(TcpStream, Option<Session>)> {
+    let mut tcp = match source {
         None => TcpStream::connect(addr)?,
         Some(ip) => {
             let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
@@ -100,38 +309,53 @@ fn connect(addr: SocketAddr, source: Option<Ipv4Addr>) -> io::Result<TcpStream> 
             socket.into()
         }
     };
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    // Any 16-byte key works; the server only hashes it.
-    write!(
-        stream,
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut session = tls.map(tls::new_session).transpose()?;
+    {
+        let mut tls_stream;
+        let stream: &mut dyn ReadWrite = match &mut session {
+            Some(session) => {
+                tls_stream = tls::blocking(session, &mut tcp);
+                &mut *tls_stream
+            }
+            None => &mut tcp,
+        };
+        // Any 16-byte key works; the server only hashes it.
+        write!(
+            stream,
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )?;
-    // Read the response head. No server sends anything after its 101 before
-    // the first message (keepalive pings come after 20 s at the earliest),
-    // so a read never takes bytes past the head; that is checked.
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 512];
-    while !head.ends_with(b"\r\n\r\n") {
-        let n = stream.read(&mut chunk)?;
-        if n == 0 || head.len() > 8192 {
-            return Err(io::Error::other("handshake: connection closed"));
-        }
-        head.extend_from_slice(&chunk[..n]);
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            if end + 4 != head.len() {
-                return Err(io::Error::other("handshake: bytes after the response head"));
+        )?;
+        // Read the response head. No server sends anything after its 101 before
+        // the first message (keepalive pings come after 20 s at the earliest),
+        // so a read never takes bytes past the head; that is checked.
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 512];
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = stream.read(&mut chunk)?;
+            if n == 0 || head.len() > 8192 {
+                return Err(io::Error::other("handshake: connection closed"));
+            }
+            head.extend_from_slice(&chunk[..n]);
+            if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                if end + 4 != head.len() {
+                    return Err(io::Error::other("handshake: bytes after the response head"));
+                }
             }
         }
+        if !head.starts_with(b"HTTP/1.1 101") {
+            let head = String::from_utf8_lossy(&head);
+            return Err(io::Error::other(format!("handshake refused: {head}")));
+        }
+        stream.flush()?;
     }
-    if !head.starts_with(b"HTTP/1.1 101") {
-        let head = String::from_utf8_lossy(&head);
-        return Err(io::Error::other(format!("handshake refused: {head}")));
-    }
-    stream.set_read_timeout(None)?;
-    Ok(stream)
+    tcp.set_read_timeout(None)?;
+    Ok((tcp, session))
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// The length of an unmasked server frame header for a payload of `len`.
 fn header_len(len: usize) -> usize {
@@ -178,6 +402,10 @@ fn close_frame() -> Vec<u8> {
 /// One connection of the echo run.
 struct Conn {
     stream: MioStream,
+    /// The TLS session (`--tls`).
+    tls: Option<Session>,
+    /// The frame was handed to the TLS session (`--tls`).
+    queued: bool,
     /// Bytes of the request frame written so far (== frame length: done).
     written: usize,
     /// Bytes of the echo read so far.
@@ -203,8 +431,12 @@ fn echo(args: &Args) -> io::Result<()> {
 
     let mut poll = Poll::new()?;
     let mut conns = Vec::with_capacity(args.conns);
+    #[cfg(feature = "tls")]
+    let tls = args.tls.then(tls_config);
+    #[cfg(not(feature = "tls"))]
+    let tls: Option<TlsConfig> = None;
     for i in 0..args.conns {
-        let stream = connect(args.addr, args.source(i))?;
+        let (stream, tls) = connect(args.addr, args.source(i), tls.as_ref())?;
         stream.set_nonblocking(true)?;
         let mut stream = MioStream::from_std(stream);
         poll.registry().register(
@@ -214,6 +446,8 @@ fn echo(args: &Args) -> io::Result<()> {
         )?;
         conns.push(Conn {
             stream,
+            tls,
+            queued: false,
             written: 0,
             got: 0,
             reply: Vec::new(),
@@ -303,7 +537,12 @@ fn echo(args: &Args) -> io::Result<()> {
 
     let close = close_frame();
     for conn in &mut conns {
-        let _ = conn.stream.write(&close);
+        match &mut conn.tls {
+            Some(session) => tls::close(session, &mut conn.stream, &close),
+            None => {
+                let _ = conn.stream.write(&close);
+            }
+        }
     }
     // Let the servers read the close frames and answer them, then read the
     // answers: a socket closed with unread bytes would send a reset.
@@ -350,6 +589,7 @@ fn drain(stream: &mut impl Read) {
 /// Starts sending one message on an idle connection.
 fn start_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
     conn.busy = true;
+    conn.queued = false;
     conn.written = 0;
     conn.got = 0;
     conn.sent_at = Instant::now();
@@ -358,6 +598,12 @@ fn start_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
 
 /// Writes as much of the frame as the socket takes now.
 fn continue_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
+    if let Some(session) = &mut conn.tls {
+        if tls::send(session, &mut conn.stream, frame, &mut conn.queued)? {
+            conn.written = frame.len();
+        }
+        return Ok(());
+    }
     while conn.written < frame.len() {
         match conn.stream.write(&frame[conn.written..]) {
             Ok(0) => return Err(io::Error::other("server closed the connection")),
@@ -372,6 +618,9 @@ fn continue_send(conn: &mut Conn, frame: &[u8]) -> io::Result<()> {
 
 /// Reads what has arrived of the echo; `true` once it is complete.
 fn receive(conn: &mut Conn) -> io::Result<bool> {
+    if let Some(session) = &mut conn.tls {
+        return tls::receive(session, &mut conn.stream, &mut conn.reply, &mut conn.got);
+    }
     while conn.got < conn.reply.len() {
         match conn.stream.read(&mut conn.reply[conn.got..]) {
             Ok(0) => return Err(io::Error::other("server closed the connection")),
@@ -394,7 +643,7 @@ fn idle(args: &Args, n: usize) -> io::Result<()> {
     push_frame(&mut expected, false, &body, None);
     let mut conns = Vec::with_capacity(n);
     for i in 0..n {
-        let mut stream = connect(args.addr, args.source(i))?;
+        let (mut stream, _) = connect(args.addr, args.source(i), None)?;
         // One message each, so every connection has been through a read.
         stream.write_all(&frame)?;
         let mut reply = vec![0; expected.len()];
@@ -427,7 +676,7 @@ fn idle(args: &Args, n: usize) -> io::Result<()> {
 }
 
 const USAGE: &str = "usage: echo_load --addr HOST:PORT --server-pid PID \
-    (--conns N --size BYTES [--secs S] [--warmup S] [--inflight N] | --idle N [--settle S]) \
+    (--conns N --size BYTES [--secs S] [--warmup S] [--inflight N] [--tls] | --idle N [--settle S]) \
     [--sources K]";
 
 fn parse_args() -> Args {
@@ -441,10 +690,18 @@ fn parse_args() -> Args {
         idle: None,
         settle: 1.0,
         inflight: None,
+        tls: false,
         sources: 0,
     };
     let mut it = env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--tls" {
+            if cfg!(not(feature = "tls")) {
+                usage("--tls needs the benches' feature tls (cargo build --features tls)");
+            }
+            args.tls = true;
+            continue;
+        }
         let value = it
             .next()
             .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
@@ -464,6 +721,9 @@ fn parse_args() -> Args {
     }
     if args.pid == 0 {
         usage("--server-pid is required");
+    }
+    if args.tls && args.idle.is_some() {
+        usage("--tls is for the echo mode");
     }
     if !args.addr.ip().is_loopback() {
         usage("only loopback addresses are allowed");

@@ -17,21 +17,31 @@ use rfc6455::handshake::Limits;
 use rfc6455::tokio::WebSocket;
 
 fn main() {
-    rfc6455_peer_benches::echo_server::serve("rfc6455_tokio_echo_server", |tcp| async move {
-        // Boxed, as in every contender: see rfc6455_peer_benches::echo_server.
-        let handshake = Box::pin(async move {
-            let mut config = Config::default();
-            config.deflate.enabled = false;
-            WebSocket::accept_with(tcp, &Limits::default(), config, |_| Ok(None)).await
-        });
-        let Ok(mut ws) = handshake.await else {
-            return;
-        };
-        // Text and binary messages only (pings are answered by the driver).
-        while let Ok(Some(message)) = ws.recv().await {
-            if ws.send(message).await.is_err() {
-                return;
-            }
-        }
+    rfc6455_peer_benches::echo_server::serve_maybe_tls(
+        "rfc6455_tokio_echo_server",
+        echo,
+        echo::<rfc6455_peer_benches::echo_server::TlsStream>,
+    );
+}
+
+/// One connection (over TCP, or TLS with `--tls`).
+async fn echo<S>(io: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    // Boxed, as in every contender: see rfc6455_peer_benches::echo_server.
+    let handshake = Box::pin(async move {
+        let mut config = Config::default();
+        config.deflate.enabled = false;
+        WebSocket::accept_with(io, &Limits::default(), config, |_| Ok(None)).await
     });
+    let Ok(mut ws) = handshake.await else {
+        return;
+    };
+    // Text and binary messages only (pings are answered by the driver).
+    while let Ok(Some(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            return;
+        }
+    }
 }

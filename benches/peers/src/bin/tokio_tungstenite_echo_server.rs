@@ -14,15 +14,26 @@
 use futures_util::{SinkExt, StreamExt};
 
 fn main() {
-    rfc6455_peer_benches::echo_server::serve("tokio_tungstenite_echo_server", |tcp| async move {
-        // Boxed, as in every contender: see rfc6455_peer_benches::echo_server.
-        let Ok(mut ws) = Box::pin(tokio_tungstenite::accept_async(tcp)).await else {
+    rfc6455_peer_benches::echo_server::serve_maybe_tls(
+        "tokio_tungstenite_echo_server",
+        echo,
+        echo::<rfc6455_peer_benches::echo_server::TlsStream>,
+    );
+}
+
+/// One connection (over TCP, or TLS with `--tls`: the same tokio-rustls
+/// stream as ours, which is what tokio-tungstenite's `rustls` features use).
+async fn echo<S>(io: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    // Boxed, as in every contender: see rfc6455_peer_benches::echo_server.
+    let Ok(mut ws) = Box::pin(tokio_tungstenite::accept_async(io)).await else {
+        return;
+    };
+    while let Some(Ok(message)) = ws.next().await {
+        if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
             return;
-        };
-        while let Some(Ok(message)) = ws.next().await {
-            if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
-                return;
-            }
         }
-    });
+    }
 }
