@@ -141,6 +141,8 @@ mod cap;
 
 #[path = "support/access.rs"]
 mod access;
+#[path = "support/tls.rs"]
+mod tls;
 
 #[path = "vote_server/args.rs"]
 mod args;
@@ -283,7 +285,12 @@ async fn run(settings: args::Settings) {
     let addr = listener
         .local_addr()
         .map_or_else(|_| settings.addr.clone(), |a| a.to_string());
-    println!("vote server listening on ws://{addr}/ws (page: http://{addr}/)");
+    let (ws, http) = if settings.tls.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    println!("vote server listening on {ws}://{addr}/ws (page: {http}://{addr}/)");
 
     let cap = cap::Cap::new(settings.max_connections);
     let app = Arc::new(App {
@@ -334,16 +341,38 @@ async fn run(settings: args::Settings) {
             peer,
             app: Arc::clone(&app),
         };
-        tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .max_buf_size(MAX_BUF)
-                .serve_connection(TokioIo::new(io), service)
-                .with_upgrades()
-                .await;
-        });
+        #[cfg(feature = "rustls")]
+        if let Some(config) = app.settings.tls.clone() {
+            tokio::spawn(async move {
+                // The TLS handshake within the request-head deadline; a
+                // client that is not TLS gets an alert and is closed.
+                let limits = rfc6455::handshake::Limits {
+                    timeout: Some(HEADER_TIMEOUT),
+                    ..rfc6455::handshake::Limits::default()
+                };
+                if let Ok((io, _)) = rfc6455::tokio::tls::accept_with(io, &config, &limits).await {
+                    serve_http(io, service).await;
+                }
+            });
+            continue;
+        }
+        tokio::spawn(serve_http(io, service));
     }
+}
+
+/// One admitted connection (plain or TLS): HTTP/1.1 with upgrades, each
+/// request head within [`HEADER_TIMEOUT`] and [`MAX_BUF`].
+async fn serve_http<S>(io: S, service: PeerService)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_BUF)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades()
+        .await;
 }
 
 /// The router's service for one connection: each request gets the peer's

@@ -1,5 +1,5 @@
-//! The examples over TLS: `echo_server`, `tokio_echo_server` and
-//! `chat_server` started with `--tls-cert FILE --tls-key FILE` (PEM files
+//! The examples over TLS: `echo_server`, `tokio_echo_server`,
+//! `chat_server` and `vote_server` started with `--tls-cert FILE --tls-key FILE` (PEM files
 //! of a CA and a certificate generated here) serve their page over HTTPS
 //! and their socket as wss:// on the same port, and answer a plain-HTTP
 //! client with a TLS alert; the `client` example talks to them with
@@ -192,6 +192,40 @@ fn chat_server_serves_https_and_wss_on_one_port() {
     }
     alice.close(CloseCode::NORMAL, "").unwrap();
     bob.close(CloseCode::NORMAL, "").unwrap();
+    plain_http_gets_an_alert(addr);
+}
+
+#[test]
+fn vote_server_serves_https_and_wss_on_one_port() {
+    let pki = pki(&["localhost"]);
+    let files = Files::write(&pki);
+    let (_server, addr) = start("vote_server", &files, &[]);
+    let (status, body) = https_get(&pki, addr);
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<html") || body.contains("<!DOCTYPE"),
+        "{body}"
+    );
+    let mut ws = wss(&pki, addr, "");
+    let text = |message: Option<Message>| match message {
+        Some(Message::Text(text)) => text.to_string(),
+        other => panic!("expected counts, got {other:?}"),
+    };
+    let first = text(ws.read().unwrap());
+    assert!(
+        first.contains(r#""type":"counts""#) && first.contains(r#""total":0"#),
+        "{first}"
+    );
+    ws.send_text(r#"{"vote":"Rust"}"#).unwrap();
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        assert!(Instant::now() < deadline, "the vote never showed");
+        let counts = text(ws.read().unwrap());
+        if counts.contains(r#""total":1"#) {
+            break;
+        }
+    }
+    ws.close(CloseCode::NORMAL, "").unwrap();
     plain_http_gets_an_alert(addr);
 }
 

@@ -6,9 +6,9 @@ use std::{env, process};
 
 use rfc6455::Keepalive;
 
-use crate::access;
 use crate::cap;
 use crate::limits::VoteLimit;
+use crate::{access, tls};
 
 /// Votes (messages) a WebSocket connection, or an HTTP client address, may
 /// send per second, sustained...
@@ -65,6 +65,9 @@ pub struct Settings {
     pub sse_keepalive: Duration,
     pub sse_retry: Duration,
     pub sse_lifetime: Duration,
+    /// `--tls-cert`/`--tls-key`: HTTPS and wss:// on the same port.
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    pub tls: Option<tls::ServerTls>,
 }
 
 /// The help text, with the connection cap this machine gets by default.
@@ -118,6 +121,7 @@ usage: vote_server [--addr HOST:PORT] [--candidates A,B,C] [--no-deflate]
   --sse-lifetime SECS      an event stream ends after this long; the browser
                            reconnects with Last-Event-ID (default 600)
 {access}
+{tls}
   --help                   show this help
 
 Fixed bounds: a request head within 10 s (else closed) and 16 KiB (431), a vote body
@@ -125,7 +129,8 @@ Fixed bounds: a request head within 10 s (else closed) and 16 KiB (431), a vote 
 drops the client, one WebSocket batch in flight until its ping is answered
 (or 1 s), at most 16 error answers waiting per WebSocket client, 16 KiB of
 unsent bytes per socket (TCP_NOTSENT_LOWAT), 16,384 HTTP voters' buckets.",
-        access = access::USAGE
+        access = access::USAGE,
+        tls = tls::USAGE,
     )
 }
 
@@ -141,6 +146,7 @@ pub fn parse_args() -> Settings {
     };
     let mut keepalive = Keepalive::default();
     let mut access = access::Access::default();
+    let mut tls_flags = tls::Flags::default();
     let mut poll_interval = Duration::from_millis(POLL_INTERVAL_MS);
     let mut long_poll_timeout = Duration::from_secs_f64(LONG_POLL_TIMEOUT_SECS);
     let mut max_long_polls = MAX_LONG_POLLS;
@@ -164,6 +170,11 @@ pub fn parse_args() -> Settings {
         }
         let mut inline = inline;
         match access.parse(&flag, || inline.take().or_else(|| args.next())) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
+        }
+        match tls_flags.parse(&flag, || inline.take().or_else(|| args.next())) {
             Ok(true) => continue,
             Ok(false) => {}
             Err(message) => usage_error(&message),
@@ -203,6 +214,7 @@ pub fn parse_args() -> Settings {
         usage_error("--candidates needs at least one name");
     }
     Settings {
+        tls: tls::server_config(&tls_flags).unwrap_or_else(|e| usage_error(&e)),
         addr,
         access,
         candidates: names,
