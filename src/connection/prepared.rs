@@ -149,8 +149,10 @@ impl Connection {
                 return self.send(&prepared.message);
             }
         }
-        let plain = prepared.plain.clone();
-        self.push_encoded(&plain);
+        // Borrowed, not cloned: a clone of the shared frame is an atomic
+        // increment and decrement per recipient, and the first one turns the
+        // frame's buffer into a shared one with an allocation.
+        self.push_encoded(&prepared.plain);
         Ok(())
     }
 
