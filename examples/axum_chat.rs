@@ -25,7 +25,10 @@
 //!   (a one-field form; `POST /chat/login` sets the nickname cookie),
 //!   `POST /chat/post` (form or JSON), `GET /chat/stream` (Server-Sent
 //!   Events, `id:` set, `Last-Event-ID` resumes), `GET /chat/poll?since=ID`
-//!   (long polling, held up to `--poll-timeout`, default 30 s);
+//!   (long polling, held up to `--poll-timeout`, default 30 s); behind
+//!   the WebSocket's gate: with `--host`, another `Host` gets 421 on every
+//!   `/chat/*` route, and the two posts get 403 for a foreign `Origin`
+//!   (`--allow-origin`, `--any-origin`; none: not a browser, allowed);
 //! * anything else: axum's 404 (405 for another method on a route).
 //!
 //! # Protocol

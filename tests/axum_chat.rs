@@ -7,8 +7,9 @@
 //! rate limit, the connection cap and graceful shutdown; each member's
 //! bounded mailbox (examples/axum_chat/topic.rs, both policies, cancel
 //! safety); the same room over plain HTTP (SSE with `Last-Event-ID`, long
-//! polling, the login cookie and posts). The chat across processes over
-//! Redis is tests/chat_redis.rs.
+//! polling, the login cookie and posts) and its gate (`--host`, the
+//! `Origin` of posts). The chat across processes over Redis is
+//! tests/chat_redis.rs.
 
 mod app_harness;
 mod chat_http;
@@ -22,7 +23,7 @@ mod topic;
 use std::time::{Duration, Instant};
 
 use app_harness::{Client, Server};
-use chat_http::{Stream, post, request};
+use chat_http::{Stream, post, request, request_to};
 use rfc6455::CloseCode;
 use serde_json::{Value, json};
 
@@ -532,4 +533,125 @@ fn login_sets_the_nickname_cookie_and_posts_reach_the_room() {
             (&json!("Wu Kong"), &json!(text), &json!("http"))
         );
     }
+}
+
+/// The `/chat/*` routes pass the WebSocket route's gate: with `--host`, a
+/// request addressed to another name gets 421 on every route; a post
+/// (`/chat/login`, `/chat/post`) from a page of another origin, another
+/// port, or `null` gets 403 and changes nothing (no cookie, nothing in
+/// the room), while the server's own pages and clients that send no
+/// `Origin` (curl) may post. Reads are not checked for `Origin`.
+#[test]
+fn chat_routes_refuse_foreign_hosts_and_posts_from_foreign_origins() {
+    let server = Server::start("axum_chat", &["--host", "127.0.0.1"]);
+    let own = format!("http://{}", server.addr);
+    let other_port = format!("http://127.0.0.1:{}", server.addr.port() ^ 1);
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let login = |origin: Option<&str>| {
+        let origin = origin.map_or_else(String::new, |o| format!("Origin: {o}\r\n"));
+        request(
+            &server,
+            "POST",
+            "/chat/login",
+            &format!("{form}{origin}"),
+            b"name=wukong",
+        )
+    };
+    for origin in ["http://evil.example", &other_port, "null"] {
+        let (status, response) = login(Some(origin));
+        assert_eq!(status, 403, "{origin}: {response}");
+        assert!(
+            !response.to_ascii_lowercase().contains("set-cookie"),
+            "{origin}: {response}"
+        );
+    }
+    for origin in [Some(own.as_str()), None] {
+        let (status, response) = login(origin);
+        assert_eq!(status, 303, "{origin:?}: {response}");
+        assert!(
+            response.contains("set-cookie: chat_name=wukong;"),
+            "{response}"
+        );
+    }
+
+    let mut alice = server.join("alice");
+    let post_from = |origin: Option<&str>, text: &str| {
+        let origin = origin.map_or_else(String::new, |o| format!("Origin: {o}\r\n"));
+        let headers = format!("Cookie: chat_name=wukong\r\n{form}{origin}");
+        request(
+            &server,
+            "POST",
+            "/chat/post",
+            &headers,
+            format!("text={text}").as_bytes(),
+        )
+    };
+    for origin in ["http://evil.example", &other_port, "null"] {
+        let (status, response) = post_from(Some(origin), "forged");
+        assert_eq!(status, 403, "{origin}: {response}");
+    }
+    assert_eq!(post_from(Some(&own), "from+the+page").0, 204);
+    assert_eq!(post_from(None, "from+curl").0, 204);
+    // The room's one order: had a forged post gone through, it would come first.
+    for text in ["from the page", "from curl"] {
+        let message = alice.expect("message");
+        assert_eq!(
+            (&message["from"], &message["text"]),
+            (&json!("wukong"), &json!(text))
+        );
+    }
+
+    // Reads from another site's page are answered (it cannot read them).
+    let evil = "Origin: http://evil.example\r\n";
+    let (status, response) = request(&server, "GET", "/chat/poll", evil, b"");
+    assert_eq!(status, 200, "{response}");
+    assert!(response.contains("from curl"), "{response}");
+
+    // Another name (DNS rebinding: the page's Origin and Host both carry it).
+    let elsewhere = format!("evil.example:{}", server.addr.port());
+    let rebound = format!("Origin: http://{elsewhere}\r\nCookie: chat_name=wukong\r\n{form}");
+    for (method, path) in [
+        ("GET", "/chat/login"),
+        ("POST", "/chat/login"),
+        ("POST", "/chat/post"),
+        ("GET", "/chat/stream"),
+        ("GET", "/chat/poll"),
+    ] {
+        let (status, response) = request_to(
+            &server,
+            &elsewhere,
+            method,
+            path,
+            &rebound,
+            b"name=x&text=rebound",
+        );
+        assert_eq!(status, 421, "{method} {path}: {response}");
+    }
+    // The same requests addressed to the server's name are answered.
+    let (status, response) = request(&server, "GET", "/chat/login", "", b"");
+    assert_eq!(status, 200, "{response}");
+    let (status, response) = request_to(&server, "LOCALHOST:1", "GET", "/chat/login", "", b"");
+    assert_eq!(status, 421, "{response}");
+    let (status, response) = request_to(&server, "127.0.0.1", "GET", "/chat/poll", "", b"");
+    assert_eq!(status, 200, "a name without a port: {response}");
+}
+
+/// `--allow-origin` lets one more site's pages post, `--any-origin` every
+/// site's, as they do for the WebSocket.
+#[test]
+fn allow_origin_and_any_origin_widen_the_posts_gate() {
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let login = |server: &Server, origin: &str| {
+        let headers = format!("{form}Origin: {origin}\r\n");
+        request(server, "POST", "/chat/login", &headers, b"name=wukong").0
+    };
+    let server = Server::start("axum_chat", &["--allow-origin", "https://app.example"]);
+    assert_eq!(login(&server, "https://app.example"), 303);
+    assert_eq!(login(&server, "https://app.example:443/"), 303);
+    assert_eq!(login(&server, "http://app.example"), 403);
+    assert_eq!(login(&server, "https://evil.example"), 403);
+    assert_eq!(login(&server, &format!("http://{}", server.addr)), 303);
+    let server = Server::start("axum_chat", &["--any-origin"]);
+    assert_eq!(login(&server, "https://evil.example"), 303);
+    assert_eq!(login(&server, "null"), 303);
 }

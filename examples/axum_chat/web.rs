@@ -13,6 +13,18 @@
 //! joins, leaves) are in the history; private messages are for WebSocket
 //! members. Nicknames given by the form are not reserved: a post under the
 //! name of someone online in the room is refused (409).
+//!
+//! The WebSocket route's gate (`--host`, `--allow-origin`, `--any-origin`;
+//! examples/support/access.rs) guards these routes too ([`refused`]): every
+//! `/chat/*` request addressed to a name not among `--host` gets 421 (a
+//! DNS-rebinding page could otherwise read the room and post), and the two
+//! posts, which change something, get 403 for a foreign `Origin` (a
+//! cross-site form or `fetch`: browsers send `Origin` on every `POST`). The
+//! cookie's `SameSite=Strict` is then a second guard, not the only one. A
+//! request without `Origin` is not from a browser (curl, a bot) and passes,
+//! as on the WebSocket route. The reads (`GET`) are not checked for
+//! `Origin`: another site's page cannot read their answers (no CORS
+//! headers), and a link to the form must work from anywhere.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,9 +34,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use rfc6455::HandshakeError;
+use rfc6455::handshake::{OriginPolicy, Rejection};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::access::Checked;
 use crate::http::{percent_decode, query_param};
 use crate::room::{Audience, lock};
 use crate::settings::MAX_MESSAGE_BYTES;
@@ -82,6 +97,110 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
+/// A `/chat/*` request as the gate sees it: its `Host` and, when it
+/// `changes` something, its `Origin`.
+struct Plain<'a> {
+    headers: &'a HeaderMap,
+    uri: &'a Uri,
+    changes: bool,
+}
+
+impl Plain<'_> {
+    /// The `Host` (the URI's authority for a request without one, as over
+    /// HTTP/2); `None` for none or more than one.
+    fn host(&self) -> Option<&[u8]> {
+        let mut lines = self.headers.get_all(header::HOST).iter();
+        match (lines.next(), lines.next()) {
+            (Some(host), None) => Some(host.as_bytes()),
+            (None, _) => self.uri.authority().map(|a| a.as_str().as_bytes()),
+            (Some(_), Some(_)) => None,
+        }
+    }
+}
+
+impl Checked for Plain<'_> {
+    fn host_in(&self, names: &[String]) -> Result<(), Rejection> {
+        if names.is_empty() || self.host().is_some_and(|host| host_is_one_of(host, names)) {
+            Ok(())
+        } else {
+            Err(HandshakeError::MisdirectedHost.into())
+        }
+    }
+
+    fn origin_in(&self, policy: &OriginPolicy) -> Result<(), Rejection> {
+        let origins: Vec<&[u8]> = self
+            .headers
+            .get_all(header::ORIGIN)
+            .iter()
+            .map(|value| value.as_bytes())
+            .collect();
+        // The handshake's rule (`OriginPolicy::allows`): no `Origin`, not
+        // a browser, passes.
+        if !self.changes || policy.allows(&origins, self.host(), false) {
+            Ok(())
+        } else {
+            Err(HandshakeError::ForbiddenOrigin.into())
+        }
+    }
+}
+
+/// Whether `host` (`name[:port]`) is one of `names` as `--host` means it
+/// (the crate's `check_host` rule, which takes only a handshake): ASCII
+/// case-insensitively, a name without a port on any port, one with a port
+/// only on that port.
+fn host_is_one_of(host: &[u8], names: &[String]) -> bool {
+    let Some((name, port)) = std::str::from_utf8(host).ok().and_then(split_authority) else {
+        return false;
+    };
+    names
+        .iter()
+        .filter_map(|allowed| split_authority(allowed))
+        .any(|(allowed, allowed_port)| {
+            allowed.eq_ignore_ascii_case(name) && allowed_port.is_none_or(|p| port == Some(p))
+        })
+}
+
+/// `host[:port]` (an IPv6 literal in brackets) split; `None` for an empty
+/// host or a port that is not a number.
+fn split_authority(authority: &str) -> Option<(&str, Option<u16>)> {
+    let authority = authority.trim();
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let end = rest.find(']')? + 2;
+            match &authority[end..] {
+                "" => (&authority[..end], None),
+                rest => (&authority[..end], Some(rest.strip_prefix(':')?)),
+            }
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        None => None,
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(digits.parse().ok()?)
+        }
+        Some(_) => return None,
+    };
+    (!host.is_empty()).then_some((host, port))
+}
+
+/// The gate of the WebSocket route, for a `/chat/*` request: 421 for a
+/// `Host` not among `--host`; for one that `changes` something (the
+/// posts), 403 for an `Origin` the policy refuses. `None`: it may pass.
+fn refused(app: &App, headers: &HeaderMap, uri: &Uri, changes: bool) -> Option<Response> {
+    let request = Plain {
+        headers,
+        uri,
+        changes,
+    };
+    let rejection = app.access.check(&request).err()?;
+    let status = StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::FORBIDDEN);
+    Some(text(status, rejection.error().to_string()))
+}
+
 /// The nickname in the request's cookie, normalised again (a cookie is
 /// the client's to change).
 fn cookie_name(headers: &HeaderMap) -> Option<String> {
@@ -128,7 +247,10 @@ fn field(headers: &HeaderMap, body: &[u8], name: &str) -> Result<Option<String>,
 }
 
 /// `GET /chat/login`: the one-field form (and a post form).
-pub async fn login_form(headers: HeaderMap) -> Response {
+pub async fn login_form(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refusal) = refused(&app, &headers, &uri, false) {
+        return refusal;
+    }
     let notice = match cookie_name(&headers) {
         Some(name) => format!("Logged in as <b>{}</b>.", html_escape(&name)),
         None => "Pick a nickname to post.".to_string(),
@@ -146,7 +268,15 @@ fn html_escape(s: &str) -> String {
 
 /// `POST /chat/login` (`name=NICK`): sets the cookie (the nickname
 /// normalised as the WebSocket's) and sends the browser back to the form.
-pub async fn login(headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = refused(&app, &headers, &uri, true) {
+        return refusal;
+    }
     let wanted = match field(&headers, &body, "name") {
         Ok(Some(wanted)) => wanted,
         Ok(None) => return text(StatusCode::BAD_REQUEST, "a nickname is needed: name=NICK"),
@@ -175,8 +305,16 @@ pub async fn login(headers: HeaderMap, body: Bytes) -> Response {
 /// publishes a room message from the cookie's nickname. 204 once
 /// published; 401 without a cookie, 400 without text, 409 if the name is
 /// a WebSocket member's, 503 while the room is degraded, 413 past
-/// [`MAX_BODY_BYTES`].
-pub async fn post(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+/// [`MAX_BODY_BYTES`]; 421 and 403 from the gate ([`refused`]).
+pub async fn post(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = refused(&app, &headers, &uri, true) {
+        return refusal;
+    }
     let Some(name) = cookie_name(&headers) else {
         return text(
             StatusCode::UNAUTHORIZED,
@@ -232,6 +370,9 @@ fn cursor(headers: Option<&HeaderMap>, uri: &Uri, query_name: &str) -> Result<Op
 /// (`id:` its number, `data:` its JSON), from the one after
 /// `Last-Event-ID` (or `?last_event_id=`) if given, else from the next.
 pub async fn stream(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refusal) = refused(&app, &headers, &uri, false) {
+        return refusal;
+    }
     let start = match cursor(Some(&headers), &uri, "last_event_id") {
         Ok(start) => start,
         Err(error) => return text(StatusCode::BAD_REQUEST, error),
@@ -313,7 +454,10 @@ impl Reader {
 /// `--poll-timeout` passes (then an empty list). `last` is the cursor for
 /// the next poll; `behind: true` says events were missed (the list is then
 /// all that is kept: start afresh from it).
-pub async fn poll(State(app): State<Arc<App>>, uri: Uri) -> Response {
+pub async fn poll(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refusal) = refused(&app, &headers, &uri, false) {
+        return refusal;
+    }
     let since = match cursor(None, &uri, "since") {
         Ok(since) => since,
         Err(error) => return text(StatusCode::BAD_REQUEST, error),

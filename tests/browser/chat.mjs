@@ -3,7 +3,8 @@
 // online list, room messages seen once by everyone with the sender's name
 // and the server's time, a private message seen by its two parties only, an
 // error for a recipient who is not online, a refused duplicate nickname, a
-// leave notice, and every page back by itself after a server restart.
+// leave notice, and every page back by itself after a server restart; the
+// name of the server the page is on, where the server gives one.
 //
 //   node tests/browser/chat.mjs http://127.0.0.1:PORT/ <screenshot-dir>
 
@@ -81,6 +82,21 @@ await scenario('chat', async ({ url, origin, extensions, openPage, screenshot })
   await waitConnected(a, A);
   await waitForUsers(a, A, [A]);
   ok(`${A} joined with the Join button and is alone online`);
+
+  // --- The server's name, where the server tells it (axum_chat: in its
+  // /health and in the welcome): the page shows "on server NAME". A server
+  // without /health (chat_server) sends no name, and the page shows none.
+  const health = await fetch(`${origin}/health`);
+  const serverName = health.ok ? (await health.json()).server : null;
+  check(health.ok || health.status === 404, `GET /health answered ${health.status}`);
+  check(!health.ok || typeof serverName === 'string' && serverName !== '', `/health has no server name`);
+  const welcome = a.wsReceived.map((payload) => JSON.parse(payload)).find((e) => e.type === 'welcome');
+  check(welcome !== undefined, `page ${A}: no welcome on the wire`);
+  check((welcome.server ?? null) === serverName, `the welcome names server ${welcome.server}, /health ${serverName}`);
+  const label = await a.locator('#server').textContent();
+  const expected = serverName === null ? '' : `on server ${serverName}`;
+  check(label === expected, `page ${A} shows the server label "${label}", expected "${expected}"`);
+  ok(serverName === null ? 'no server name, no label' : `the page shows "${label}"`);
 
   // --- B joins by pressing Enter in the nickname box.
   const b = await openPage(`page ${B}`);

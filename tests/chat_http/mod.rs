@@ -17,11 +17,30 @@ pub fn request(
     headers: &str,
     body: &[u8],
 ) -> (u16, String) {
+    request_to(
+        server,
+        &server.addr.to_string(),
+        method,
+        path,
+        headers,
+        body,
+    )
+}
+
+/// [`request`] addressed to `host` (its `Host` header) instead of the
+/// server's address.
+pub fn request_to(
+    server: &Server,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> (u16, String) {
     let mut tcp = server.tcp();
     write!(
         tcp,
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        server.addr,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
