@@ -187,6 +187,8 @@ mod support;
 
 #[path = "support/access.rs"]
 mod access;
+#[path = "support/tls.rs"]
+mod tls;
 
 #[path = "axum_chat/cluster.rs"]
 mod cluster;
@@ -206,6 +208,8 @@ mod topic;
 mod web;
 
 use cluster::Cluster;
+#[cfg(feature = "rustls")]
+use http::serve_https;
 use http::{Admitted, refusal_response, refuse, router, serve_http};
 use limits::Gate;
 use room::{Audience, Room, lock};
@@ -301,7 +305,12 @@ async fn run(settings: Settings) -> i32 {
     let addr = listener
         .local_addr()
         .map_or_else(|_| settings.addr.clone(), |a| a.to_string());
-    println!("axum chat listening on ws://{addr}/ws (page: http://{addr}/)");
+    let (ws, http) = if settings.tls.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    println!("axum chat listening on {ws}://{addr}/ws (page: {http}://{addr}/)");
 
     let mut gate = Gate::new(
         settings.connect_burst,
@@ -344,6 +353,11 @@ async fn run(settings: Settings) -> i32 {
                         Ok(ticket) => {
                             let io = Admitted { tcp, _ticket: ticket, _count: Arc::clone(&app.connections) };
                             let timeout = app.settings.handshake_timeout;
+                            #[cfg(feature = "rustls")]
+                            if let Some(config) = app.settings.tls.clone() {
+                                tokio::spawn(serve_https(io, config, service.clone(), timeout));
+                                continue;
+                            }
                             tokio::spawn(serve_http(io, service.clone(), timeout));
                         }
                         Err(refusal) => {

@@ -1,5 +1,5 @@
 //! The examples over TLS: `echo_server`, `tokio_echo_server`,
-//! `chat_server` and `vote_server` started with `--tls-cert FILE --tls-key FILE` (PEM files
+//! `chat_server`, `axum_chat` and `vote_server` started with `--tls-cert FILE --tls-key FILE` (PEM files
 //! of a CA and a certificate generated here) serve their page over HTTPS
 //! and their socket as wss:// on the same port, and answer a plain-HTTP
 //! client with a TLS alert; the `client` example talks to them with
@@ -162,9 +162,18 @@ fn tokio_echo_server_serves_https_and_wss_on_one_port() {
 
 #[test]
 fn chat_server_serves_https_and_wss_on_one_port() {
+    chat_over_tls("chat_server");
+}
+
+#[test]
+fn axum_chat_serves_https_and_wss_on_one_port() {
+    chat_over_tls("axum_chat");
+}
+
+fn chat_over_tls(name: &str) {
     let pki = pki(&["localhost"]);
     let files = Files::write(&pki);
-    let (_server, addr) = start("chat_server", &files, &[]);
+    let (_server, addr) = start(name, &files, &[]);
     assert_eq!(https_get(&pki, addr).0, 200);
     let mut alice = wss(&pki, addr, "?name=alice");
     let welcome = alice.read().unwrap().unwrap();

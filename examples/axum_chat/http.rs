@@ -86,13 +86,35 @@ async fn ws(State(app): State<Arc<App>>, uri: Uri, upgrade: WebSocketUpgrade) ->
 
 /// One admitted TCP connection: HTTP/1.1 with upgrades, each request head
 /// within `timeout` (slowloris is cut off).
-pub async fn serve_http(io: Admitted, service: TowerToHyperService<Router>, timeout: Duration) {
+pub async fn serve_http<S>(io: S, service: TowerToHyperService<Router>, timeout: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades()
         .await;
+}
+
+/// One admitted connection over TLS (`--tls-cert`): the TLS handshake
+/// within `timeout` too (a client that is not TLS gets an alert), then
+/// [`serve_http`].
+#[cfg(feature = "rustls")]
+pub async fn serve_https(
+    io: Admitted,
+    config: crate::tls::ServerTls,
+    service: TowerToHyperService<Router>,
+    timeout: Duration,
+) {
+    let limits = rfc6455::handshake::Limits {
+        timeout: Some(timeout),
+        ..rfc6455::handshake::Limits::default()
+    };
+    if let Ok((io, _)) = rfc6455::tokio::tls::accept_with(io, &config, &limits).await {
+        serve_http(io, service, timeout).await;
+    }
 }
 
 /// The answer to a refused connection (as `chat_server`'s).

@@ -5,8 +5,8 @@ use std::{env, process};
 
 use rfc6455::{Config, Keepalive};
 
-use crate::access;
 use crate::cluster::Timing;
+use crate::{access, tls};
 
 /// How long a client closed by the server may take to answer the close,
 /// and the lingering close after one (`Config::close_timeout`).
@@ -108,6 +108,9 @@ pub struct Settings {
     pub timing: Timing,
     /// `--allow-origin`, `--any-origin`, `--host`, `--memory-budget-mib`.
     pub access: access::Access,
+    /// `--tls-cert`/`--tls-key`: HTTPS and wss:// on the same port.
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    pub tls: Option<tls::ServerTls>,
 }
 
 impl Settings {
@@ -158,7 +161,9 @@ pub fn parse_args() -> Settings {
             backoff: Duration::from_secs(2),
         },
         access: access::Access::default(),
+        tls: None,
     };
+    let mut tls_flags = tls::Flags::default();
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -166,7 +171,7 @@ pub fn parse_args() -> Settings {
             None => (arg.clone(), None),
         };
         if flag == "--help" || flag == "-h" {
-            println!("{USAGE}\n{}", access::USAGE);
+            println!("{USAGE}\n{}\n{}", access::USAGE, tls::USAGE);
             process::exit(0);
         }
         let mut inline_value = inline.clone();
@@ -174,6 +179,11 @@ pub fn parse_args() -> Settings {
             .access
             .parse(&flag, || inline_value.take().or_else(|| args.next()))
         {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(message) => usage_error(&message),
+        }
+        match tls_flags.parse(&flag, || inline_value.take().or_else(|| args.next())) {
             Ok(true) => continue,
             Ok(false) => {}
             Err(message) => usage_error(&message),
@@ -220,6 +230,7 @@ pub fn parse_args() -> Settings {
     if settings.timing.ttl <= settings.timing.heartbeat {
         usage_error("--presence-ttl must be longer than --heartbeat");
     }
+    settings.tls = tls::server_config(&tls_flags).unwrap_or_else(|e| usage_error(&e));
     settings
 }
 
@@ -247,6 +258,10 @@ fn count(flag: &str, value: &str) -> usize {
 }
 
 fn usage_error(message: &str) -> ! {
-    eprintln!("axum_chat: {message}\n\n{USAGE}\n{}", access::USAGE);
+    eprintln!(
+        "axum_chat: {message}\n\n{USAGE}\n{}\n{}",
+        access::USAGE,
+        tls::USAGE
+    );
     process::exit(2);
 }
