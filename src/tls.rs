@@ -124,6 +124,25 @@ pub fn default_client_config() -> io::Result<Arc<ClientConfig>> {
     Ok(Arc::clone(CONFIG.get_or_init(|| config)))
 }
 
+/// The client configuration `connect` uses when given none: the default
+/// roots' ([`default_client_config`]), or, built without a roots feature,
+/// an error that names them.
+pub(crate) fn connect_config() -> io::Result<Arc<ClientConfig>> {
+    #[cfg(any(
+        feature = "rustls-tls-webpki-roots",
+        feature = "rustls-tls-native-roots"
+    ))]
+    return default_client_config();
+    #[cfg(not(any(
+        feature = "rustls-tls-webpki-roots",
+        feature = "rustls-tls-native-roots"
+    )))]
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "wss:// without a ClientConfig needs feature rustls-tls-webpki-roots or rustls-tls-native-roots",
+    ))
+}
+
 /// The name to send (SNI) and verify the certificate against: the URI's
 /// host, an IP address literal without its brackets.
 pub fn server_name(uri: &Uri) -> io::Result<ServerName<'static>> {

@@ -321,7 +321,7 @@ pub fn connect_with(
     let stream = if uri.secure() {
         let tls = match tls {
             Some(tls) => tls,
-            None => default_config()?,
+            None => crate::tls::connect_config()?,
         };
         let name = crate::tls::server_name(&uri)?;
         MaybeTlsStream::Tls(TlsStream::connect(sock, tls, name, left(until)?)?)
@@ -330,25 +330,6 @@ pub fn connect_with(
     };
     options.limits.timeout = left(until)?;
     WebSocket::connect_with(stream, url, options, config)
-}
-
-#[cfg(any(
-    feature = "rustls-tls-webpki-roots",
-    feature = "rustls-tls-native-roots"
-))]
-fn default_config() -> Result<Arc<ClientConfig>, Error> {
-    Ok(crate::tls::default_client_config()?)
-}
-
-#[cfg(not(any(
-    feature = "rustls-tls-webpki-roots",
-    feature = "rustls-tls-native-roots"
-)))]
-fn default_config() -> Result<Arc<ClientConfig>, Error> {
-    Err(Error::Io(io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "wss:// without a ClientConfig needs feature rustls-tls-webpki-roots or rustls-tls-native-roots",
-    )))
 }
 
 /// Server: the TLS handshake over an accepted `tcp` within the default

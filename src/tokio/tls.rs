@@ -155,7 +155,7 @@ pub async fn connect_with(
     }
     let tls = match tls {
         Some(tls) => tls,
-        None => default_config()?,
+        None => crate::tls::connect_config()?,
     };
     let name = crate::tls::server_name(&uri)?;
     let connector = tokio_rustls::TlsConnector::from(tls);
@@ -163,25 +163,6 @@ pub async fn connect_with(
     let stream = TlsStream(tokio_rustls::TlsStream::Client(stream));
     options.limits.timeout = left(until)?;
     WebSocket::connect_with(stream, url, options, config).await
-}
-
-#[cfg(any(
-    feature = "rustls-tls-webpki-roots",
-    feature = "rustls-tls-native-roots"
-))]
-fn default_config() -> Result<Arc<ClientConfig>, Error> {
-    Ok(crate::tls::default_client_config()?)
-}
-
-#[cfg(not(any(
-    feature = "rustls-tls-webpki-roots",
-    feature = "rustls-tls-native-roots"
-)))]
-fn default_config() -> Result<Arc<ClientConfig>, Error> {
-    Err(Error::Io(std::io::Error::new(
-        std::io::ErrorKind::InvalidInput,
-        "wss:// without a ClientConfig needs feature rustls-tls-webpki-roots or rustls-tls-native-roots",
-    )))
 }
 
 /// Server: the TLS handshake over an accepted `io` within the default
