@@ -187,6 +187,8 @@ mod support;
 
 #[path = "support/access.rs"]
 mod access;
+#[path = "support/admitted.rs"]
+mod admitted;
 #[path = "support/tls.rs"]
 mod tls;
 
@@ -207,10 +209,11 @@ mod topic;
 #[path = "axum_chat/web.rs"]
 mod web;
 
+use admitted::Admitted;
 use cluster::Cluster;
 #[cfg(feature = "rustls")]
 use http::serve_https;
-use http::{Admitted, refusal_response, refuse, router, serve_http};
+use http::{refusal_response, refuse, router, serve_http};
 use limits::Gate;
 use room::{Audience, Room, lock};
 use settings::{Settings, parse_args};
@@ -351,7 +354,7 @@ async fn run(settings: Settings) -> i32 {
                     let _ = tcp.set_nodelay(true); // each message at once, no Nagle delay
                     match gate.admit(peer.ip(), Instant::now()) {
                         Ok(ticket) => {
-                            let io = Admitted { tcp, _ticket: ticket, _count: Arc::clone(&app.connections) };
+                            let io = Admitted::new(tcp, (ticket, Arc::clone(&app.connections)));
                             let timeout = app.settings.handshake_timeout;
                             #[cfg(feature = "rustls")]
                             if let Some(config) = app.settings.tls.clone() {

@@ -148,7 +148,7 @@ mod tls;
 mod args;
 #[path = "vote_server/board.rs"]
 mod board;
-#[path = "vote_server/conn.rs"]
+#[path = "support/admitted.rs"]
 mod conn;
 #[path = "vote_server/http.rs"]
 mod http;
@@ -331,11 +331,9 @@ async fn run(settings: args::Settings) {
         // megabytes Linux grows a send buffer to.
         #[cfg(target_os = "linux")]
         let _ = socket2::SockRef::from(&tcp).set_tcp_notsent_lowat(UNSENT_LOWAT);
-        let io = conn::Admitted {
-            tcp,
-            _slot: slot,
-            _count: Arc::clone(&app.connections),
-        };
+        // The place under the cap and the count of connections served
+        // (`/api/stats`) are given back when the socket is dropped.
+        let io = conn::Admitted::new(tcp, (slot, Arc::clone(&app.connections)));
         let service = PeerService {
             inner: TowerToHyperService::new(router.clone()),
             peer,

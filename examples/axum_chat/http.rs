@@ -3,10 +3,7 @@
 //! connections, and the query decoding the routes share.
 
 use std::convert::Infallible;
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -18,7 +15,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use rfc6455::axum::WebSocketUpgrade;
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::limits::{Refusal, Ticket};
@@ -175,53 +171,9 @@ pub async fn refuse(tcp: TcpStream, response: Response) {
 }
 
 /// An admitted connection's socket, holding its place under the cap (the
-/// [`Ticket`]) until it is dropped: by hyper after plain HTTP, by the
-/// adapter's driver after a WebSocket.
-pub struct Admitted {
-    pub tcp: TcpStream,
-    pub _ticket: Ticket,
-    pub _count: Arc<()>,
-}
-
-impl AsyncRead for Admitted {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Admitted {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
-    }
-}
+/// [`Ticket`]) and the count of connections served until it is dropped: by
+/// hyper after plain HTTP, by the adapter's driver after a WebSocket.
+pub type Admitted = crate::admitted::Admitted<(Ticket, Arc<()>)>;
 
 /// The value of the first query parameter `name`, decoded as browsers
 /// encode it (`%XX`, `+` as a space; invalid UTF-8 replaced by U+FFFD).

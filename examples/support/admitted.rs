@@ -1,26 +1,30 @@
-//! One admitted TCP connection: the socket with its place under
-//! `--max-connections`, so that the place is held as long as the socket
+//! One admitted TCP connection of the tokio examples: the socket with
+//! what holds its place (under `--max-connections`, in a count of
+//! connections served...), so that the place is held as long as the socket
 //! is, through hyper's upgrade into the WebSocket's driver task too.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::cap::Slot;
-
-/// The socket, its place under the cap, and one clone of the count of
-/// connections served (`/api/stats`); both are given back when dropped.
-pub struct Admitted {
+/// The socket and `held`, given back when both are dropped.
+pub struct Admitted<T> {
     pub tcp: TcpStream,
-    pub _slot: Slot,
-    pub _count: Arc<()>,
+    /// Only dropped.
+    _held: T,
 }
 
-impl AsyncRead for Admitted {
+impl<T> Admitted<T> {
+    /// `tcp`, holding `held` until it is dropped.
+    pub fn new(tcp: TcpStream, held: T) -> Self {
+        Admitted { tcp, _held: held }
+    }
+}
+
+impl<T: Unpin> AsyncRead for Admitted<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -30,7 +34,7 @@ impl AsyncRead for Admitted {
     }
 }
 
-impl AsyncWrite for Admitted {
+impl<T: Unpin> AsyncWrite for Admitted<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
