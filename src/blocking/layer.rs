@@ -39,6 +39,18 @@ impl Layer {
         }
     }
 
+    /// Whether reading made TLS queue a reply of its own (an alert, a key
+    /// update's answer); never the connection's output, which its writer
+    /// sends (a reader that took over a large flush could block in it while
+    /// its peer's reader, doing the same, blocks too).
+    pub(super) fn replies(&self) -> bool {
+        match self {
+            Layer::Plain => false,
+            #[cfg(feature = "rustls")]
+            Layer::Tls(session) => session.replies(),
+        }
+    }
+
     /// The bytes to write to the socket next (a copy, written without the
     /// lock); empty when nothing is to be written.
     pub(super) fn next_chunk(&mut self, conn: &mut Connection) -> io::Result<Vec<u8>> {

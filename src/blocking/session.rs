@@ -46,6 +46,12 @@ impl Session {
         self.at < self.wire.len() || self.tls.wants_write()
     }
 
+    /// Whether rustls queued something of its own since the last seal (an
+    /// alert on bad input, a key update's answer): a reply to what was read.
+    pub(super) fn replies(&self) -> bool {
+        self.tls.wants_write()
+    }
+
     /// Plaintext bytes sealed and not yet reported written (what a caller
     /// that offers the same bytes again gets credited for).
     pub(super) fn sealed(&self) -> usize {

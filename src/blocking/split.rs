@@ -341,7 +341,7 @@ impl Reader {
                 let Inner { conn, layer, .. } = &mut *inner;
                 let taken = layer.receive(conn, &self.buf[..n], &mut self.ended);
                 // A TLS alert queued on bad input, a key update's answer.
-                let reply = layer.wants_write(conn);
+                let reply = layer.replies();
                 drop(inner);
                 if reply {
                     let _ = self.shared.flush(&self.stream, false);

@@ -86,9 +86,12 @@ pub struct Config {
     ///
     /// Automatic pongs and close replies are queued without the caller
     /// asking: a peer that sends pings and never reads would otherwise grow
-    /// the output without bound. Above this mark
-    /// [`wants_read`](crate::Connection::wants_read) is false and
-    /// [`receive`](crate::Connection::receive) takes nothing, so the
+    /// the output without bound. Above this mark, while such a reply is
+    /// still unwritten, [`wants_read`](crate::Connection::wants_read) is
+    /// false and [`receive`](crate::Connection::receive) takes nothing
+    /// (output the caller queued itself does not stop input: two ends that
+    /// both send large messages while reading must not wait on each
+    /// other), so the
     /// transport's own flow control slows the peer down until our output
     /// drains (backpressure; adapters also make `send` wait above it). What
     /// is queued is bounded by this mark, plus what the caller sends

@@ -333,6 +333,7 @@ impl Connection {
             &payload[..len],
             self.masks.as_deref_mut(),
         );
+        self.output.mark_reply();
     }
 
     /// Every state change happens here, together with the frames it queues.

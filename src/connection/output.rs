@@ -103,6 +103,12 @@ pub struct Output {
     /// Bytes were advanced since the connection last looked (its write
     /// timeout restarts then).
     progressed: bool,
+    /// Bytes written (advanced) since the connection began.
+    written: u64,
+    /// Where the last reply to the peer's input (a pong, a close reply)
+    /// ends, counted as `written` counts: it is unwritten while `written`
+    /// is below.
+    reply_end: u64,
 }
 
 impl Output {
@@ -242,6 +248,16 @@ impl Output {
         self.chunks_len + self.buf.len() - self.head
     }
 
+    /// Marks what is queued now as ending with a reply to the peer's input.
+    pub(crate) fn mark_reply(&mut self) {
+        self.reply_end = self.written + self.len() as u64;
+    }
+
+    /// Whether a reply to the peer's input is still unwritten.
+    pub(crate) fn reply_pending(&self) -> bool {
+        self.written < self.reply_end
+    }
+
     /// Whether bytes were written since the last call (and forgets it).
     pub(crate) fn take_progress(&mut self) -> bool {
         core::mem::take(&mut self.progressed)
@@ -325,6 +341,7 @@ impl Buf for Output {
         if cnt > 0 {
             self.progressed = true;
         }
+        self.written += cnt.min(self.len()) as u64;
         self.drop_front(cnt);
     }
 

@@ -276,6 +276,7 @@ impl Connection {
                             &payload,
                             self.masks.as_deref_mut(),
                         );
+                        self.output.mark_reply();
                     }
                     Some(Event::Ping(payload))
                 }

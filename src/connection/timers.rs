@@ -307,7 +307,12 @@ impl Connection {
                 self.timers.drain_budget()
             };
         }
-        if self.output.len() > self.config.output_high_water {
+        // Over the mark with a reply to the peer still unwritten: a peer
+        // that sends pings but does not read our pongs is not read on, so
+        // the replies it causes stay bounded. What the application queued
+        // itself does not stop reading: a split writer's large message
+        // must not stall both ends' readers, each waiting for the other.
+        if self.output.len() > self.config.output_high_water && self.output.reply_pending() {
             return 0;
         }
         let frame = self.frame.as_ref().map_or(0, |frame| frame.len);
