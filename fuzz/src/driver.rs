@@ -361,8 +361,8 @@ impl Driver {
         self.config.input_high_water.max(MIN_INPUT) + frame + MAX_HEADER
     }
 
-    /// `input_room()`, checked against `wants_read()` and the documented
-    /// cases where it must be 0 (end-of-file, output over the mark).
+    /// `input_room()`, checked against `wants_read()` and end-of-file,
+    /// where it must be 0.
     fn check_room(&self) -> usize {
         let room = self.conn.input_room();
         assert_eq!(
@@ -373,15 +373,9 @@ impl Driver {
         if self.conn.is_eof() {
             assert_eq!(room, 0, "input room after end-of-file");
         }
-        if !self.conn.is_closed() && self.conn.output_len() > self.config.output_high_water {
-            assert_eq!(
-                room,
-                0,
-                "input room with {} bytes of output queued (high water {})",
-                self.conn.output_len(),
-                self.config.output_high_water
-            );
-        }
+        // Over the output mark, input stops only while a reply to the peer
+        // (a pong, a close reply) is unwritten, which this driver does not
+        // model; tests/timers.rs and tests/backpressure.rs check that rule.
         room
     }
 
