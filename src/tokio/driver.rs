@@ -245,15 +245,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         };
         // Given back in every case: an empty buffer rejoins the allocation.
         inner.conn.receive_owned(buf);
+        // A read cut short at a frame's end says nothing of the traffic:
+        // only full-size reads adapt the size.
+        let adapt = len == self.read_size.get();
+        self.after_read(inner, polled, adapt)
+    }
+
+    /// The end of a bulk read that filled `n` bytes (already handed to the
+    /// connection): end-of-file, the read size adapted (`adapt`), an
+    /// interrupted read retried, an error passed on.
+    fn after_read(
+        &mut self,
+        inner: &mut Inner,
+        polled: Poll<io::Result<usize>>,
+        adapt: bool,
+    ) -> Poll<io::Result<()>> {
         match polled {
             Poll::Ready(Ok(0)) => {
                 inner.conn.receive_eof();
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Ok(n)) => {
-                // A read cut short at a frame's end says nothing of the
-                // traffic: only full-size reads adapt the size.
-                if len == self.read_size.get() {
+                if adapt {
                     self.read_size.update(n);
                 }
                 Poll::Ready(Ok(()))
@@ -278,19 +291,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let polled = Pin::new(&mut self.io).poll_read(cx, &mut read_buf);
         let n = read_buf.filled().len();
         inner.conn.commit_received(n);
-        match polled {
-            Poll::Ready(Ok(())) if n == 0 => {
-                inner.conn.receive_eof();
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Ok(())) => {
-                self.read_size.update(n);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(Ok(())),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.after_read(inner, polled.map_ok(|()| n), true)
     }
 
     /// A read while the traffic is light (an idle connection waits here):
