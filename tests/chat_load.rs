@@ -211,7 +211,7 @@ fn join(addr: SocketAddr, i: usize, deadline: Instant, watchdog: &Watchdog) -> (
     watchdog.watch(&stream);
     let url = format!("ws://{addr}/ws?name={}", name(i));
     #[cfg(feature = "deflate")]
-    let ws = if i % 2 == 0 {
+    let ws = if i.is_multiple_of(2) {
         use rfc6455::Config;
         use rfc6455::deflate::DeflateConfig;
         use rfc6455::handshake::ClientOptions;

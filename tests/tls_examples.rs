@@ -192,11 +192,11 @@ fn chat_over_tls(name: &str) {
     let deadline = Instant::now() + IO_TIMEOUT;
     loop {
         assert!(Instant::now() < deadline, "bob never saw alice's message");
-        if let Some(Message::Text(text)) = bob.read().unwrap() {
-            if text.contains("hi over tls") {
-                assert!(text.contains(r#""from":"alice""#), "{text}");
-                break;
-            }
+        if let Some(Message::Text(text)) = bob.read().unwrap()
+            && text.contains("hi over tls")
+        {
+            assert!(text.contains(r#""from":"alice""#), "{text}");
+            break;
         }
     }
     alice.close(CloseCode::NORMAL, "").unwrap();

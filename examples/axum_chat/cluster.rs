@@ -283,12 +283,11 @@ impl Cluster {
     pub async fn leave(&self, name: &str, reason: &str) {
         self.busy().insert(name.to_string());
         self.claimed().remove(name);
-        if let Ok(mut conn) = self.connection() {
-            if let Ok(Some(online)) = self.release_on(&mut conn, name, &self.me).await {
-                let event =
-                    json!({"type": "leave", "user": name, "reason": reason, "online": online});
-                let _ = self.publish_on(&mut conn, &Audience::Everyone, event).await;
-            }
+        if let Ok(mut conn) = self.connection()
+            && let Ok(Some(online)) = self.release_on(&mut conn, name, &self.me).await
+        {
+            let event = json!({"type": "leave", "user": name, "reason": reason, "online": online});
+            let _ = self.publish_on(&mut conn, &Audience::Everyone, event).await;
         }
         self.busy().remove(name);
     }
@@ -441,12 +440,10 @@ impl Cluster {
                 };
                 (!is_alive, "server gone")
             };
-            if gone {
-                if let Some(online) = self.release_on(conn, &name, &process).await? {
-                    let event =
-                        json!({"type": "leave", "user": name, "reason": reason, "online": online});
-                    self.publish_on(conn, &Audience::Everyone, event).await?;
-                }
+            if gone && let Some(online) = self.release_on(conn, &name, &process).await? {
+                let event =
+                    json!({"type": "leave", "user": name, "reason": reason, "online": online});
+                self.publish_on(conn, &Audience::Everyone, event).await?;
             }
         }
         Ok(())

@@ -307,10 +307,10 @@ impl Room {
 
     /// Queues the final close for one member, behind what is queued for it.
     pub fn close(&mut self, name: &str, code: CloseCode, reason: &'static str) {
-        if let Some(user) = self.users.get(name) {
-            if !user.mailbox.finish_with(Out::Close(code, reason)) {
-                close_now(&user.socket, code, reason);
-            }
+        if let Some(user) = self.users.get(name)
+            && !user.mailbox.finish_with(Out::Close(code, reason))
+        {
+            close_now(&user.socket, code, reason);
         }
     }
 }
@@ -373,10 +373,10 @@ impl History {
     }
 
     fn push(&mut self, id: u64, text: Utf8Bytes) {
-        if self.entries.len() == self.capacity {
-            if let Some((old, _)) = self.entries.pop_front() {
-                self.evicted = old;
-            }
+        if self.entries.len() == self.capacity
+            && let Some((old, _)) = self.entries.pop_front()
+        {
+            self.evicted = old;
         }
         self.entries.push_back((id, text));
         self.latest.send_replace(id);

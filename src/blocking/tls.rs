@@ -184,13 +184,13 @@ impl Write for TlsStream {
         if buf.is_empty() {
             return Ok(0);
         }
-        if let Some(held) = &self.held {
-            if !buf.starts_with(held) {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "a write after a timed-out write must offer the same bytes again",
-                ));
-            }
+        if let Some(held) = &self.held
+            && !buf.starts_with(held)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a write after a timed-out write must offer the same bytes again",
+            ));
         }
         self.session.seal(buf)?;
         if let Err(e) = self.drain() {

@@ -137,11 +137,11 @@ impl Connection {
         }
         #[cfg(feature = "deflate")]
         if let Some(codec) = &self.deflate {
-            if let Some((key, compressed)) = &prepared.compressed {
-                if codec.shared_key() == Some(*key) {
-                    self.push_encoded(compressed);
-                    return Ok(());
-                }
+            if let Some((key, compressed)) = &prepared.compressed
+                && codec.shared_key() == Some(*key)
+            {
+                self.push_encoded(compressed);
+                return Ok(());
             }
             if codec.would_compress(prepared.message.len()) {
                 // Context takeover, another window or level, or not prepared

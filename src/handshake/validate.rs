@@ -207,10 +207,10 @@ impl Offers {
         strict: bool,
     ) -> Result<Answer<'o>, HandshakeError> {
         // §4.2.2 item 5.5: the subprotocol must be one of the client's.
-        if let Some(protocol) = options.protocol {
-            if !self.protocols.iter().any(|offer| offer == protocol) {
-                return Err(HandshakeError::UnexpectedProtocol);
-            }
+        if let Some(protocol) = options.protocol
+            && !self.protocols.iter().any(|offer| offer == protocol)
+        {
+            return Err(HandshakeError::UnexpectedProtocol);
         }
         // permessage-deflate entries come from the negotiation alone when
         // there is one (or when `agree` must report them).

@@ -307,10 +307,10 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            if thread::panicking() {
-                eprintln!("{} had already exited: {status}", self.name);
-            }
+        if let Ok(Some(status)) = self.child.try_wait()
+            && thread::panicking()
+        {
+            eprintln!("{} had already exited: {status}", self.name);
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -181,7 +181,7 @@ impl Plan {
     pub(crate) fn encode(&self, role: Role) -> Vec<u8> {
         let mut out = Vec::new();
         let mut keys = self.keys;
-        let zero_keys = self.keys % 8 == 0;
+        let zero_keys = self.keys.is_multiple_of(8);
         for f in self.pieces.iter().flat_map(|p| &p.frames) {
             let key = if zero_keys {
                 [0; 4]
