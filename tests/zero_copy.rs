@@ -414,6 +414,8 @@ fn a_connection_stays_small() {
     // the keepalive, close, write and message timeouts, the two high-water
     // marks, the frame limit and the budget (152 bytes in all), and the
     // timer state, the loss and the budget charge are inline, so a
-    // connection is 616 bytes with `deflate` (README states it).
-    assert!(size <= 640, "Connection grew to {size} bytes");
+    // connection is 616 bytes with `deflate`. The read buffer's reusable
+    // bulk store (a box, for a blocking read: `keep_read_buffer`) and the
+    // size its allocation reached took it to 648 (README states it).
+    assert!(size <= 648, "Connection grew to {size} bytes");
 }

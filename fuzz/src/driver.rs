@@ -447,6 +447,12 @@ impl Driver {
         }
     }
 
+    /// `keep_read_buffer(keep)`: changes where bulk reads land, never
+    /// what is decoded (the model checks every message as before).
+    pub fn keep_read_buffer(&mut self, keep: bool) {
+        self.conn.keep_read_buffer(keep);
+    }
+
     /// `receive_buffer(lend)` (at most `input_room()` long), filled from the
     /// inbox and then `bytes` (what is left over stays in the inbox), then
     /// garbage; `commit_received(commit)`, drain. Only the committed bytes

@@ -194,6 +194,11 @@ pub enum Op {
     },
     /// Moves the simulated clock and calls `handle_timeout` (see [`Tick`]).
     Time(Tick),
+    /// `keep_read_buffer(keep)`: bulk lends (8 KiB and more, from
+    /// `ReceiveLent`) into an empty buffer then reuse one store.
+    KeepReadBuffer {
+        keep: bool,
+    },
 }
 
 /// A step of the simulated clock.
@@ -412,7 +417,8 @@ impl<'a> Player<'a> {
                 self.driver.receive(bytes);
             }
             Op::ReceiveLent { lend, commit } => {
-                let lend = usize::from(lend) % 8192;
+                // Up to 24 KiB: bulk lends too (8 KiB and more).
+                let lend = usize::from(lend) % (24 * 1024);
                 let commit = usize::from(commit);
                 let bytes = self.take(lend.min(commit));
                 self.driver.receive_lent(lend, bytes, commit);
@@ -453,6 +459,7 @@ impl<'a> Player<'a> {
                 self.driver.receive_owned(lend, bytes, mode % 3);
             }
             Op::Time(tick) => self.driver.time(tick),
+            Op::KeepReadBuffer { keep } => self.driver.keep_read_buffer(keep),
         }
         self.driver.queued() < MAX_QUEUED
     }

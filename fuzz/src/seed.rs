@@ -102,7 +102,7 @@ impl Encode for Payload {
 
 impl Encode for Op {
     fn encode(&self, out: &mut Vec<u8>) {
-        const N: u64 = 15;
+        const N: u64 = 16;
         match *self {
             Op::Receive { len } => {
                 tag(0, N, out);
@@ -162,6 +162,10 @@ impl Encode for Op {
             Op::Time(tick) => {
                 tag(14, N, out);
                 tick.encode(out);
+            }
+            Op::KeepReadBuffer { keep } => {
+                tag(15, N, out);
+                fields!(out; keep);
             }
         }
     }

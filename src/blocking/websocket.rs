@@ -45,9 +45,12 @@ impl<S: Transport> WebSocket<S> {
     /// connection built from its agreement
     /// ([`Connection::from_agreement`]). Sets the stream's write timeout to
     /// the connection's [`Config::write_timeout`](crate::Config::write_timeout).
-    pub fn from_connection(mut stream: S, conn: Connection) -> Self {
+    pub fn from_connection(mut stream: S, mut conn: Connection) -> Self {
         // Best effort: a transport that refuses it only loses the bound.
         let _ = stream.set_write_timeout(conn.config().write_timeout);
+        // Each read lends right after the last one drained: a bulk read's
+        // buffer is reused rather than allocated and zeroed again.
+        conn.keep_read_buffer(true);
         WebSocket {
             stream,
             conn,
@@ -140,7 +143,13 @@ impl<S: Transport> WebSocket<S> {
             return Ok(()); // due now: the next round handles it
         }
         self.arm(timeout)?;
-        let buf = self.conn.receive_buffer(self.read_size.get());
+        // No further than the end of a large frame (`Connection::read_len`):
+        // its payload then leaves the buffer without a copy of what follows.
+        let len = self.conn.read_len(self.read_size.get());
+        if len == 0 {
+            return Ok(()); // a large frame is complete: poll it first
+        }
+        let buf = self.conn.receive_buffer(len);
         let read = self.stream.read(buf);
         match read {
             Ok(0) => {
@@ -149,7 +158,10 @@ impl<S: Transport> WebSocket<S> {
             }
             Ok(n) => {
                 self.conn.commit_received(n);
-                self.read_size.update(n);
+                // A read cut short by `read_len` says nothing of the traffic.
+                if len == self.read_size.get() {
+                    self.read_size.update(n);
+                }
             }
             Err(e) => {
                 self.conn.commit_received(0);

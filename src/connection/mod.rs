@@ -105,7 +105,10 @@ struct InFrame {
 ///    2), or read straight into [`receive_buffer`](Self::receive_buffer) /
 ///    [`lend_receive_buffer`](Self::lend_receive_buffer), reading
 ///    [`read_len`](Self::read_len) bytes (no further than a large frame's
-///    end, so its payload is handed out without a copy). At end-of-file call
+///    end, so its payload is handed out without a copy). A loop that lends
+///    again right after it drained the events (a blocking read) turns on
+///    [`keep_read_buffer`](Self::keep_read_buffer), so that bulk reads reuse
+///    one buffer instead of zeroing a new one each time. At end-of-file call
 ///    [`receive_eof`](Self::receive_eof).
 /// 2. **Time**: call [`handle_timeout`](Self::handle_timeout) with the
 ///    current time after every read and whenever the deadline of

@@ -1,14 +1,41 @@
 //! The read buffer: received bytes waiting to be decoded, and the space
 //! lent to the caller to read into.
+//!
+//! Bytes live in one of two stores. The general one is a `BytesMut`, from
+//! which large payloads are split off without a copy. The other, used only
+//! when the connection was asked to keep its read buffer
+//! ([`ReadBuf::keep_bulk`]), is a plain `Vec` behind an `Arc` for bulk reads
+//! into an empty buffer: a large payload is handed out as a slice of it, and
+//! once the application has dropped that payload the same memory, already
+//! initialised, is lent for the next bulk read. Lending `BytesMut` memory
+//! again means zeroing it again (it does not remember that it was
+//! initialised); zeroing a fresh 64 KiB for every 64 KiB frame was a quarter
+//! of the blocking decode's time.
 
-use bytes::{Buf, BytesMut};
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::frame::MAX_HEADER_LEN;
 
 /// A drained buffer's lent remainder up to this size is dropped rather
 /// than kept initialised (see [`ReadBuf::release_if_drained`]).
 const REZERO_UP_TO: usize = 4 * 1024;
 
-/// Received bytes (`buf[..filled]`), followed by initialized space that was
-/// lent before (`buf[filled..]`, contents unspecified).
+/// Lends from this size into an empty buffer go into the kept bulk store
+/// (when there is one): the reads of a bulk transfer.
+pub(crate) const BULK_LEND: usize = 8 * 1024;
+
+/// The largest bulk store kept after it drains: a 64 KiB read (the blocking
+/// adapter's largest) and a frame header. A larger one (a frame of 1 MiB
+/// read into it) is freed when it drains, as the general store is.
+const KEEP_BULK: usize = 64 * 1024 + MAX_HEADER_LEN;
+
+/// Received bytes, followed by initialized space that was lent before
+/// (contents unspecified).
 ///
 /// Lending space for a read must hand out initialized memory (safe code
 /// cannot expose uninitialized bytes as `&mut [u8]`), and zeroing it on
@@ -18,25 +45,119 @@ const REZERO_UP_TO: usize = 4 * 1024;
 /// beyond what was ever lent is zeroed.
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuf {
+    /// The general store: `buf[..filled]` received, `buf[filled..]` lent
+    /// before. Empty while `bulk` holds the bytes.
     buf: BytesMut,
-    /// Bytes of `buf` that were received.
+    /// Bytes received (in whichever store holds them).
     filled: usize,
     /// Bytes after `filled` lent by the last `lend`, not yet committed.
     lent: usize,
-    /// A payload was split off without a copy: `buf` is the tail of an
+    /// A payload was split off `buf` without a copy: `buf` is the tail of an
     /// allocation that the payload shares, so its own capacity says nothing
     /// of what it keeps alive.
     split: bool,
+    /// The most bytes `buf` held (received and lent) since it was last
+    /// replaced: what its allocation is at least. Its capacity does not
+    /// say it: after `advance` a `BytesMut` still holds the bytes before.
+    peak: usize,
+    /// The bulk store, when the connection keeps one (boxed: most
+    /// connections never have one, and a `Connection` stays small).
+    bulk: Option<Box<Bulk>>,
+    /// Whether a drained bulk store is kept for the next bulk read.
+    keep_bulk: bool,
+}
+
+/// The bulk store: `vec[start..start + filled]` received, the rest of `vec`
+/// initialised space to lend. While it holds received bytes no slice of it
+/// is out, so the `Arc` is unique; a payload handed out is a slice that
+/// shares it, and is handed out only when no received byte follows it.
+#[derive(Debug)]
+struct Bulk {
+    vec: Arc<Vec<u8>>,
+    start: usize,
+    /// Whether the received bytes are here (rather than in `buf`).
+    active: bool,
+}
+
+/// A payload handed out of the bulk store: a range of it.
+struct Slice {
+    vec: Arc<Vec<u8>>,
+    range: core::ops::Range<usize>,
+}
+
+impl AsRef<[u8]> for Slice {
+    fn as_ref(&self) -> &[u8] {
+        &self.vec[self.range.clone()]
+    }
 }
 
 impl ReadBuf {
+    /// Keeps a drained bulk store for the next bulk read (for loops that
+    /// lend again right after they drain, as a blocking read does), or not
+    /// (the default: a drained buffer is freed).
+    pub(crate) fn keep_bulk(&mut self, keep: bool) {
+        self.keep_bulk = keep;
+        if !keep && self.bulk.as_ref().is_some_and(|b| !b.active) {
+            self.bulk = None;
+        }
+    }
+
+    fn active(&self) -> Option<&Bulk> {
+        self.bulk.as_deref().filter(|b| b.active)
+    }
+
     /// The received bytes.
     pub(crate) fn data(&self) -> &[u8] {
-        &self.buf[..self.filled]
+        match self.active() {
+            Some(b) => &b.vec[b.start..b.start + self.filled],
+            None => &self.buf[..self.filled],
+        }
     }
 
     pub(crate) fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[..self.filled]
+        let filled = self.filled;
+        if self.active().is_some() {
+            self.unique_bulk();
+        }
+        match self.bulk.as_mut().filter(|b| b.active) {
+            Some(b) => {
+                let start = b.start;
+                match Arc::get_mut(&mut b.vec) {
+                    Some(vec) => &mut vec[start..start + filled],
+                    // `unique_bulk` above made it unique or moved the bytes.
+                    None => &mut [],
+                }
+            }
+            None => &mut self.buf[..filled],
+        }
+    }
+
+    /// Keeps the invariant that an active bulk store is unique: should a
+    /// slice of it be out (it never is while bytes are received), its bytes
+    /// move to the general store.
+    fn unique_bulk(&mut self) {
+        let Some(b) = self.bulk.as_mut().filter(|b| b.active) else {
+            return;
+        };
+        if Arc::get_mut(&mut b.vec).is_none() {
+            self.move_to_general();
+        }
+    }
+
+    /// Moves the received bytes of an active bulk store to the general
+    /// store (a copy), leaving the bulk store inactive.
+    fn move_to_general(&mut self) {
+        let Some(b) = self.bulk.as_mut().filter(|b| b.active) else {
+            return;
+        };
+        b.active = false;
+        let bytes = &b.vec[b.start..b.start + self.filled];
+        self.buf = BytesMut::from(bytes);
+        self.peak = self.filled;
+        self.split = false;
+        if !self.keep_bulk {
+            self.bulk = None;
+        }
     }
 
     /// How many received bytes there are.
@@ -47,21 +168,100 @@ impl ReadBuf {
     /// Appends received bytes (after the received ones, over lent space).
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         self.commit(0);
+        // Copied bytes go to the general store.
+        self.move_to_general();
         self.buf.truncate(self.filled);
         self.buf.extend_from_slice(bytes);
         self.filled = self.buf.len();
+        self.peak = self.peak.max(self.filled);
     }
 
-    /// Lends `len` bytes after the received ones to read into.
+    /// Lends `len` bytes after the received ones to read into. A lend into
+    /// an empty buffer has room for a frame header besides, so that the
+    /// reads of a frame of `len` bytes of payload end in the allocation
+    /// they started in (see `Connection::read_len`).
     pub(crate) fn lend(&mut self, len: usize) -> &mut [u8] {
         self.commit(0);
+        self.unique_bulk();
+        if self.filled == 0 && self.active().is_none() && self.keep_bulk {
+            if len >= BULK_LEND {
+                return self.lend_bulk(len);
+            }
+            // A small read: the bulk transfer is over; its store goes.
+            self.bulk = None;
+        }
+        if self.active().is_some() {
+            return self.lend_more_bulk(len);
+        }
         let end = self.filled + len;
         if self.buf.len() < end {
+            if self.filled == 0 {
+                self.buf.reserve(len + MAX_HEADER_LEN);
+            }
             // Zeroes only what was never lent before.
             self.buf.resize(end, 0);
         }
+        self.peak = self.peak.max(end);
         self.lent = len;
         &mut self.buf[self.filled..end]
+    }
+
+    /// Lends `len` bytes of the bulk store to an empty buffer: the kept
+    /// store if no payload of it is still held, else a new one.
+    fn lend_bulk(&mut self, len: usize) -> &mut [u8] {
+        let reusable = self
+            .bulk
+            .as_mut()
+            .is_some_and(|b| Arc::get_mut(&mut b.vec).is_some());
+        if !reusable {
+            self.bulk = Some(Box::new(Bulk {
+                vec: Arc::new(vec![0; len + MAX_HEADER_LEN]),
+                start: 0,
+                active: false,
+            }));
+        }
+        self.buf = BytesMut::new();
+        self.peak = 0;
+        self.split = false;
+        let Some(b) = self.bulk.as_mut() else {
+            return &mut [];
+        };
+        b.start = 0;
+        b.active = true;
+        self.lent = len;
+        match Arc::get_mut(&mut b.vec) {
+            Some(vec) => {
+                if vec.len() < len + MAX_HEADER_LEN {
+                    // Zeroes only what was never lent before.
+                    vec.resize(len + MAX_HEADER_LEN, 0);
+                }
+                &mut vec[..len]
+            }
+            None => &mut [],
+        }
+    }
+
+    /// Lends `len` bytes after the received ones in the active bulk store.
+    fn lend_more_bulk(&mut self, len: usize) -> &mut [u8] {
+        let filled = self.filled;
+        let Some(b) = self.bulk.as_mut() else {
+            return &mut [];
+        };
+        let Some(vec) = Arc::get_mut(&mut b.vec) else {
+            return &mut [];
+        };
+        if b.start + filled + len > vec.len() && b.start >= filled {
+            // The received bytes are few: move them to the front.
+            vec.copy_within(b.start..b.start + filled, 0);
+            b.start = 0;
+        }
+        let at = b.start + filled;
+        if vec.len() < at + len {
+            // Zeroes only what was never lent before.
+            vec.resize(at + len, 0);
+        }
+        self.lent = len;
+        &mut vec[at..at + len]
     }
 
     /// Lends an owned, empty buffer with room for at least `len` bytes: the
@@ -69,6 +269,7 @@ impl ReadBuf {
     /// takes it back without a copy while nothing else grew the buffer.
     pub(crate) fn lend_owned(&mut self, len: usize) -> BytesMut {
         self.commit(0);
+        self.move_to_general();
         // Lent-but-unfilled space is given up: the tail goes out whole.
         self.buf.truncate(self.filled);
         self.buf.reserve(len);
@@ -79,9 +280,11 @@ impl ReadBuf {
     /// [`lend_owned`](Self::lend_owned), or any other).
     pub(crate) fn unsplit(&mut self, part: BytesMut) {
         self.commit(0);
+        self.move_to_general();
         self.buf.truncate(self.filled);
         self.buf.unsplit(part);
         self.filled = self.buf.len();
+        self.peak = self.peak.max(self.filled);
     }
 
     /// Confirms that the first `n` lent bytes were filled.
@@ -96,16 +299,42 @@ impl ReadBuf {
     /// Drops the first `n` received bytes.
     pub(crate) fn advance(&mut self, n: usize) {
         let n = n.min(self.filled);
-        self.buf.advance(n);
         self.filled -= n;
+        match self.bulk.as_mut().filter(|b| b.active) {
+            Some(b) => b.start += n,
+            None => self.buf.advance(n),
+        }
     }
 
     /// Splits off the first `n` received bytes, without a copy.
-    pub(crate) fn split_to(&mut self, n: usize) -> BytesMut {
+    pub(crate) fn split_to(&mut self, n: usize) -> Bytes {
         let n = n.min(self.filled);
+        if let Some(b) = self.bulk.as_mut().filter(|b| b.active) {
+            if self.filled == n {
+                // The payload is all that is received: it goes out as a
+                // slice of the store, which is lent again once it is dropped.
+                let slice = Slice {
+                    vec: Arc::clone(&b.vec),
+                    range: b.start..b.start + n,
+                };
+                b.start += n;
+                self.filled = 0;
+                return Bytes::from_owner(slice);
+            }
+            // Bytes follow the payload: they must stay writable (unmasked
+            // in place), so they move to the general store first.
+            self.move_to_general();
+        }
         self.filled -= n;
         self.split = true;
-        self.buf.split_to(n)
+        self.buf.split_to(n).freeze()
+    }
+
+    /// Whether payloads up to `len` bytes are better copied out than split
+    /// off: in the bulk store, a payload with bytes after it would move
+    /// those bytes to the general store.
+    pub(crate) fn copies(&self, len: usize, copy_below: usize) -> bool {
+        len <= copy_below || (self.active().is_some() && len < BULK_LEND && len < self.filled)
     }
 
     /// Forgets everything received and lent.
@@ -113,12 +342,17 @@ impl ReadBuf {
         self.buf.clear();
         self.filled = 0;
         self.lent = 0;
+        if let Some(b) = self.bulk.as_mut() {
+            b.active = false;
+        }
     }
 
     /// When nothing is left to decode: gives the allocation back if it is
     /// larger than `keep`, so a burst does not pin memory on an idle
     /// connection; otherwise forgets a small lent remainder, so the next
     /// [`lend`](Self::lend) starts again at the front of the allocation.
+    /// A bulk store is kept (if the connection keeps one and it is at
+    /// most [`KEEP_BULK`]) or freed.
     ///
     /// Kept, a remainder of lent space sits after the bytes already decoded,
     /// which `BytesMut` cannot move back to the front: the next `lend`
@@ -130,11 +364,18 @@ impl ReadBuf {
         if self.filled != 0 || self.lent != 0 {
             return;
         }
+        if let Some(b) = self.bulk.as_mut() {
+            b.active = false;
+            if !self.keep_bulk || b.vec.len() > KEEP_BULK {
+                self.bulk = None;
+            }
+        }
         // After a split the tail would keep the whole allocation alive (once
         // the payload is dropped, it is the allocation's last owner): an idle
         // connection that last received a 100 KiB message would hold 100 KiB.
-        if self.split || self.buf.capacity() > keep {
+        if self.split || self.peak > keep {
             self.split = false;
+            self.peak = 0;
             self.buf = BytesMut::new();
         } else if self.buf.len() <= REZERO_UP_TO {
             self.buf.clear();
@@ -209,7 +450,7 @@ mod tests {
             rb.advance(16);
             rb.release_if_drained(16 * 1024);
             assert!(
-                rb.buf.capacity() <= 1024,
+                rb.buf.capacity() <= 1024 + MAX_HEADER_LEN,
                 "round {round}: the buffer grew to {}",
                 rb.buf.capacity()
             );
@@ -220,5 +461,96 @@ mod tests {
         rb.advance(16);
         rb.release_if_drained(16 * 1024);
         assert_eq!(rb.buf.len(), 8 * 1024 - 16);
+    }
+
+    /// A payload of `n` bytes read into a lend of `n`, split off whole.
+    fn bulk_payload(rb: &mut ReadBuf, n: usize, byte: u8) -> (Bytes, *const u8) {
+        let space = rb.lend(n);
+        let at = space.as_ptr();
+        space.fill(byte);
+        rb.commit(n);
+        let payload = rb.split_to(n);
+        rb.release_if_drained(16 * 1024);
+        (payload, at)
+    }
+
+    #[test]
+    fn a_kept_bulk_buffer_is_lent_again_once_its_payload_is_dropped() {
+        let mut rb = ReadBuf::default();
+        rb.keep_bulk(true);
+        let (first, at) = bulk_payload(&mut rb, 64 * 1024, 1);
+        assert_eq!(first.as_ptr(), at, "handed out without a copy");
+        assert_eq!(&first[..], &[1; 64 * 1024][..]);
+        drop(first);
+        let (second, again) = bulk_payload(&mut rb, 64 * 1024, 2);
+        assert_eq!(again, at, "the same memory, not a new allocation");
+        // Held by the application, it is not lent again: a new buffer is.
+        let (third, other) = bulk_payload(&mut rb, 64 * 1024, 3);
+        assert_ne!(other, at);
+        assert_eq!(&second[..], &[2; 64 * 1024][..], "untouched while held");
+        assert_eq!(&third[..], &[3; 64 * 1024][..]);
+    }
+
+    #[test]
+    fn without_keep_a_bulk_read_uses_the_general_store_and_is_freed() {
+        let mut rb = ReadBuf::default();
+        let (payload, _) = bulk_payload(&mut rb, 64 * 1024, 1);
+        assert!(rb.bulk.is_none());
+        drop(payload);
+        assert_eq!(rb.buf.capacity(), 0, "freed when drained");
+    }
+
+    #[test]
+    fn bytes_after_a_bulk_payload_move_to_the_general_store() {
+        let mut rb = ReadBuf::default();
+        rb.keep_bulk(true);
+        let space = rb.lend(16 * 1024);
+        for (i, b) in space.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        rb.commit(16 * 1024);
+        rb.advance(10);
+        assert_eq!(rb.data()[0], 10);
+        let head = rb.split_to(9000);
+        assert_eq!(head[0], 10);
+        assert_eq!(head.len(), 9000);
+        // The rest is still received, and writable (unmasked in place).
+        assert_eq!(rb.len(), 16 * 1024 - 9010);
+        assert_eq!(rb.data()[0], (9010 % 256) as u8);
+        rb.data_mut()[0] = 0xEE;
+        assert_eq!(rb.data()[0], 0xEE);
+        assert_eq!(head[0], 10, "the payload is not touched");
+        // Small payloads with bytes after them are copied out instead.
+        assert!(!rb.copies(5000, 4096), "general store: split");
+    }
+
+    #[test]
+    fn a_small_read_frees_the_kept_bulk_buffer() {
+        let mut rb = ReadBuf::default();
+        rb.keep_bulk(true);
+        let (payload, _) = bulk_payload(&mut rb, 32 * 1024, 1);
+        drop(payload);
+        assert!(rb.bulk.is_some(), "kept while bulk reads go on");
+        rb.lend(1024);
+        assert!(rb.bulk.is_none(), "a small read ends the bulk transfer");
+        // A store grown past 64 KiB + a header is not kept when drained.
+        let (payload, _) = bulk_payload(&mut rb, 256 * 1024, 1);
+        drop(payload);
+        assert!(rb.bulk.is_none());
+    }
+
+    #[test]
+    fn a_drained_buffer_is_freed_even_when_advanced_to_its_end() {
+        // 64 KiB of small frames, each advanced over: the capacity left is
+        // nothing, but the allocation is 64 KiB.
+        let mut rb = ReadBuf::default();
+        rb.lend(64 * 1024);
+        rb.commit(64 * 1024);
+        for _ in 0..64 {
+            rb.advance(1024);
+        }
+        rb.release_if_drained(16 * 1024);
+        assert_eq!(rb.peak, 0);
+        assert_eq!(rb.buf.capacity(), 0);
     }
 }

@@ -115,6 +115,23 @@ impl Connection {
         }
     }
 
+    /// Keeps the read buffer of a bulk read for the next one, or not (the
+    /// default). For loops that lend again right after they drain the
+    /// events, as a blocking read does (the blocking adapter turns it on):
+    /// a [`receive_buffer`](Self::receive_buffer) of 8 KiB or more into an
+    /// empty buffer then reuses the memory the last one lent, once the
+    /// application has dropped the payloads handed out of it, instead of
+    /// allocating and zeroing a new buffer for every large message.
+    ///
+    /// The cost: the kept buffer (at most 64 KiB + 14 bytes) stays
+    /// allocated between reads, until a read of less than 8 KiB frees it.
+    /// A loop that blocks in a read with a lent buffer holds that memory
+    /// anyway; an event loop with many idle connections should leave this
+    /// off, so that a drained buffer is freed at once.
+    pub fn keep_read_buffer(&mut self, keep: bool) {
+        self.read_buf.keep_bulk(keep);
+    }
+
     /// Lends an owned buffer to read into, for event loops whose reads
     /// outlive a borrow of the connection (an async read awaits while the
     /// connection keeps sending): an empty `BytesMut` with room for at
@@ -258,12 +275,12 @@ impl Connection {
                 }
                 continue;
             }
-            let payload = if frame.len <= COPY_BELOW {
+            let payload = if self.read_buf.copies(frame.len, COPY_BELOW) {
                 let payload = Bytes::copy_from_slice(&self.read_buf.data()[..frame.len]);
                 self.read_buf.advance(frame.len);
                 payload
             } else {
-                self.read_buf.split_to(frame.len).freeze()
+                self.read_buf.split_to(frame.len)
             };
             let event = match frame.header.opcode {
                 OpCode::Ping => {

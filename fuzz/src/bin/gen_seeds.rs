@@ -1084,4 +1084,30 @@ fn flow_seeds(out: &Out) {
             &frames,
         ),
     );
+    // Bulk lends into a kept read buffer (`keep_read_buffer`): a 64 KiB
+    // frame read 16 KiB at a time, then small frames after it in the same
+    // store, then the buffer given up.
+    let ramp: Vec<u8> = (0..65536).map(|i| i as u8).collect();
+    let bulk = [
+        masked(true, 2, &ramp),
+        masked(true, 1, b"Hello"),
+        masked(true, 2, &vec![0x5A; 9000]),
+        masked(true, 9, b"ping"),
+    ]
+    .concat();
+    let mut ops = vec![Op::KeepReadBuffer { keep: true }];
+    ops.extend([Op::ReceiveLent {
+        lend: 16 * 1024,
+        commit: 0xFFFF,
+    }; 6]);
+    ops.push(Op::KeepReadBuffer { keep: false });
+    ops.push(Op::ReceiveLent {
+        lend: 16 * 1024,
+        commit: 0xFFFF,
+    });
+    out.write(
+        "connection",
+        "script-server-kept-bulk-buffer",
+        &connection_input(&setup(false, 0), &ops, &bulk),
+    );
 }
