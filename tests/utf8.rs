@@ -842,3 +842,56 @@ fn close_after_a_utf8_failure_is_not_sent_twice() {
     assert_eq!(conn.poll_event(), Ok(None));
     assert_eq!(conn.output_len(), 0, "nothing queued after the failure");
 }
+
+proptest::proptest! {
+    /// The streaming validator against `core::str::from_utf8`, on any bytes
+    /// (mostly valid text with a few arbitrary bytes mixed in) cut into any
+    /// pieces: it fails exactly at the first piece that holds a byte no
+    /// continuation could make valid, and at `finish` when the input ends
+    /// inside a character (its fast path checks up to the last boundary of
+    /// each piece, the rest as a valid prefix).
+    #[test]
+    fn streaming_validator_agrees_with_core_at_every_cut(
+        text in "[a-zé€😀你好]{0,40}",
+        noise in proptest::collection::vec((0usize..200, proptest::num::u8::ANY), 0..3),
+        cuts in proptest::collection::vec(0usize..200, 0..4),
+    ) {
+        let mut bytes = text.into_bytes();
+        for (at, byte) in noise {
+            let at = at % (bytes.len() + 1);
+            bytes.insert(at, byte);
+        }
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        // Where core says the input becomes impossible (None: valid, or a
+        // valid prefix cut short): the broken sequence starts at
+        // `valid_up_to`, and the byte that breaks it is at most `error_len`
+        // bytes later (a lead byte alone, or the byte after the sequence's
+        // valid part).
+        let impossible = match std::str::from_utf8(&bytes) {
+            Ok(_) => None,
+            Err(e) => e.error_len().map(|len| (e.valid_up_to(), e.valid_up_to() + len)),
+        };
+        let mut v = Utf8Validator::new();
+        let mut start = 0;
+        let mut failed_at = None;
+        for end in cuts.into_iter().chain([bytes.len()]) {
+            if v.feed(&bytes[start..end]).is_err() {
+                failed_at = Some((start, end));
+                break;
+            }
+            start = end;
+        }
+        match (impossible, failed_at) {
+            (None, None) => {
+                let complete = std::str::from_utf8(&bytes).is_ok();
+                proptest::prop_assert_eq!(v.finish().is_ok(), complete);
+            }
+            (Some((first, last)), Some((from, to))) => {
+                // The piece that failed holds the impossible byte.
+                proptest::prop_assert!(from <= last && first < to, "{first}..={last} not in {from}..{to}");
+            }
+            (expected, got) => proptest::prop_assert!(false, "expected {expected:?}, failed at {got:?}"),
+        }
+    }
+}
