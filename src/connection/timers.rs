@@ -286,7 +286,9 @@ impl Connection {
     ///
     /// False once end-of-file was seen, while queued output is over
     /// [`Config::output_high_water`](crate::Config::output_high_water)
-    /// (backpressure: write first), while unpolled input fills
+    /// with a reply to the peer (a pong, a close reply) still unwritten
+    /// (backpressure: write first; output the application queued itself
+    /// does not stop input), while unpolled input fills
     /// [`Config::input_high_water`](crate::Config::input_high_water)
     /// beyond the frame being decoded (poll events first), and after the
     /// connection closed once the wait for the peer's end is over. While
