@@ -572,3 +572,54 @@ fn connect_takes_ws_urls_too() {
         server.join().unwrap();
     });
 }
+
+#[test]
+fn keepalive_runs_over_a_plain_rustls_stream_owned() {
+    // Not the crate's TlsStream: rustls' own StreamOwned over a TcpStream,
+    // as a user who set up TLS by hand has it. The core's keepalive pings a
+    // silent client over it and then loses it, through the socket's read
+    // timeout (`Transport for rustls::StreamOwned`).
+    within(LIMIT, || {
+        let pki = pki(&["localhost"]);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server_config = Arc::clone(&pki.server);
+        let server = thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let tls = rfc6455::tls::rustls::ServerConnection::new(server_config).unwrap();
+            let stream = rfc6455::tls::rustls::StreamOwned::new(tls, tcp);
+            let keepalive = Keepalive::new(Duration::from_millis(100), Duration::from_millis(300));
+            let config = Config::default().keepalive(Some(keepalive));
+            let mut ws = WebSocket::accept_with(stream, &Limits::default(), config, |_| Ok(None))
+                .unwrap();
+            let started = Instant::now();
+            let ending = loop {
+                match ws.read_event() {
+                    Ok(Some(Event::Lost(lost))) => break Ok(lost),
+                    Ok(Some(_)) => {}
+                    Ok(None) => break Err("closed".to_string()),
+                    Err(e) => break Err(e.to_string()),
+                }
+            };
+            (ending, started.elapsed())
+        });
+        let url = format!("wss://localhost:{}/", addr.port());
+        let mut ws = client(&pki.client, &url, Config::default().auto_pong(false)).unwrap();
+        // A ping comes; it is not answered.
+        match ws.read_event().unwrap() {
+            Some(Event::Ping(_)) => {}
+            other => panic!("expected a ping, got {other:?}"),
+        }
+        let (ending, elapsed) = server.join().unwrap();
+        assert_eq!(ending, Ok(Lost::KeepaliveTimeout));
+        assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+        // The server said why before it went: a close with 1001.
+        let mut close = None;
+        while let Ok(Some(event)) = ws.read_event() {
+            if let Event::Close(frame) = event {
+                close = Some(frame.code);
+            }
+        }
+        assert_eq!(close, Some(Some(CloseCode::GOING_AWAY)));
+    });
+}

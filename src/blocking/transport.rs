@@ -75,6 +75,35 @@ impl Transport for std::os::unix::net::UnixStream {
     }
 }
 
+/// A TLS stream of rustls' own (`rustls::StreamOwned`, client or server)
+/// over any [`Transport`]: the timeouts are the socket's, so keepalive and
+/// the close timeout work over it as over the crate's
+/// [`TlsStream`](super::tls::TlsStream). Shutting down the write side sends
+/// TLS's `close_notify` first, then shuts down the socket's.
+#[cfg(feature = "rustls")]
+impl<C, D, T> Transport for rustls::StreamOwned<C, T>
+where
+    C: core::ops::DerefMut + core::ops::Deref<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+    T: Transport,
+{
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_write_timeout(timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        while self.conn.wants_write() {
+            self.conn.write_tls(&mut self.sock)?;
+        }
+        self.sock.shutdown_write()
+    }
+}
+
 /// Any `Read + Write` stream (a pipe, an in-memory stream, a stream type
 /// you cannot implement [`Transport`] for), without timeouts: the
 /// connection's timers never fire, since a blocked read cannot be woken, and
