@@ -18,7 +18,9 @@
 //! it.
 //!
 //! # What the loop does, and what it leaves to the core
-//! * **Input**: a connection is read only while `wants_read()`, into one
+//! * **Input**: a connection is read only while `wants_read()` and its
+//!   queued echoes are under the output high-water mark (`takes_input`),
+//!   into one
 //!   64 KiB scratch buffer shared by the whole loop, and handed over with
 //!   `receive`; its events are drained at once (each message is echoed with
 //!   `send`). The loop keeps no buffer per connection: an idle one is its
@@ -26,7 +28,7 @@
 //!   core itself keeps between messages is its own policy).
 //! * **Output**: `output().write_to(stream)` (one vectored write of all
 //!   chunks) until the socket would block.
-//! * **Interest**: READABLE while `wants_read()`, WRITABLE while
+//! * **Interest**: READABLE while it takes input, WRITABLE while
 //!   `wants_write()`; reregistered only when that changes.
 //! * **Time**: one clock for the loop (the time since an `Instant` taken at
 //!   start). Every connection's next deadline (`poll_timeout()`, or the
@@ -97,7 +99,7 @@ use mio::{Events, Interest, Poll, Token};
 use rfc6455::handshake::{
     AcceptOptions, Limits, Parsed, Rejection, Request, UpgradeRequest, http_response,
 };
-use rfc6455::{Agreement, Config, Connection, Event, Keepalive, Role};
+use rfc6455::{Config, Connection, Event, Keepalive};
 
 mod support;
 
@@ -693,7 +695,7 @@ impl Client {
         for _ in 0..ROUNDS {
             // Input, bounded by what the connection takes now; its events
             // are drained after each read, which makes room for the next.
-            while self.readable && conn.wants_read() && budget > 0 {
+            while self.readable && takes_input(conn) && budget > 0 {
                 let room = conn.input_room().min(scratch.len()).min(budget);
                 match io_result(self.stream.read(&mut scratch[..room]), &mut self.readable) {
                     Io::Done(0) => conn.receive_eof(),
@@ -748,7 +750,7 @@ impl Client {
                     return Turn::Close;
                 }
             }
-            let input = self.readable && conn.wants_read();
+            let input = self.readable && takes_input(conn);
             if input && budget == 0 {
                 return Turn::Again; // the others' turn first
             }
@@ -758,7 +760,7 @@ impl Client {
                 return Turn::Wait;
             }
         }
-        if self.readable && conn.wants_read() {
+        if self.readable && takes_input(conn) {
             Turn::Again
         } else {
             Turn::Wait
@@ -778,7 +780,7 @@ impl Client {
                 written,
                 ..
             } => (
-                conn.wants_read(),
+                takes_input(conn),
                 conn.wants_write() || *written < head.len(),
             ),
         };
@@ -829,27 +831,30 @@ fn upgrade(
     // Only this server's pages (or `--allow-origin`): 403 before the
     // upgrade otherwise; 421 for a Host not in `--host`.
     options.gate.check(&upgrade)?;
-    // RFC 7692: accept permessage-deflate if the configuration enables it.
-    #[cfg(feature = "deflate")]
-    let agreed = upgrade.deflate(&options.config.deflate);
-    #[cfg(feature = "deflate")]
-    let entry = agreed.map(|params| params.to_string());
-    #[cfg(not(feature = "deflate"))]
-    let entry: Option<String> = None;
-    let extensions: Vec<&str> = entry.iter().map(String::as_str).collect();
-    let head = upgrade.accept_with(&AcceptOptions {
-        extensions: &extensions,
+    // RFC 7692: permessage-deflate if the configuration enables it; the
+    // response and the agreement the connection is built from come as one.
+    let accepted = upgrade.agree(&AcceptOptions {
+        #[cfg(feature = "deflate")]
+        deflate: Some(&options.config.deflate),
         ..AcceptOptions::default()
     })?;
-    let agreement = Agreement::new(Role::Server);
-    #[cfg(feature = "deflate")]
-    let agreement = agreement.with_deflate(agreed);
-    let mut conn = Connection::from_agreement(agreement, options.config.clone());
+    let head = accepted.response;
+    let mut conn = Connection::from_agreement(accepted.agreement, options.config.clone());
     // At most the head's 8 KiB limit was read, well under the 64 KiB the
     // connection takes unpolled.
     let taken = conn.receive(rest);
     debug_assert_eq!(taken, rest.len());
     Ok((head, conn))
+}
+
+/// Whether to read from a connection now: when the core takes input and
+/// the echoes queued so far are under the output high-water mark. The
+/// core stops input by itself only while a reply of its own (a pong, a
+/// close reply) is unwritten; the echoes are the application's output, so
+/// stopping for them is this loop's backpressure: a client that sends and
+/// never reads holds at most the mark plus one read's echoes.
+fn takes_input(conn: &Connection) -> bool {
+    conn.wants_read() && conn.output_len() <= conn.config().output_high_water
 }
 
 /// Drains the connection's events: every message goes back as it came.

@@ -255,6 +255,13 @@ fn keepalive_pings_a_silent_client_then_closes_with_1001() {
     server_checks::keepalive_pings_a_silent_client_then_closes_with_1001(NAME, "keepalive timeout");
 }
 
+#[test]
+fn a_client_that_never_reads_cannot_grow_the_server() {
+    let _turn = one_at_a_time();
+    let server = start(&[]);
+    server_checks::a_client_that_never_reads_cannot_grow_the_server(NAME, &server);
+}
+
 // ---- many idle connections ---------------------------------------------------------------
 
 /// The bound asserted on resident memory per idle connection, in bytes.

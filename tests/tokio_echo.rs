@@ -310,6 +310,13 @@ fn a_second_signal_during_the_shutdown_exits_at_once() {
     while let Ok(1..) = stalled.read(&mut sink) {}
 }
 
+#[test]
+fn a_client_that_never_reads_cannot_grow_the_server() {
+    let _turn = one_at_a_time();
+    let server = Server::start(NAME, &[]);
+    server_checks::a_client_that_never_reads_cannot_grow_the_server(NAME, &server);
+}
+
 // ---- many idle connections ---------------------------------------------------------------
 
 /// The target for resident memory per idle connection, in bytes:

@@ -124,6 +124,50 @@ pub fn read_frame(mut stream: &TcpStream) -> (u8, Vec<u8>) {
 
 // ---- the checks ------------------------------------------------------------------------
 
+/// A client that sends and never reads: the server stops reading from it
+/// once its echoes are over the output high-water mark (64 KiB), so it
+/// holds a bounded amount however much the client sends. The client writes
+/// up to 64 MiB of 60,000-byte frames until its writes block for 2 s (the
+/// server no longer reads); the server's RSS grows by less than 16 MiB.
+pub fn a_client_that_never_reads_cannot_grow_the_server(example: &str, server: &Server) {
+    let pid = server.process.id();
+    let before = status_field(pid, "VmRSS:");
+    let mut stream = upgraded(server.addr);
+    stream
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let len = 60_000usize;
+    let mut frame = vec![0x82, 0x80 | 126];
+    frame.extend_from_slice(&(len as u16).to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]); // a zero key: the payload as it is
+    frame.resize(frame.len() + len, b'x');
+    let mut sent = 0usize;
+    let stalled = loop {
+        if sent >= 64 << 20 {
+            break false;
+        }
+        match stream.write_all(&frame) {
+            Ok(()) => sent += frame.len(),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break true;
+            }
+            Err(e) => panic!("{example}: write failed after {sent} bytes: {e}"),
+        }
+    };
+    let after = status_field(pid, "VmRSS:");
+    println!(
+        "{example}: a client that never reads sent {} KiB before its writes stalled \
+         ({stalled}); server RSS {before} -> {after} KiB",
+        sent >> 10
+    );
+    assert!(stalled, "{example}: 64 MiB went in without the server pushing back");
+    assert!(
+        after < before + 16 * 1024,
+        "{example}: RSS grew from {before} to {after} KiB for a client that never reads"
+    );
+    drop(stream);
+}
+
 /// Bad handshakes get their status (400, 426 with the version we speak,
 /// 431 past the head's 8 KiB), and the server goes on serving.
 pub fn bad_handshakes_get_400_or_426(example: &str) {
