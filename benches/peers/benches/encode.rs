@@ -1,10 +1,13 @@
 //! Encode: messages in, frames written out, in both roles, beside
-//! tungstenite and fastwebsockets (issue 5).
+//! tungstenite, fastwebsockets and tokio-websockets (issues 5 and 17).
 //!
-//! One run: `cd benches/peers && cargo bench --bench encode`. The tables of
-//! BENCHMARKS.md (medians over 3 runs, ratios to the better peer):
-//! `bash benches/peers/run.sh encode 3`. Times are the benchmark thread's CPU
-//! time unless `BENCH_CLOCK=wall` (see `Clock` in src/lib.rs).
+//! One run: `cd benches/peers && cargo bench --bench encode` (add
+//! `--profile bench-lto` for fat LTO and one codegen unit). The tables of
+//! BENCHMARKS.md (medians over 3 runs, ratios to the best peer, both
+//! profiles): `PROFILE=both bash benches/peers/run.sh encode 3`. Times are
+//! the benchmark thread's CPU time unless `BENCH_CLOCK=wall` (see `Clock` in
+//! src/lib.rs). `INTERLEAVE=1`: the contenders in alternating short batches
+//! instead of criterion's rounds, ratios per batch (src/interleave.rs).
 //!
 //! The same work for every contender: one iteration sends a batch of
 //! [`batch`]`(size)` messages (about 256 KiB of payload), each as one frame,
@@ -30,16 +33,27 @@
 //!   writes header and payload with one vectored write, without copying
 //!   the payload. Client keys: `rand::random()` per frame; a client frame
 //!   copies the borrowed payload to mask it.
+//! - `tokio_websockets`: `SinkExt::send(Message)` (`poll_ready`,
+//!   `start_send`, `poll_flush`) on one `block_on` per batch, over
+//!   `ServerBuilder::new().serve(Mem)` / `ClientBuilder::new()
+//!   .take_over(Mem)`, the message cloned from a prepared one (a `Bytes`
+//!   inside: no copy). A server queues header and payload as two chunks
+//!   and writes them with one vectored write, never copying the payload; a
+//!   client copies it (the prepared payload is shared) and masks the copy.
+//!   Client keys: `rand::fill` per frame (feature `rand`: rand 0.10's
+//!   thread RNG, as tungstenite's).
 
 use std::hint::black_box;
 use std::io::{IoSlice, Write};
 use std::time::Duration;
 
 use bytes::Buf;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use fastwebsockets::{Frame, Payload};
+use futures_util::SinkExt;
 use rfc6455::blocking::{NoTimeouts, WebSocket};
 use rfc6455::{Config, Connection, Message, Role};
+use rfc6455_peer_benches::interleave::{Contender, Interleaved};
 use rfc6455_peer_benches::{Clock, Kind, Mem, SIZES, batch, payload, push_frame, receive_all};
 
 /// One contender: sends `n` copies of its message into its stream (emptied
@@ -154,6 +168,36 @@ impl Encoder for Fastwebsockets {
     }
 }
 
+struct TokioWebsockets {
+    ws: tokio_websockets::WebSocketStream<Mem>,
+    sink: Mem,
+    message: tokio_websockets::Message,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Encoder for TokioWebsockets {
+    fn sink(&self) -> &Mem {
+        &self.sink
+    }
+
+    fn encode(&mut self, n: usize) -> usize {
+        self.sink.clear_output();
+        let (ws, message) = (&mut self.ws, &self.message);
+        self.rt.block_on(async {
+            for _ in 0..n {
+                ws.send(black_box(message.clone())).await.expect("open");
+            }
+        });
+        self.sink.written()
+    }
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime")
+}
+
 fn contenders(kind: Kind, role: Role, payload: &[u8]) -> Vec<(&'static str, Box<dyn Encoder>)> {
     let text = kind.is_text();
     let string = text.then(|| String::from_utf8(payload.to_vec()).expect("text payload"));
@@ -200,15 +244,31 @@ fn contenders(kind: Kind, role: Role, payload: &[u8]) -> Vec<(&'static str, Box<
         sink,
         text,
         payload: payload.to_vec(),
-        rt: tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("tokio runtime"),
+        rt: current_thread(),
+    };
+    let sink = Mem::default();
+    let ws = match role {
+        Role::Server => tokio_websockets::ServerBuilder::new().serve(sink.clone()),
+        Role::Client => tokio_websockets::ClientBuilder::new().take_over(sink.clone()),
+    };
+    // `From<String>` marks the payload as valid UTF-8, `From<Vec<u8>>` does
+    // not (neither matters on send); both keep the buffer without a copy.
+    let message = match &string {
+        Some(text) => tokio_websockets::Message::text(text.clone()),
+        None => tokio_websockets::Message::binary(payload.to_vec()),
+    };
+    let tokio_websockets = TokioWebsockets {
+        ws,
+        sink,
+        message,
+        rt: current_thread(),
     };
     vec![
         ("rfc6455", Box::new(ours)),
         ("rfc6455_blocking", Box::new(blocking)),
         ("tungstenite", Box::new(tungstenite)),
         ("fastwebsockets", Box::new(fast)),
+        ("tokio_websockets", Box::new(tokio_websockets)),
     ]
 }
 
@@ -239,14 +299,18 @@ fn check(name: &str, kind: Kind, role: Role, payload: &[u8], output: &[u8], n: u
     assert_eq!(count, n, "{name}");
 }
 
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Server => "server",
+        Role::Client => "client",
+    }
+}
+
 fn encode(c: &mut Criterion<Clock>) {
     for role in [Role::Server, Role::Client] {
-        let role_name = match role {
-            Role::Server => "server",
-            Role::Client => "client",
-        };
         for kind in Kind::ALL {
-            let mut group = c.benchmark_group(format!("encode_{role_name}_{}", kind.name()));
+            let group = format!("encode_{}_{}", role_name(role), kind.name());
+            let mut group = c.benchmark_group(group);
             for size in SIZES {
                 let n = batch(size);
                 let payload = payload(kind, size);
@@ -274,4 +338,46 @@ criterion_group! {
         .sample_size(50);
     targets = encode
 }
-criterion_main!(benches);
+/// Every cell in interleaved batches (src/interleave.rs), with the same
+/// inputs and checks as the criterion mode.
+fn interleaved(mut run: Interleaved) {
+    for role in [Role::Server, Role::Client] {
+        for kind in Kind::ALL {
+            let group = format!("encode_{}_{}", role_name(role), kind.name());
+            for size in SIZES {
+                if !run.wants(&group, size) {
+                    continue;
+                }
+                let n = batch(size);
+                let payload = payload(kind, size);
+                let expected = wire_len(&payload, n, role == Role::Client);
+                let mut encoders = contenders(kind, role, &payload);
+                let mut cell: Vec<Contender<'_>> = encoders
+                    .iter_mut()
+                    .map(|(name, encoder)| {
+                        assert_eq!(encoder.encode(n), expected, "{name}");
+                        check(name, kind, role, &payload, &encoder.sink().output(), n);
+                        let f = move || {
+                            black_box(encoder.encode(black_box(n)));
+                        };
+                        (*name, Box::new(f) as Box<dyn FnMut()>)
+                    })
+                    .collect();
+                run.cell(&group, size, (n * size) as u64, &mut cell);
+            }
+        }
+    }
+    run.finish();
+}
+
+fn main() {
+    if let Some(run) = Interleaved::from_env() {
+        return interleaved(run);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if Interleaved::test_mode() {
+        // `cargo test --benches`: the interleaved mode too, on one cell.
+        interleaved(Interleaved::for_test("^encode_client_cjk/125$"));
+    }
+}

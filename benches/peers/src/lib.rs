@@ -1,13 +1,15 @@
 //! Shared pieces of the peer benchmarks: the payloads every contender gets,
 //! masked client frames built by hand (independent of every library under
 //! test), and an in-memory stream that is both a `std::io` and a tokio
-//! stream, so that rfc6455, tungstenite and fastwebsockets read and write
-//! through the same code.
+//! stream, so that rfc6455, tungstenite, fastwebsockets and tokio-websockets
+//! read and write through the same code.
 //!
 //! [`receive_all`] hands a whole stream to an rfc6455 `Connection` for the
-//! benches' correctness checks (outside the timing).
+//! benches' correctness checks (outside the timing); [`interleave`] is the
+//! decode and encode benches' interleaved mode (`INTERLEAVE=1`).
 
 pub mod echo_server;
+pub mod interleave;
 
 use std::cell::RefCell;
 use std::io::{self, IoSlice, Read, Write};
@@ -318,8 +320,8 @@ impl AsyncWrite for Mem {
 /// which the benchmark thread was not running at all; CPU time counts only
 /// the thread's own work (cache and TLB disturbance from the other jobs
 /// remains). Every contender runs on the benchmark thread: fastwebsockets'
-/// futures are polled inside `block_on` on a current-thread runtime, so its
-/// work is on the same clock. Reading the clock is a system call (a few
+/// and tokio-websockets' futures are polled inside `block_on` on a
+/// current-thread runtime, so their work is on the same clock. Reading the clock is a system call (a few
 /// hundred ns); criterion times many iterations per sample, so it is
 /// amortised.
 pub struct Clock {
@@ -341,7 +343,8 @@ impl Clock {
         }
     }
 
-    fn now_ns(&self) -> u64 {
+    /// The clock's current reading in nanoseconds.
+    pub fn now_ns(&self) -> u64 {
         let id = if self.cpu {
             libc::CLOCK_THREAD_CPUTIME_ID
         } else {

@@ -338,10 +338,10 @@ fn connect(
                 return Err(io::Error::other("handshake: connection closed"));
             }
             head.extend_from_slice(&chunk[..n]);
-            if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                if end + 4 != head.len() {
-                    return Err(io::Error::other("handshake: bytes after the response head"));
-                }
+            if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n")
+                && end + 4 != head.len()
+            {
+                return Err(io::Error::other("handshake: bytes after the response head"));
             }
         }
         if !head.starts_with(b"HTTP/1.1 101") {
