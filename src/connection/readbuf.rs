@@ -67,16 +67,60 @@ pub(crate) struct ReadBuf {
     keep_bulk: bool,
 }
 
-/// The bulk store: `vec[start..start + filled]` received, the rest of `vec`
-/// initialised space to lend. While it holds received bytes no slice of it
-/// is out, so the `Arc` is unique; a payload handed out is a slice that
-/// shares it, and is handed out only when no received byte follows it.
+/// The bulk store: `mem[start..start + filled]` received, the rest of
+/// `mem` initialised space to lend. A payload is handed out of it only when
+/// no received byte follows it.
 #[derive(Debug)]
 struct Bulk {
-    vec: Arc<Vec<u8>>,
+    mem: Mem,
     start: usize,
     /// Whether the received bytes are here (rather than in `buf`).
     active: bool,
+}
+
+/// The bulk store's memory: owned while bytes are received into it (no
+/// atomic operation on the decode path), shared once a payload was handed
+/// out of it, and owned again when nothing handed out holds it.
+#[derive(Debug)]
+enum Mem {
+    Owned(Vec<u8>),
+    Shared(Arc<Vec<u8>>),
+}
+
+impl Mem {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Mem::Owned(vec) => vec,
+            Mem::Shared(vec) => vec,
+        }
+    }
+
+    /// Takes the memory back if no payload handed out of it is alive.
+    fn reclaim(&mut self) -> bool {
+        if let Mem::Shared(_) = self {
+            let Mem::Shared(arc) = core::mem::replace(self, Mem::Owned(Vec::new())) else {
+                return false;
+            };
+            match Arc::try_unwrap(arc) {
+                Ok(vec) => *self = Mem::Owned(vec),
+                Err(arc) => {
+                    *self = Mem::Shared(arc);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Shares the memory (for a payload to hand out): the `Arc`.
+    fn share(&mut self) -> Arc<Vec<u8>> {
+        let arc = match core::mem::replace(self, Mem::Owned(Vec::new())) {
+            Mem::Owned(vec) => Arc::new(vec),
+            Mem::Shared(arc) => arc,
+        };
+        *self = Mem::Shared(Arc::clone(&arc));
+        arc
+    }
 }
 
 /// A payload handed out of the bulk store: a range of it.
@@ -109,49 +153,40 @@ impl ReadBuf {
     /// The received bytes.
     pub(crate) fn data(&self) -> &[u8] {
         match self.active() {
-            Some(b) => &b.vec[b.start..b.start + self.filled],
+            Some(b) => &b.mem.as_slice()[b.start..b.start + self.filled],
             None => &self.buf[..self.filled],
         }
     }
 
     pub(crate) fn data_mut(&mut self) -> &mut [u8] {
         let filled = self.filled;
-        if self.active().is_some() {
-            self.unique_bulk();
-        }
-        match self.bulk.as_mut().filter(|b| b.active) {
-            Some(b) => {
-                let start = b.start;
-                match Arc::get_mut(&mut b.vec) {
-                    Some(vec) => &mut vec[start..start + filled],
-                    // `unique_bulk` above made it unique or moved the bytes.
-                    None => &mut [],
-                }
+        if let Some(b) = self.active()
+            && let Mem::Shared(_) = b.mem
+        {
+            // Shared only once a payload went out with everything received.
+            if filled == 0 {
+                return &mut [];
             }
-            None => &mut self.buf[..filled],
-        }
-    }
-
-    /// Keeps the invariant that an active bulk store is unique: should a
-    /// slice of it be out (it never is while bytes are received), its bytes
-    /// move to the general store.
-    fn unique_bulk(&mut self) {
-        let Some(b) = self.bulk.as_mut().filter(|b| b.active) else {
-            return;
-        };
-        if Arc::get_mut(&mut b.vec).is_none() {
             self.move_to_general();
+        }
+        match self.bulk.as_deref_mut() {
+            Some(Bulk {
+                mem: Mem::Owned(vec),
+                start,
+                active: true,
+            }) => &mut vec[*start..*start + filled],
+            _ => &mut self.buf[..filled],
         }
     }
 
     /// Moves the received bytes of an active bulk store to the general
     /// store (a copy), leaving the bulk store inactive.
     fn move_to_general(&mut self) {
-        let Some(b) = self.bulk.as_mut().filter(|b| b.active) else {
+        let Some(b) = self.bulk.as_deref_mut().filter(|b| b.active) else {
             return;
         };
         b.active = false;
-        let bytes = &b.vec[b.start..b.start + self.filled];
+        let bytes = &b.mem.as_slice()[b.start..b.start + self.filled];
         self.buf = BytesMut::from(bytes);
         self.peak = self.filled;
         self.split = false;
@@ -182,7 +217,12 @@ impl ReadBuf {
     /// they started in (see `Connection::read_len`).
     pub(crate) fn lend(&mut self, len: usize) -> &mut [u8] {
         self.commit(0);
-        self.unique_bulk();
+        if self.filled == 0
+            && let Some(b) = self.bulk.as_deref_mut()
+        {
+            // Nothing received: nothing to continue in the bulk store.
+            b.active = false;
+        }
         if self.filled == 0 && self.active().is_none() && self.keep_bulk {
             if len >= BULK_LEND {
                 return self.lend_bulk(len);
@@ -209,13 +249,10 @@ impl ReadBuf {
     /// Lends `len` bytes of the bulk store to an empty buffer: the kept
     /// store if no payload of it is still held, else a new one.
     fn lend_bulk(&mut self, len: usize) -> &mut [u8] {
-        let reusable = self
-            .bulk
-            .as_mut()
-            .is_some_and(|b| Arc::get_mut(&mut b.vec).is_some());
+        let reusable = self.bulk.as_deref_mut().is_some_and(|b| b.mem.reclaim());
         if !reusable {
             self.bulk = Some(Box::new(Bulk {
-                vec: Arc::new(vec![0; len + MAX_HEADER_LEN]),
+                mem: Mem::Owned(vec![0; len + MAX_HEADER_LEN]),
                 start: 0,
                 active: false,
             }));
@@ -223,39 +260,43 @@ impl ReadBuf {
         self.buf = BytesMut::new();
         self.peak = 0;
         self.split = false;
-        let Some(b) = self.bulk.as_mut() else {
+        let Some(Bulk {
+            mem: Mem::Owned(vec),
+            start,
+            active,
+        }) = self.bulk.as_deref_mut()
+        else {
             return &mut [];
         };
-        b.start = 0;
-        b.active = true;
+        *start = 0;
+        *active = true;
         self.lent = len;
-        match Arc::get_mut(&mut b.vec) {
-            Some(vec) => {
-                if vec.len() < len + MAX_HEADER_LEN {
-                    // Zeroes only what was never lent before.
-                    vec.resize(len + MAX_HEADER_LEN, 0);
-                }
-                &mut vec[..len]
-            }
-            None => &mut [],
+        if vec.len() < len + MAX_HEADER_LEN {
+            // Zeroes only what was never lent before.
+            vec.resize(len + MAX_HEADER_LEN, 0);
         }
+        &mut vec[..len]
     }
 
     /// Lends `len` bytes after the received ones in the active bulk store.
     fn lend_more_bulk(&mut self, len: usize) -> &mut [u8] {
         let filled = self.filled;
-        let Some(b) = self.bulk.as_mut() else {
+        // Owned: bytes are received (a shared store is never active with
+        // bytes in it).
+        let Some(Bulk {
+            mem: Mem::Owned(vec),
+            start,
+            ..
+        }) = self.bulk.as_deref_mut()
+        else {
             return &mut [];
         };
-        let Some(vec) = Arc::get_mut(&mut b.vec) else {
-            return &mut [];
-        };
-        if b.start + filled + len > vec.len() && b.start >= filled {
+        if *start + filled + len > vec.len() && *start >= filled {
             // The received bytes are few: move them to the front.
-            vec.copy_within(b.start..b.start + filled, 0);
-            b.start = 0;
+            vec.copy_within(*start..*start + filled, 0);
+            *start = 0;
         }
-        let at = b.start + filled;
+        let at = *start + filled;
         if vec.len() < at + len {
             // Zeroes only what was never lent before.
             vec.resize(at + len, 0);
@@ -309,12 +350,12 @@ impl ReadBuf {
     /// Splits off the first `n` received bytes, without a copy.
     pub(crate) fn split_to(&mut self, n: usize) -> Bytes {
         let n = n.min(self.filled);
-        if let Some(b) = self.bulk.as_mut().filter(|b| b.active) {
+        if let Some(b) = self.bulk.as_deref_mut().filter(|b| b.active) {
             if self.filled == n {
                 // The payload is all that is received: it goes out as a
                 // slice of the store, which is lent again once it is dropped.
                 let slice = Slice {
-                    vec: Arc::clone(&b.vec),
+                    vec: b.mem.share(),
                     range: b.start..b.start + n,
                 };
                 b.start += n;
@@ -366,7 +407,7 @@ impl ReadBuf {
         }
         if let Some(b) = self.bulk.as_mut() {
             b.active = false;
-            if !self.keep_bulk || b.vec.len() > KEEP_BULK {
+            if !self.keep_bulk || b.mem.as_slice().len() > KEEP_BULK {
                 self.bulk = None;
             }
         }
