@@ -98,8 +98,13 @@ impl<S: Transport> WebSocket<S> {
         loop {
             let polled = self.conn.poll_event();
             // Whatever the event, send what it queued: a pong, a close
-            // reply, the close frame of a protocol error.
-            let flushed = self.flush_output();
+            // reply, the close frame of a protocol error (nothing queued:
+            // nothing to write or flush; every send flushes itself).
+            let flushed = if self.conn.wants_write() {
+                self.flush_output()
+            } else {
+                Ok(())
+            };
             match polled {
                 Ok(Some(event)) => {
                     if matches!(event, Event::Lost(_)) {
