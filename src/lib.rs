@@ -1,9 +1,10 @@
 //! A WebSocket (RFC 6455) implementation in two layers: a **sans-IO core**
 //! that turns bytes into events and messages into bytes, and thin I/O
-//! adapters on top ([`blocking`] for `std::io` streams).
+//! adapters on top: [`blocking`] for `std::io` streams, and with the
+//! `tokio` feature an async adapter (with hyper and axum integration).
 //!
 //! The core never touches a socket or a clock, so any event loop can drive
-//! it: std threads, tokio, mio, io_uring, an embedded stack. Here a client
+//! it: std threads, tokio, mio, an embedded stack. Here a client
 //! and a server talk through plain byte vectors, handshake included:
 //!
 //! ```
@@ -113,6 +114,15 @@
 //!   `tokio` also `tokio::tls`. `rustls-tls-webpki-roots` adds Mozilla's
 //!   roots, `rustls-tls-native-roots` the system's, for `connect("wss://...")`
 //!   without a configuration of one's own.
+//! * `http` (needs `std`): the opening handshake from a request another
+//!   HTTP stack parsed (`http::request::Parts`) and its answer as an
+//!   `http::Response` (`handshake::HttpUpgrade`), with the same checks as
+//!   the byte parser.
+//! * `tokio` (needs `std`): the async adapter `tokio` (a driver task per
+//!   connection; `WebSocket`, cloneable `Sender`, `Stream` + `Sink`).
+//! * `hyper`, `axum` (need `tokio` and `http`): upgrading a hyper request,
+//!   and axum's `WebSocketUpgrade`-style extractor.
+//! * `no-simd`: the portable masking loop only (for tests of the fallback).
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]

@@ -59,11 +59,6 @@ fn negotiate_splits_a_header_value_into_its_offers() {
         "permessage-deflate; server_no_context_takeover",
     ];
     assert_eq!(negotiate(&split, &config), Some(agreed));
-    // The old import path still works.
-    assert_eq!(
-        rfc6455::handshake::negotiate(&[value], &config),
-        Some(agreed)
-    );
 }
 
 #[test]

@@ -41,9 +41,11 @@ impl<S: Split> WebSocket<S> {
     /// if the writer is writing, it sends those bytes too.
     ///
     /// Output is bounded: while it is over
-    /// [`Config::output_high_water`](crate::Config::output_high_water) the
+    /// [`Config::output_high_water`](crate::Config::output_high_water) and
+    /// a reply of the core's own (a pong, a close reply) is unwritten, the
     /// reader stops reading and waits for it to drain (so a peer that sends
-    /// pings and does not read fills at most the socket buffers), and a
+    /// pings and does not read fills at most the socket buffers; the
+    /// writer's own sends block in `write` instead), and a
     /// write that makes no progress for
     /// [`Config::write_timeout`](crate::Config::write_timeout) loses the
     /// connection. The reader runs the connection's timers (keepalive,

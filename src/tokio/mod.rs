@@ -42,7 +42,9 @@
 //! * Output: [`Sender::send`] waits while more than
 //!   [`Config::output_high_water`](crate::Config::output_high_water) bytes
 //!   are queued (default 64 KiB); [`Sender::try_send`] hands the message
-//!   back. Over it the driver also stops reading. A peer that stops reading
+//!   back. Over it the driver also stops reading while a reply of the
+//!   core's own (a pong, a close reply) is unwritten, so a peer that sends
+//!   pings and never reads gains nothing either. A peer that stops reading
 //!   therefore holds at most that much; after
 //!   [`Config::write_timeout`](crate::Config::write_timeout) with nothing
 //!   written it is dropped ([`Error::Lost`]).
