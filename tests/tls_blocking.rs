@@ -590,8 +590,8 @@ fn keepalive_runs_over_a_plain_rustls_stream_owned() {
             let stream = rfc6455::tls::rustls::StreamOwned::new(tls, tcp);
             let keepalive = Keepalive::new(Duration::from_millis(100), Duration::from_millis(300));
             let config = Config::default().keepalive(Some(keepalive));
-            let mut ws = WebSocket::accept_with(stream, &Limits::default(), config, |_| Ok(None))
-                .unwrap();
+            let mut ws =
+                WebSocket::accept_with(stream, &Limits::default(), config, |_| Ok(None)).unwrap();
             let started = Instant::now();
             let ending = loop {
                 match ws.read_event() {

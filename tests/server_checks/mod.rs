@@ -160,7 +160,10 @@ pub fn a_client_that_never_reads_cannot_grow_the_server(example: &str, server: &
          ({stalled}); server RSS {before} -> {after} KiB",
         sent >> 10
     );
-    assert!(stalled, "{example}: 64 MiB went in without the server pushing back");
+    assert!(
+        stalled,
+        "{example}: 64 MiB went in without the server pushing back"
+    );
     assert!(
         after < before + 16 * 1024,
         "{example}: RSS grew from {before} to {after} KiB for a client that never reads"
