@@ -9,27 +9,47 @@
 //! * `portable::words`: safe code, eight bytes at a time through a `u64`.
 //!   It serves every buffer shorter than `SIMD_MIN` (128 bytes; inlined, no
 //!   dispatch), every target without a SIMD path, and the `no-simd` feature.
-//! * `x86` (x86 and x86-64 with SSE2, i.e. every x86-64): AVX2, 32 bytes at a
-//!   time, when the CPU has it — detected at run time once and cached, which
-//!   needs the `std` feature (without it, AVX2 is used only when the build
-//!   enables it, e.g. `-C target-cpu=native`); otherwise SSE2, 16 bytes at a
-//!   time, which every x86-64 has.
+//! * x86 and x86-64 with SSE2 (every x86-64): the widest of three kernels
+//!   the CPU has, detected at run time once and cached (`cpu`), which needs
+//!   the `std` feature (without it, only what the build enables, e.g. with
+//!   `-C target-cpu=native`): `avx512` (AVX-512 F), 64 bytes at a
+//!   time; else `x86::avx2`, 32 bytes; else `x86::sse2`, 16 bytes, which
+//!   every x86-64 has.
 //! * `neon` (aarch64, where NEON is baseline): 16 bytes at a time, chosen at
 //!   compile time.
 //!
-//! Every path splits a buffer the same way (`portable::split`): a head of
-//! 1-, 2-, 4-, 8- and 16-byte steps up to a block boundary (only for buffers
-//! of 256 bytes and more, where straddling cache lines would cost more than
-//! the steps), a body of whole blocks (a `u64`, or a 16- or 32-byte vector,
-//! one per step), and a tail of 16-, 8-, 4-, 2- and 1-byte steps. No byte
-//! is written twice: a load that spans two earlier, overlapping stores (the
-//! caller reading the payload just unmasked) cannot be forwarded from the
-//! store buffer and stalls until they retire.
+//! Every path splits a buffer the same way (`portable::split`; `avx512`
+//! has its own with 64-byte blocks): a head of 1-, 2-, 4-, 8- and 16-byte
+//! steps (and 32 for `avx512`) up to a block boundary (only for buffers of
+//! 256 bytes and more, 320 for `avx512`, where straddling cache lines would
+//! cost more than the steps), a body of whole blocks (a `u64`, or a 16-,
+//! 32- or 64-byte vector), and a tail of the same steps in decreasing order.
+//! No byte is written twice: a load that spans two earlier, overlapping
+//! stores (the caller reading the payload just unmasked) cannot be
+//! forwarded from the store buffer and stalls until they retire.
+//!
+//! Under Miri (which cannot run AVX2 or AVX-512 instructions, and reports
+//! neither to run-time detection) the tests cover the word loop, the SSE2
+//! kernel and the dispatch to it; the AVX2 and AVX-512 kernels are covered
+//! by the same tests run natively, on every length 0–640 × alignment 0–63
+//! × key phase (`tests.rs`), on any CPU that has them.
 //!
 //! The key travels as a `u32` in memory order (`u32::from_ne_bytes`),
 //! already rotated to the phase of the first byte it is applied to.
 #![allow(unsafe_code)]
 
+#[cfg(all(
+    not(feature = "no-simd"),
+    any(target_arch = "x86", target_arch = "x86_64"),
+    target_feature = "sse2"
+))]
+mod avx512;
+#[cfg(all(
+    not(feature = "no-simd"),
+    any(target_arch = "x86", target_arch = "x86_64"),
+    target_feature = "sse2"
+))]
+mod cpu;
 #[cfg(all(
     not(feature = "no-simd"),
     target_arch = "aarch64",
@@ -54,7 +74,7 @@ use portable::{shift_key, words};
     any(target_arch = "x86", target_arch = "x86_64"),
     target_feature = "sse2"
 ))]
-use x86::dispatch as long;
+use cpu::dispatch as long;
 
 #[cfg(all(
     not(feature = "no-simd"),

@@ -35,7 +35,7 @@ pub(crate) fn split<const W: usize>(
     buf: &mut [u8],
     key: u32,
 ) -> (&mut [u8], &mut [u8], &mut [u8], u32) {
-    const { assert!(W % 4 == 0 && W <= 32 && W <= ALIGN_MIN) };
+    const { assert!(W.is_multiple_of(4) && W <= 32 && W <= ALIGN_MIN) };
     let head = if buf.len() >= ALIGN_MIN {
         buf.as_ptr().addr().wrapping_neg() % W
     } else {

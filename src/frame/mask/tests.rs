@@ -1,10 +1,15 @@
 //! Every masking path this build has, each called directly (not only through
 //! the dispatcher), against the byte-at-a-time reference.
 //!
-//! Natively: every length 0–320 × every alignment 0–63 (from a 64-aligned
-//! base) × every key offset 0–3 (lengths from 256 up also take the steps to
-//! a vector boundary), plus 64 KiB + 7 and 1 MiB + 3 at three alignments,
-//! four offsets and two keys. Under Miri, which interprets every
+//! Natively: every length 0–640 × every alignment 0–63 (from a 64-aligned
+//! base) × every key offset 0–3, for every kernel this CPU runs (AVX-512,
+//! AVX2 and SSE2 each called directly, so that an AVX-512 CPU tests all
+//! three). Lengths from 256 up also take the steps to a vector boundary
+//! (from 320 for AVX-512), and up to 640 every AVX-512 head (0–63 bytes)
+//! meets a body of at least one four-vector iteration and every count of
+//! single vectors after it (0–3) and every tail (0–63). Plus 64 KiB + 7 and
+//! 1 MiB + 3 at four alignments (0, 1, 16 (malloc's), 31), four offsets and
+//! two keys. Under Miri, which interprets every
 //! instruction, the same shapes on a smaller grid (lengths 0–100 and eleven
 //! longer ones up to 320, ten alignments chosen around 16- and 32-byte
 //! boundaries, 4 KiB + 7): every branch of every path, in a few minutes.
@@ -17,7 +22,7 @@ use alloc::vec::Vec;
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 #[cfg(not(miri))]
-const LENS: &[usize] = &range::<321>();
+const LENS: &[usize] = &range::<641>();
 #[cfg(miri)]
 const LENS: &[usize] = &{
     let mut lens = [0; 112];
@@ -71,11 +76,15 @@ fn kernels() -> Vec<(&'static str, Kernel)> {
         target_feature = "sse2"
     ))]
     {
+        use cpu::Level;
         all.push(("sse2", x86::sse2));
-        #[cfg(any(feature = "std", target_feature = "avx2"))]
-        if x86::has_avx2() {
-            // SAFETY: listed only after `has_avx2` confirmed the CPU has AVX2.
+        if cpu::level() >= Level::Avx2 {
+            // SAFETY: listed only after `level` confirmed the CPU has AVX2.
             all.push(("avx2", |buf, key| unsafe { x86::avx2(buf, key) }));
+        }
+        if cpu::level() >= Level::Avx512 {
+            // SAFETY: listed only after `level` confirmed AVX-512 F.
+            all.push(("avx512", |buf, key| unsafe { avx512::avx512(buf, key) }));
         }
     }
     #[cfg(all(
@@ -100,7 +109,7 @@ fn fill(buf: &mut [u8], seed: u32) {
 
 #[repr(align(64))]
 #[derive(Clone, Copy)]
-struct Block([u8; 64 + 320 + 64]);
+struct Block([u8; 64 + 640 + 64]);
 
 /// `apply_mask` and every kernel against the reference on
 /// `buf[align..align + len]` of a 64-aligned block, for every listed length,
@@ -109,7 +118,7 @@ struct Block([u8; 64 + 320 + 64]);
 #[test]
 fn every_path_matches_reference_at_every_length_alignment_and_offset() {
     let kernels = kernels();
-    let mut original = Block([0; 448]);
+    let mut original = Block([0; 768]);
     fill(&mut original.0, 0x9e37_79b9);
     for &align in ALIGNS {
         for &len in LENS {
@@ -142,7 +151,7 @@ fn every_path_matches_reference_on_large_buffers() {
     let kernels = kernels();
     for &len in LARGE {
         for key in [KEY, [0xff, 0x00, 0x80, 0x01]] {
-            for align in [0, 1, 31] {
+            for align in [0, 1, 16, 31] {
                 for offset in 0..4 {
                     let mut original = vec![0u8; len + 64];
                     fill(&mut original, len as u32);
@@ -188,7 +197,7 @@ fn split_aligns_the_body_of_long_buffers() {
             }
         }
     }
-    let mut block = Block([0; 448]);
+    let mut block = Block([0; 768]);
     check::<8>(&mut block);
     check::<16>(&mut block);
     check::<32>(&mut block);
@@ -242,8 +251,18 @@ fn masking_twice_restores_the_payload() {
     feature = "std"
 ))]
 #[test]
-fn avx2_detection_is_cached_and_agrees_with_std() {
-    let first = x86::has_avx2();
-    assert_eq!(first, x86::has_avx2());
-    assert_eq!(first, std::is_x86_feature_detected!("avx2"));
+fn detection_is_cached_and_agrees_with_std() {
+    use cpu::Level;
+    let first = cpu::level();
+    assert_eq!(first, cpu::level());
+    let avx2 = std::is_x86_feature_detected!("avx2");
+    let avx512 = avx2 && std::is_x86_feature_detected!("avx512f");
+    assert_eq!(first >= Level::Avx2, avx2);
+    assert_eq!(first == Level::Avx512, avx512);
+    // Every kernel the CPU has is among those the tests above run, so none
+    // is skipped by a mistake in this module's switches.
+    let names: Vec<_> = kernels().into_iter().map(|(name, _)| name).collect();
+    assert!(names.contains(&"sse2"));
+    assert_eq!(names.contains(&"avx2"), avx2, "{names:?}");
+    assert_eq!(names.contains(&"avx512"), avx512, "{names:?}");
 }

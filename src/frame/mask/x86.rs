@@ -1,14 +1,12 @@
-//! x86 and x86-64: AVX2 (32 bytes at a time) when the CPU has it, else SSE2
-//! (16 bytes), which this module is compiled only with (every x86-64 has it).
+//! x86 and x86-64: the SSE2 kernel (16 bytes at a time; this module is
+//! compiled only where SSE2 is enabled, as on every x86-64) and the AVX2
+//! kernel (32 bytes), which `cpu::dispatch` calls when the CPU has AVX2.
 #![allow(unsafe_code)]
 
 #[cfg(target_arch = "x86")]
 use core::arch::x86::*;
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
-
-#[cfg(all(feature = "std", not(target_feature = "avx2")))]
-use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::portable::{split, steps_down, steps_up, words};
 
@@ -31,49 +29,6 @@ macro_rules! vectors {
             $store(p.cast(), $xor($load(p.cast()), key));
         }
     }};
-}
-
-/// The widest path this CPU runs, for a buffer of any length (`apply_mask`
-/// passes `SIMD_MIN` bytes or more). Kept out of line, so that the inlined
-/// `apply_mask` holds only the short path and a call.
-#[inline(never)]
-pub(super) fn dispatch(buf: &mut [u8], key: u32) {
-    #[cfg(any(feature = "std", target_feature = "avx2"))]
-    if has_avx2() {
-        // SAFETY: `has_avx2` has just confirmed that the CPU supports AVX2.
-        return unsafe { avx2(buf, key) };
-    }
-    sse2(buf, key)
-}
-
-/// Whether the CPU has AVX2: known at compile time if the build enables it,
-/// else detected on the first call and cached. The cache is one relaxed
-/// atomic byte (0 = not yet known, 1 = no, 2 = yes); racing first calls
-/// compute and store the same answer.
-#[cfg(any(feature = "std", target_feature = "avx2"))]
-#[inline]
-pub(super) fn has_avx2() -> bool {
-    #[cfg(target_feature = "avx2")]
-    return true;
-
-    #[cfg(not(target_feature = "avx2"))]
-    match AVX2.load(Ordering::Relaxed) {
-        0 => detect_avx2(),
-        known => known == 2,
-    }
-}
-
-#[cfg(all(feature = "std", not(target_feature = "avx2")))]
-static AVX2: AtomicU8 = AtomicU8::new(0);
-
-/// The first call's slow path: asks the CPU (through std) and caches it.
-#[cfg(all(feature = "std", not(target_feature = "avx2")))]
-#[cold]
-#[inline(never)]
-fn detect_avx2() -> bool {
-    let yes = std::is_x86_feature_detected!("avx2");
-    AVX2.store(1 + u8::from(yes), Ordering::Relaxed);
-    yes
 }
 
 /// Masks `buf` (any length) 16 bytes at a time; shorter buffers take `words`.
@@ -103,7 +58,6 @@ pub(super) fn sse2(buf: &mut [u8], key: u32) {
 ///
 /// # Safety
 /// The CPU must support AVX2.
-#[cfg(any(feature = "std", target_feature = "avx2"))]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn avx2(buf: &mut [u8], key: u32) {
     if buf.len() < 32 {
