@@ -17,16 +17,21 @@
 //!   3.2 to 4.4 MiB against 62 to 67 KiB; with it, 61 to 87 KiB against 54
 //!   to 73 KiB.
 //!
+//! * `tokio_echo_server` and `axum_chat` (features `tokio`, `axum`): the
+//!   same two measurements; a tokio server has no thread per connection to
+//!   count, so "idle" there is the server's RSS stopped changing (bounded).
+//!
 //! ```text
-//! cargo test --release --test deflate_rss -- --nocapture
+//! cargo test --release --features tokio,axum --test deflate_rss -- --nocapture
 //! ```
 //!
 //! The tests take turns (one lock): each measures one server process.
 #![cfg(all(target_os = "linux", target_env = "gnu", feature = "deflate"))]
 
+mod app_harness;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -55,34 +60,6 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 
 // ---- the server -----------------------------------------------------------------
 
-/// Example `name` built (`cargo build --example`, a no-op when it is up to
-/// date) for the profile this test was built with; its path.
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(profile) => profile,
-        None => panic!("no profile directory above {}", exe.display()),
-    };
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--example", name, "--profile", profile])
-        .args(cfg!(feature = "tokio").then_some("--features=tokio"))
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
-    assert!(
-        output.status.success(),
-        "`cargo build --example {name}` failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    profile_dir.join("examples").join(name)
-}
-
 /// An example server on a free port; dropping it kills that one process
 /// (by its PID, through `Child::kill`).
 struct Server {
@@ -95,7 +72,7 @@ struct Server {
 
 impl Server {
     fn start(name: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(example_binary(name))
+        let mut child = Command::new(app_harness::example_binary(name))
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
             // glibc's defaults: nothing inherited from the test's environment.
@@ -167,6 +144,43 @@ impl Server {
                 .unwrap_or_else(|| panic!("no {name} in /proc/{}/status", self.pid))
         };
         (field("Threads:"), field("VmRSS:"))
+    }
+
+    /// The server's RSS once it has stopped changing: three samples 200 ms
+    /// apart within 64 KiB of each other (bounded by [`SETTLE`]; the last
+    /// sample then). For a server with no thread per connection to count.
+    fn settled_rss(&self) -> u64 {
+        let deadline = Instant::now() + SETTLE;
+        let mut samples = vec![self.stats().1];
+        loop {
+            thread::sleep(Duration::from_millis(200));
+            samples.push(self.stats().1);
+            let last = &samples[samples.len().saturating_sub(3)..];
+            let (min, max) = (last.iter().min().unwrap(), last.iter().max().unwrap());
+            if last.len() == 3 && max - min <= 64 || Instant::now() >= deadline {
+                return *samples.last().unwrap();
+            }
+        }
+    }
+
+    /// Idle: only the main thread left (a thread per connection), or the
+    /// RSS settled (tokio). Its RSS then.
+    fn idle(&self, threaded: bool) -> u64 {
+        if threaded {
+            self.idle_rss()
+        } else {
+            self.settled_rss()
+        }
+    }
+
+    /// Loaded: `threads` threads running (a thread per connection), or the
+    /// RSS settled (tokio). Its RSS then.
+    fn loaded(&self, threaded: bool, threads: u64) -> u64 {
+        if threaded {
+            self.rss_with_threads(threads)
+        } else {
+            self.settled_rss()
+        }
     }
 
     /// Waits (bounded) until only the main thread is left; its RSS then.
@@ -257,8 +271,9 @@ fn echo(ws: &mut WebSocket<TcpStream>, text: &str) {
 /// connections that each echoed [`ECHO_MESSAGES`] texts (compressed both
 /// ways if `compress`), over the server's RSS after a warm-up with as many
 /// uncompressed connections (their threads mapped glibc's arenas).
-fn echo_rss_per_connection(args: &[&str], compress: bool) -> u64 {
-    let server = Server::start("echo_server", args);
+fn echo_rss_per_connection(example: &str, args: &[&str], compress: bool) -> u64 {
+    let threaded = example == "echo_server";
+    let server = Server::start(example, args);
     let warm: Vec<_> = (0..ECHO_CONNECTIONS)
         .map(|_| {
             let mut ws = server.client("", false);
@@ -267,7 +282,7 @@ fn echo_rss_per_connection(args: &[&str], compress: bool) -> u64 {
         })
         .collect();
     drop(warm);
-    let baseline = server.idle_rss();
+    let baseline = server.idle(threaded);
 
     let server = &server;
     let clients: Vec<WebSocket<TcpStream>> = thread::scope(|scope| {
@@ -292,9 +307,9 @@ fn echo_rss_per_connection(args: &[&str], compress: bool) -> u64 {
             .flat_map(|worker| worker.join().expect("a client thread"))
             .collect()
     });
-    let loaded = server.rss_with_threads(1 + ECHO_CONNECTIONS as u64);
+    let loaded = server.loaded(threaded, 1 + ECHO_CONNECTIONS as u64);
     drop(clients);
-    server.idle_rss();
+    server.idle(threaded);
     loaded.saturating_sub(baseline) / ECHO_CONNECTIONS as u64
 }
 
@@ -305,12 +320,24 @@ fn echo_rss_per_connection(args: &[&str], compress: bool) -> u64 {
 /// connection.
 #[test]
 fn idle_echo_connections_after_compressed_traffic() {
+    idle_connections_after_compressed_traffic("echo_server");
+}
+
+/// The same for `tokio_echo_server` (no thread per connection: "idle" is
+/// the RSS settled).
+#[cfg(feature = "tokio")]
+#[test]
+fn idle_tokio_echo_connections_after_compressed_traffic() {
+    idle_connections_after_compressed_traffic("tokio_echo_server");
+}
+
+fn idle_connections_after_compressed_traffic(example: &str) {
     let _turn = one_at_a_time();
-    let plain = echo_rss_per_connection(&["--no-deflate"], false);
-    let compressed = echo_rss_per_connection(&[], true);
-    let takeover = echo_rss_per_connection(&["--deflate-context-takeover"], true);
+    let plain = echo_rss_per_connection(example, &["--no-deflate"], false);
+    let compressed = echo_rss_per_connection(example, &[], true);
+    let takeover = echo_rss_per_connection(example, &["--deflate-context-takeover"], true);
     eprintln!(
-        "echo_server, {ECHO_CONNECTIONS} idle connections after {ECHO_MESSAGES} 16 KB messages \
+        "{example}, {ECHO_CONNECTIONS} idle connections after {ECHO_MESSAGES} 16 KB messages \
          each way, RSS each: {compressed} KiB compressed (no context takeover, the default), \
          {takeover} KiB with --deflate-context-takeover, {plain} KiB uncompressed (--no-deflate)"
     );
@@ -417,19 +444,20 @@ fn leave(members: Vec<(rfc6455::blocking::Writer, thread::JoinHandle<()>)>) {
 /// warm-up with as many members of the same kind, who left (so the
 /// process-wide compressor pool, a cost of the process and not of a member,
 /// is in the baseline).
-fn chat_rss_per_member(compress: bool) -> u64 {
+fn chat_rss_per_member(example: &str, compress: bool) -> u64 {
+    let threaded = example == "chat_server";
     // One address opens all the connections: no connection rate limit.
     let server = Server::start(
-        "chat_server",
+        example,
         &["--connect-burst", "1000", "--connect-rate", "1000"],
     );
     leave(chat_room(&server, "warm", MEMBERS, 2, compress));
-    let baseline = server.idle_rss();
+    let baseline = server.idle(threaded);
     let members = chat_room(&server, "u", MEMBERS, LINES, compress);
     // Two threads per member (reader and writer) and the main thread.
-    let loaded = server.rss_with_threads(1 + 2 * MEMBERS as u64);
+    let loaded = server.loaded(threaded, 1 + 2 * MEMBERS as u64);
     leave(members);
-    server.idle_rss();
+    server.idle(threaded);
     loaded.saturating_sub(baseline) / MEMBERS as u64
 }
 
@@ -438,11 +466,22 @@ fn chat_rss_per_member(compress: bool) -> u64 {
 /// compressed lines.
 #[test]
 fn chat_members_with_compression_cost_at_most_twice_as_much() {
+    chat_members_compressed_and_not("chat_server");
+}
+
+/// The same for `axum_chat` (tasks, not threads: "idle" is the RSS settled).
+#[cfg(feature = "axum")]
+#[test]
+fn axum_chat_members_with_compression_cost_at_most_twice_as_much() {
+    chat_members_compressed_and_not("axum_chat");
+}
+
+fn chat_members_compressed_and_not(example: &str) {
     let _turn = one_at_a_time();
-    let plain = chat_rss_per_member(false);
-    let compressed = chat_rss_per_member(true);
+    let plain = chat_rss_per_member(example, false);
+    let compressed = chat_rss_per_member(example, true);
     eprintln!(
-        "chat_server, {MEMBERS} idle members after {} compressed lines each, RSS each: \
+        "{example}, {MEMBERS} idle members after {} compressed lines each, RSS each: \
          {compressed} KiB with permessage-deflate, {plain} KiB without",
         LINES * MEMBERS
     );
