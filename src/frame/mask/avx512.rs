@@ -5,20 +5,20 @@
 //! two lines, and at malloc's usual 16 bytes past a line every one of them
 //! does. Head and tail (fewer than 64 bytes each) take power-of-two steps
 //! of 1 to 32 bytes, as on the other paths. The body goes four vectors per
-//! iteration (loads before stores), then one at a time. No byte is written
-//! twice.
+//! iteration, then one at a time. No byte is written twice.
 //!
-//! `cpu::dispatch` calls this kernel from `AVX512_MIN` (384) bytes; below,
-//! the AVX2 kernel measured faster (BENCHMARKS.md): at 128 bytes two
-//! 64-byte vectors do no better than four 32-byte ones, and lose when they
-//! straddle lines, while the steps to a boundary cost more than they save.
+//! `cpu::dispatch` calls this kernel from `AVX512_MIN` (512) bytes; below,
+//! the AVX2 kernel measured as fast or faster (BENCHMARKS.md): at 128
+//! bytes two 64-byte vectors do no better than four 32-byte ones, and lose
+//! when they straddle lines, while the steps to a boundary cost more than
+//! they save.
 //!
 //! Masked loads and stores for the head and tail (one each, with AVX-512
-//! BW's byte masks, instead of up to six steps) measured slower: about 10 ns a
-//! call when each call masks what the previous one wrote, as the benchmark
-//! does and as a reader of the unmasked payload does (a load of bytes that
-//! a masked store wrote is not forwarded from the store buffer, and waits
-//! for the store to complete).
+//! BW's byte masks, instead of up to six steps) measured slower: about
+//! 10 ns a call when each call masks what the previous one wrote, as the
+//! benchmark does and as a reader of the unmasked payload does (as if a
+//! load of bytes that a masked store wrote is not forwarded from the store
+//! buffer, and waits for the store to complete).
 //!
 //! Miri cannot run AVX-512 instructions: the exhaustive tests in `tests.rs`
 //! run this kernel natively on every CPU that has AVX-512 F.
@@ -51,8 +51,8 @@ pub(super) unsafe fn avx512(buf: &mut [u8], key: u32) {
     // the body's key.
     let key = shift_key(key, head.len());
     let wide = _mm512_set1_epi32(key as i32);
-    // Four vectors per iteration, loads before stores: measured faster
-    // than one per iteration at 512 bytes and 1 KiB (aligned).
+    // Four vectors per iteration: measured faster than one per iteration
+    // at 512 bytes (the compiler then orders the loads and stores itself).
     let mut quads = body.chunks_exact_mut(4 * W);
     for quad in &mut quads {
         let p = quad.as_mut_ptr();

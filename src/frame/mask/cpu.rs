@@ -15,9 +15,11 @@ use super::avx512::avx512;
 use super::x86::{avx2, sse2};
 
 /// From this length the AVX-512 kernel beat the AVX2 one at every
-/// alignment measured (0, 1, 16 and 48 bytes past a line, on Zen 5; at
-/// 320 bytes it lost at some, and at 128-256 at all, BENCHMARKS.md).
-pub(super) const AVX512_MIN: usize = 6 * 64;
+/// alignment measured (0, 1, 16 and 48 bytes past a line, on Zen 5, in
+/// both the interleaved bench and a probe). At 384 and 320 bytes the two
+/// harnesses disagreed on the winner (by 5-10 % either way), at 256 bytes
+/// AVX-512 lost at most alignments and at 128 at all (BENCHMARKS.md).
+pub(super) const AVX512_MIN: usize = 8 * 64;
 
 /// The instruction sets a kernel needs, in increasing order: each level's
 /// CPUs have every lower level's instructions too.
