@@ -17,10 +17,13 @@ use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 /// the extra chunk.
 pub(crate) const SHARE_FROM: usize = 8 * 1024;
 
-/// A client copies and masks payloads in blocks this large, so each block
-/// is masked while it is still in the L1 cache: copy and mask in one pass
-/// over memory.
-const MASK_BLOCK: usize = 4 * 1024;
+/// A client copies and masks payloads in blocks this large: each block is
+/// copied whole, then masked while it is still in the L2 cache. Blocks of
+/// 4 KiB (to stay in L1) lost to one large copy: on Zen 5 sixteen 4 KiB
+/// `memcpy` calls cost twice one of 64 KiB, and client encode of 64 KiB
+/// went from 0.80 to 1.04 x tokio-websockets with 64 KiB blocks
+/// (`benches/peers`, interleaved, BENCHMARKS.md).
+const MASK_BLOCK: usize = 64 * 1024;
 
 /// Drop the buffer's allocation when it drains empty and is larger than
 /// this, so a burst of large sends does not pin memory on an idle connection.
