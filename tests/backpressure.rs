@@ -217,3 +217,81 @@ fn split_reader_stops_reading_while_the_writer_is_behind() {
     assert!(max <= bound, "queued up to {max} bytes, bound {bound}");
     assert!(received > 0, "the slow reader got messages");
 }
+
+/// Bounded output in the async adapter (issue 16, finding 1): the same
+/// flooder against `rfc6455::tokio`. The application reads all along (it
+/// drains every `Event::Ping`), so nothing but the unwritten pongs can stop
+/// the driver from reading; over `Config::output_high_water` they do, the
+/// queued output stays bounded, and the connection is lost after
+/// `Config::write_timeout` without progress (`Lost::WriteTimeout`).
+#[cfg(feature = "tokio")]
+mod tokio_adapter {
+    use super::*;
+    use rfc6455::tokio::{Error, WebSocket};
+    use tokio::net::TcpListener;
+    use tokio::time::timeout;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_ping_flooder_that_never_reads_is_throttled_bounded_and_lost_after_the_write_timeout()
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flooder = flood_pings(addr, Arc::clone(&stop));
+        let config = Config::default()
+            .keepalive(None)
+            .write_timeout(Some(Duration::from_secs(2)));
+        let high_water = config.output_high_water;
+        let input_high_water = config.input_high_water;
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = WebSocket::accept_with(tcp, &Limits::default(), config, |_| Ok(None))
+            .await
+            .unwrap();
+        let sender = ws.sender();
+        let started = Instant::now();
+        let mut pings = 0usize;
+        let mut max_queued = 0usize;
+        let outcome = loop {
+            max_queued = max_queued.max(sender.queued());
+            match timeout(Duration::from_secs(20), ws.recv_event()).await {
+                Ok(Ok(Some(Event::Ping(_)))) => pings += 1,
+                // The adapter reports a lost connection as an event ...
+                Ok(Ok(Some(Event::Lost(lost)))) => break Some(lost),
+                Ok(Ok(Some(other))) => panic!("the client sends only pings: {other:?}"),
+                Ok(Ok(None)) => break None,
+                // ... or, once it was reported, as the error of what follows.
+                Ok(Err(Error::Lost(lost))) => break Some(lost),
+                Ok(Err(e)) => panic!("after {pings} pings: {e}"),
+                Err(_) => panic!("no event and no end for 20 s after {pings} pings"),
+            }
+        };
+        let took = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let written = flooder.join().unwrap();
+        eprintln!(
+            "tokio ping flood: the flooder wrote {:.1} MB, the server took {pings} pings, \
+             queued output peaked at {max_queued} bytes, lost after {took:?}: {outcome:?}",
+            written as f64 / 1e6
+        );
+        assert!(outcome == Some(Lost::WriteTimeout), "{outcome:?}");
+        // Within the write timeout plus its restart (at most twice it), with
+        // slack for a loaded machine.
+        assert!(took < Duration::from_secs(15), "lost after {took:?}");
+        // The mark, plus the pongs to one read buffer's worth of pings (each
+        // 131-byte ping earns a 127-byte pong), plus the reads the driver makes
+        // at once (its read size adapts up to 64 KiB).
+        let bound = high_water + input_high_water + (64 << 10);
+        assert!(
+            max_queued <= bound,
+            "queued up to {max_queued} bytes, bound {bound}"
+        );
+        // Throttled: the pings the server took are those whose pongs fit in the
+        // socket buffers and the mark, not the tens of MB a second a flooder
+        // writes when its pings are read on.
+        let taken = pings * big_ping().len();
+        assert!(
+            taken < 32 << 20,
+            "the server took {taken} bytes of pings in {took:?}"
+        );
+    }
+}
