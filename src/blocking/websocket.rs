@@ -87,7 +87,22 @@ impl<S: Transport> WebSocket<S> {
     /// connection lost without a close handshake is [`Error::Lost`] (once;
     /// `Ok(None)` after it).
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
-        next_message(|| self.read_event())
+        loop {
+            match self.conn.poll_event() {
+                // The common case without a detour: a message, and nothing
+                // queued to write.
+                Ok(Some(Event::Message(message))) if !self.conn.wants_write() => {
+                    return Ok(Some(message));
+                }
+                polled => match self.after_poll(polled)? {
+                    Polled::Event(Event::Message(message)) => return Ok(Some(message)),
+                    Polled::Event(Event::Lost(lost)) => return Err(Error::Lost(lost)),
+                    Polled::Event(_) => {}
+                    Polled::Closed => return Ok(None),
+                    Polled::Again => {}
+                },
+            }
+        }
     }
 
     /// Reads the next event of any kind, answering pings and closes as
@@ -97,34 +112,47 @@ impl<S: Transport> WebSocket<S> {
     pub fn read_event(&mut self) -> Result<Option<Event>, Error> {
         loop {
             let polled = self.conn.poll_event();
-            // Whatever the event, send what it queued: a pong, a close
-            // reply, the close frame of a protocol error (nothing queued:
-            // nothing to write or flush; every send flushes itself).
-            let flushed = if self.conn.wants_write() {
-                self.flush_output()
-            } else {
-                Ok(())
-            };
-            match polled {
-                Ok(Some(event)) => {
-                    if matches!(event, Event::Lost(_)) {
-                        self.teardown();
-                    }
-                    return Ok(Some(event));
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    self.teardown();
-                    return Err(error.into());
-                }
+            match self.after_poll(polled)? {
+                Polled::Event(event) => return Ok(Some(event)),
+                Polled::Closed => return Ok(None),
+                Polled::Again => {}
             }
-            flushed?;
-            if self.conn.is_closed() {
-                self.teardown();
-                return Ok(None);
-            }
-            self.fill()?;
         }
+    }
+
+    /// What `read` and `read_event` do with what `poll_event` gave: send
+    /// what it queued (a pong, a close reply, the close frame of a protocol
+    /// error; nothing queued: nothing to write or flush, every send flushes
+    /// itself), hand out an event, or read more.
+    fn after_poll(
+        &mut self,
+        polled: Result<Option<Event>, crate::ProtocolError>,
+    ) -> Result<Polled, Error> {
+        let flushed = if self.conn.wants_write() {
+            self.flush_output()
+        } else {
+            Ok(())
+        };
+        match polled {
+            Ok(Some(event)) => {
+                if matches!(event, Event::Lost(_)) {
+                    self.teardown();
+                }
+                return Ok(Polled::Event(event));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                self.teardown();
+                return Err(error.into());
+            }
+        }
+        flushed?;
+        if self.conn.is_closed() {
+            self.teardown();
+            return Ok(Polled::Closed);
+        }
+        self.fill()?;
+        Ok(Polled::Again)
     }
 
     /// Waits for input or the next deadline, whichever comes first, and
@@ -365,6 +393,16 @@ pub(super) fn slack(timeout: Duration) -> Duration {
 /// Pulls events until a message arrives: pings and pongs are skipped (the
 /// pong to a ping was already queued and sent), a close ends the stream,
 /// a loss is an error.
+/// What [`WebSocket::after_poll`] came to.
+enum Polled {
+    /// An event for the caller.
+    Event(Event),
+    /// The connection is closed; nothing more will come.
+    Closed,
+    /// Nothing yet: poll again (after a read, or a deadline).
+    Again,
+}
+
 pub(super) fn next_message(
     mut next_event: impl FnMut() -> Result<Option<Event>, Error>,
 ) -> Result<Option<Message>, Error> {
