@@ -390,9 +390,6 @@ pub(super) fn slack(timeout: Duration) -> Duration {
     (timeout / 64).max(Duration::from_millis(10))
 }
 
-/// Pulls events until a message arrives: pings and pongs are skipped (the
-/// pong to a ping was already queued and sent), a close ends the stream,
-/// a loss is an error.
 /// What [`WebSocket::after_poll`] came to.
 enum Polled {
     /// An event for the caller.
@@ -403,6 +400,9 @@ enum Polled {
     Again,
 }
 
+/// Pulls events until a message arrives: pings and pongs are skipped (the
+/// pong to a ping was already queued and sent), a close ends the stream,
+/// a loss is an error.
 pub(super) fn next_message(
     mut next_event: impl FnMut() -> Result<Option<Event>, Error>,
 ) -> Result<Option<Message>, Error> {

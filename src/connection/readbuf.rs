@@ -97,17 +97,11 @@ impl Mem {
 
     /// Takes the memory back if no payload handed out of it is alive.
     fn reclaim(&mut self) -> bool {
-        if let Mem::Shared(_) = self {
-            let Mem::Shared(arc) = core::mem::replace(self, Mem::Owned(Vec::new())) else {
+        if let Mem::Shared(arc) = self {
+            let Some(vec) = Arc::get_mut(arc) else {
                 return false;
             };
-            match Arc::try_unwrap(arc) {
-                Ok(vec) => *self = Mem::Owned(vec),
-                Err(arc) => {
-                    *self = Mem::Shared(arc);
-                    return false;
-                }
-            }
+            *self = Mem::Owned(core::mem::take(vec));
         }
         true
     }
@@ -217,18 +211,18 @@ impl ReadBuf {
     /// they started in (see `Connection::read_len`).
     pub(crate) fn lend(&mut self, len: usize) -> &mut [u8] {
         self.commit(0);
-        if self.filled == 0
-            && let Some(b) = self.bulk.as_deref_mut()
-        {
+        if self.filled == 0 {
             // Nothing received: nothing to continue in the bulk store.
-            b.active = false;
-        }
-        if self.filled == 0 && self.active().is_none() && self.keep_bulk {
-            if len >= BULK_LEND {
-                return self.lend_bulk(len);
+            if let Some(b) = self.bulk.as_deref_mut() {
+                b.active = false;
             }
-            // A small read: the bulk transfer is over; its store goes.
-            self.bulk = None;
+            if self.keep_bulk {
+                if len >= BULK_LEND {
+                    return self.lend_bulk(len);
+                }
+                // A small read: the bulk transfer is over; its store goes.
+                self.bulk = None;
+            }
         }
         if self.active().is_some() {
             return self.lend_more_bulk(len);
