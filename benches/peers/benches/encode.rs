@@ -371,13 +371,5 @@ fn interleaved(mut run: Interleaved) {
 }
 
 fn main() {
-    if let Some(run) = Interleaved::from_env() {
-        return interleaved(run);
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-    if Interleaved::test_mode() {
-        // `cargo test --benches`: the interleaved mode too, on one cell.
-        interleaved(Interleaved::for_test("^encode_client_cjk/125$"));
-    }
+    Interleaved::main(benches, interleaved, "^encode_client_cjk/125$");
 }

@@ -129,6 +129,24 @@ impl Interleaved {
         !std::env::args().any(|a| a == "--bench")
     }
 
+    /// The `main` of a bench with both modes: `interleaved` when
+    /// `INTERLEAVE` asks for it, else criterion's `benches` (the function
+    /// `criterion_group!` made), and under `cargo test --benches` also
+    /// `interleaved` on the one cell `test_cell` matches, so that this mode
+    /// cannot rot.
+    pub fn main(benches: fn(), interleaved: fn(Interleaved), test_cell: &str) {
+        if let Some(run) = Interleaved::from_env() {
+            return interleaved(run);
+        }
+        benches();
+        criterion::Criterion::default()
+            .configure_from_args()
+            .final_summary();
+        if Interleaved::test_mode() {
+            interleaved(Interleaved::for_test(test_cell));
+        }
+    }
+
     /// Whether the filter keeps the cell `group/size`.
     pub fn wants(&self, group: &str, size: usize) -> bool {
         self.filter
