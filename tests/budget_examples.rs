@@ -40,31 +40,6 @@ fn frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A WebSocket on `/ws` + `query` with a raw handshake (no `Origin`: not a
-/// browser, no extensions: nothing compressed); the stream after the 101.
-fn open(server: &Server, query: &str) -> TcpStream {
-    let mut stream = server.tcp();
-    write!(
-        stream,
-        "GET /ws{query} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        server.addr
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101 "),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
-}
-
 /// The next server frame (unmasked): opcode and payload; `None` once the
 /// server ended the connection.
 fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
@@ -150,7 +125,7 @@ fn budget_is_shared(example: &str, fragments: usize, size: usize) {
             n <= fits + 1,
             "{example}: {n} clients hold {per_client} bytes each, over the 1 MiB budget"
         );
-        let mut client = open(&server, &format!("?name=holder{n}"));
+        let mut client = server.upgraded(&format!("?name=holder{n}"));
         match hold(&mut client, &message, n as u32) {
             Held::Yes => holders.push(client),
             Held::Closed(code) => break code,
@@ -183,7 +158,7 @@ fn budget_is_shared(example: &str, fragments: usize, size: usize) {
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let mut client = open(&server, &format!("?name=late{attempt}"));
+        let mut client = server.upgraded(&format!("?name=late{attempt}"));
         match hold(&mut client, &message, 2_000_000 + attempt) {
             Held::Yes => break,
             Held::Closed(code) if Instant::now() < deadline => {

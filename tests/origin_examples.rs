@@ -195,31 +195,6 @@ fn bad_flags_are_usage_errors() {
 
 // ---- one memory budget for the whole process -------------------------------
 
-/// Opens a WebSocket on `server` with a raw handshake (no Origin: not a
-/// browser) and returns the stream after the 101.
-fn open(server: &Server) -> std::net::TcpStream {
-    let mut stream = server.tcp();
-    write!(
-        stream,
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        server.addr
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101 "),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
-}
-
 /// A masked client frame (mask key 0: the payload goes as it is).
 fn frame(first: bool, fin: bool, payload: &[u8]) -> Vec<u8> {
     let opcode = if first { 0x2 } else { 0x0 };
@@ -266,11 +241,11 @@ fn close_code(stream: &mut std::net::TcpStream) -> Option<u16> {
 fn one_memory_budget_is_shared_by_all_connections() {
     for example in ["echo_server", "mio_echo_server", "tokio_echo_server"] {
         let server = Server::start(example, &["--memory-budget-mib", "1"]);
-        let mut first = open(&server);
+        let mut first = server.upgraded("");
         hold(&mut first, 20).unwrap();
         // Let the server take the first one's fragments before the second's.
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let mut second = open(&server);
+        let mut second = server.upgraded("");
         // The server may close it (1013) before all 20 fragments are sent:
         // the rest of the writes then fail, and its close frame is read.
         let _ = hold(&mut second, 20);

@@ -15,7 +15,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rfc6455::blocking::tls::{self, MaybeTlsStream, TlsStream};
-use rfc6455::blocking::{Error, WebSocket};
+use rfc6455::blocking::{Error, Transport, WebSocket};
 use rfc6455::handshake::{ClientOptions, Limits};
 use rfc6455::tls::Failure;
 use rfc6455::tls::rustls::{ClientConfig, ServerConfig};
@@ -55,6 +55,20 @@ fn client(
         config,
     )
     .map(|(ws, _)| ws)
+}
+
+/// Serves `ws` (messages echoed) until the connection is lost: how, or
+/// what ended it otherwise.
+fn until_lost<S: Transport>(ws: &mut WebSocket<S>) -> Result<Lost, String> {
+    loop {
+        match ws.read_event() {
+            Ok(Some(Event::Message(m))) => ws.send(&m).map_err(|e| e.to_string())?,
+            Ok(Some(Event::Lost(lost))) => return Ok(lost),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err("closed".to_string()),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
 }
 
 fn deflate() -> Config {
@@ -275,16 +289,7 @@ fn keepalive_pings_flow_over_tls_and_a_silent_peer_is_dropped() {
         let (addr, server) = spawn_server(Arc::clone(&pki.server), config, |ws| {
             let mut ws = ws.unwrap();
             let started = Instant::now();
-            let ending = loop {
-                match ws.read_event() {
-                    Ok(Some(Event::Message(m))) => ws.send(&m).unwrap(),
-                    Ok(Some(Event::Lost(lost))) => break Ok(lost),
-                    Ok(Some(_)) => {}
-                    Ok(None) => break Err("closed".to_string()),
-                    Err(e) => break Err(e.to_string()),
-                }
-            };
-            (ending, started.elapsed())
+            (until_lost(&mut ws), started.elapsed())
         });
         let url = format!("wss://localhost:{}/", addr.port());
         // First a client that answers: pings arrive, pongs keep it alive.
@@ -593,15 +598,7 @@ fn keepalive_runs_over_a_plain_rustls_stream_owned() {
             let mut ws =
                 WebSocket::accept_with(stream, &Limits::default(), config, |_| Ok(None)).unwrap();
             let started = Instant::now();
-            let ending = loop {
-                match ws.read_event() {
-                    Ok(Some(Event::Lost(lost))) => break Ok(lost),
-                    Ok(Some(_)) => {}
-                    Ok(None) => break Err("closed".to_string()),
-                    Err(e) => break Err(e.to_string()),
-                }
-            };
-            (ending, started.elapsed())
+            (until_lost(&mut ws), started.elapsed())
         });
         let url = format!("wss://localhost:{}/", addr.port());
         let mut ws = client(&pki.client, &url, Config::default().auto_pong(false)).unwrap();

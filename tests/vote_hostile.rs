@@ -449,26 +449,6 @@ fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// A raw socket past the opening handshake on `/ws`.
-fn upgraded(server: &Server) -> TcpStream {
-    let mut stream = tcp(server.addr);
-    write!(
-        stream,
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        server.addr
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).expect("the 101 head");
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
-    stream
-}
-
 /// Reads one unmasked server frame with a 7- or 16-bit length: its opcode
 /// and payload.
 fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
@@ -497,7 +477,7 @@ fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
 fn a_client_that_never_answers_pings_still_gets_the_newest_counts_each_second() {
     let _turn = one_at_a_time();
     let server = start(&[]);
-    let mut mute = upgraded(&server);
+    let mut mute = server.upgraded("");
     mute.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let (opcode, payload) = read_frame(&mut mute);
     assert_eq!(opcode, 0x1, "the first counts");
@@ -564,7 +544,7 @@ fn ping_flood_behind_a_busy_writer_is_throttled_and_keeps_the_server_small() {
     let (threads, baseline) = stats(&server);
 
     // Phase 1, one second: votes and blind acknowledgements, nothing read.
-    let mut attacker = upgraded(&server);
+    let mut attacker = server.upgraded("");
     let vote = masked(0x1, br#"{"vote": "Rust"}"#);
     let mut acknowledged = 0u64;
     let phase1 = Instant::now();

@@ -470,6 +470,12 @@ impl Server {
         tcp(self.addr)
     }
 
+    /// A raw socket past the opening handshake on `/ws` + `query` (see
+    /// [`upgraded`]).
+    pub fn upgraded(&self, query: &str) -> TcpStream {
+        upgraded(self.addr, query)
+    }
+
     /// A WebSocket client connected to `/ws` + `query`.
     pub fn connect(&self, query: &str) -> Client {
         Client::connect(self.addr, query)
@@ -498,6 +504,31 @@ impl Server {
     pub fn extensions_answer(&self, query: &str, offer: &str) -> Option<String> {
         extensions_answer(self.tcp(), self.addr, &format!("/ws{query}"), offer)
     }
+}
+
+/// A raw socket past the opening handshake on `/ws` + `query`: no
+/// `Origin` (not a browser), no extensions (nothing compressed), the 101's
+/// head read byte by byte so that nothing after it is consumed.
+pub fn upgraded(addr: SocketAddr, query: &str) -> TcpStream {
+    let mut stream = tcp(addr);
+    write!(
+        stream,
+        "GET /ws{query} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("the 101 response head");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
 }
 
 /// Sends a WebSocket handshake for `path` offering the extensions `offer`

@@ -90,25 +90,7 @@ pub fn raw_request(addr: SocketAddr, head: &str) -> (u16, String) {
 
 /// A raw socket past the opening handshake on `/ws`.
 pub fn upgraded(addr: SocketAddr) -> TcpStream {
-    let mut stream = tcp(addr);
-    write!(
-        stream,
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).expect("the 101 response head");
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101 "),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
+    crate::app_harness::upgraded(addr, "")
 }
 
 /// Reads one unmasked server frame with a 7-bit length: opcode and payload.
